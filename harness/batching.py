@@ -1,0 +1,64 @@
+"""Left-padded batches sorted by length, the forward pass to the last position, and out-of-memory back-off."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
+
+import torch
+
+from harness.models import LoadedModel
+
+T = TypeVar("T")
+
+
+def encode(lm: LoadedModel, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Tokenize with left padding so that position -1 is every row's last prompt token.
+
+    Models with absolute positions get position ids counted from each row's first real token, and
+    encoder-decoders get a one-token decoder input (the decoder start token).
+    """
+    batch = lm.tokenizer(list(texts), return_tensors="pt", padding=True)
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    if "position_ids" in lm.forward_params:
+        inputs["position_ids"] = (inputs["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+    if lm.is_encoder_decoder:
+        start = lm.model.config.decoder_start_token_id
+        inputs["decoder_input_ids"] = torch.full((len(texts), 1), start, dtype=torch.long)
+    return {k: v.to(lm.device) for k, v in inputs.items()}
+
+
+@torch.inference_mode()
+def last_logits(lm: LoadedModel, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Next-token logits at the last position, (batch, vocab), computing the LM head for that position only."""
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in lm.forward_params else {}
+    return lm.model(**inputs, use_cache=False, **extra).logits[:, -1]
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
+    """Indices grouped into batches of similar length (longest first), so padding stays small."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    for start in range(0, len(order), batch_size):
+        yield order[start:start + batch_size]
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
+
+
+def run_with_backoff(step: Callable[[list[int]], T], indices: list[int], batch_size: int) -> Iterator[T]:
+    """Call ``step`` on chunks of ``indices``; on out-of-memory halve the chunk and retry, down to one row."""
+    start = 0
+    while start < len(indices):
+        chunk = indices[start:start + batch_size]
+        try:
+            result = step(chunk)
+        except (torch.OutOfMemoryError, RuntimeError) as error:
+            if not is_out_of_memory(error) or batch_size == 1:
+                raise
+            batch_size //= 2
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            continue
+        start += len(chunk)
+        yield result

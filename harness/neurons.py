@@ -1,0 +1,97 @@
+"""The four neuron types of one example across its parallel translations (paper eq. 4-7), and their statistics.
+
+Choice recorded with every result: with a single language every active neuron is ``specific`` (eq. 4 and 6
+overlap there; we give eq. 6 precedence so that one language never yields shared neurons).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+TYPES = ("non_activated", "specific", "partial_shared", "all_shared")  # index = type code
+NON, SPECIFIC, PARTIAL, ALL = range(4)
+
+
+def check_threshold(threshold: float) -> float:
+    if not math.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold}")
+    return float(threshold)
+
+
+def type_codes(acts: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
+    """Type code per neuron, int8: acts (..., n_langs, layers, d_ff) -> (..., layers, d_ff)."""
+    threshold = check_threshold(threshold)
+    n_langs = acts.shape[-3]
+    count = (acts > threshold).sum(dim=-3)  # (..., layers, d_ff) languages in which each neuron is active
+    codes = torch.full_like(count, PARTIAL, dtype=torch.int8)
+    codes[count == n_langs] = ALL
+    codes[count == 1] = SPECIFIC
+    codes[count == 0] = NON
+    return codes
+
+
+def classify_neurons(acts: torch.Tensor, threshold: float = 0.0) -> dict[str, torch.Tensor]:
+    """Boolean masks of the four types, each (n_layers, d_ff), for acts (n_langs, n_layers, d_ff)."""
+    codes = type_codes(acts, threshold)
+    return {name: codes == code for code, name in enumerate(TYPES)}
+
+
+def type_counts(codes: torch.Tensor) -> torch.Tensor:
+    """How many neurons of each type per layer: codes (..., layers, d_ff) -> (..., 4, layers), summed over ``...``."""
+    codes = codes.reshape(-1, *codes.shape[-2:])
+    return torch.stack([(codes == t).sum(dim=(0, 2)) for t in range(len(TYPES))])
+
+
+class TypeStatistics:
+    """Streaming reducer over examples: type shares per layer, activated counts per language, overlap (§5.1.3).
+
+    Feed it ``update(acts)`` with acts (examples, n_langs, layers, d_ff) on the device; it keeps O(layers x d_ff).
+    """
+
+    def __init__(self, threshold: float = 0.0) -> None:
+        self.threshold = check_threshold(threshold)
+        self.n_examples = 0
+        self.counts: torch.Tensor | None = None  # (4, layers) summed over examples
+        self.active_per_lang: torch.Tensor | None = None  # (n_langs, layers) activated neurons summed over examples
+        self.first: torch.Tensor | None = None  # (layers, d_ff) codes of the first example
+        self.same: torch.Tensor | None = None  # (layers, d_ff) type equal to the first example's in every example
+
+    def update(self, acts: torch.Tensor) -> torch.Tensor:
+        """Add a batch of examples; return their type codes (examples, layers, d_ff) for reuse."""
+        codes = type_codes(acts, self.threshold)
+        counts = type_counts(codes)
+        active = (acts > self.threshold).sum(dim=(0, 3))  # (n_langs, layers)
+        if self.first is None:
+            self.first, self.same = codes[0], torch.ones_like(codes[0], dtype=torch.bool)
+            self.counts, self.active_per_lang = torch.zeros_like(counts), torch.zeros_like(active)
+        self.same &= (codes == self.first).all(dim=0)
+        self.counts += counts
+        self.active_per_lang += active
+        self.n_examples += codes.shape[0]
+        return codes
+
+    @property
+    def d_ff(self) -> int:
+        return self.first.shape[-1]
+
+    def shares(self) -> torch.Tensor:
+        """Mean share of each type per layer over examples: (4, layers)."""
+        return self.counts.double() / (self.n_examples * self.d_ff)
+
+    def activated_share_per_language(self) -> torch.Tensor:
+        """Mean share of activated neurons per language and layer: (n_langs, layers)."""
+        return self.active_per_lang.double() / (self.n_examples * self.d_ff)
+
+    def overlap(self) -> torch.Tensor:
+        """Share of neurons per layer that keep the same type, and that type is t, in every example: (4, layers)."""
+        return torch.stack([((self.first == t) & self.same).double().mean(dim=-1) for t in range(len(TYPES))])
+
+
+def dead_across_tokens_share(ever_active: torch.Tensor) -> torch.Tensor:
+    """Share of neurons per layer that stay inactive at every real token of an input (§5.1.4).
+
+    ever_active (inputs, layers, d_ff) bool -> (layers,) mean over inputs.
+    """
+    return (~ever_active).double().mean(dim=(0, 2))
