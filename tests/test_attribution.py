@@ -1,0 +1,58 @@
+"""Attribution identities: contributions sum to 1; effective scores sum to E_r . (FFN output without bias)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from harness.attribution import contribution_scores, effective_scores
+from harness.batching import encode, last_logits
+from harness.capture import last_token_activations
+from harness.models import LoadedModel
+from tests.conftest import TEXTS, tiny
+
+
+def test_contributions_sum_to_one_per_layer(tiny_lm: LoadedModel) -> None:
+    acts = last_token_activations(tiny_lm, TEXTS)
+    scores = contribution_scores(tiny_lm, acts)
+    assert scores.shape == acts.shape and (scores >= 0).all()
+    torch.testing.assert_close(scores.sum(-1), torch.ones(acts.shape[:-1]), atol=1e-5, rtol=0)
+
+
+def test_effective_scores_sum_to_projected_ffn_output(tiny_lm: LoadedModel) -> None:
+    """The FFN output is taken by a forward hook on the down projection, one text at a time."""
+    token = 101
+    outputs = []
+
+    def keep_last(module: torch.nn.Module, _args: tuple, out: torch.Tensor) -> None:
+        bias = module.bias if getattr(module, "bias", None) is not None else 0
+        outputs.append((out - bias).reshape(-1, out.shape[-1])[-1])  # last token (OPT flattens tokens)
+
+    handles = [down.register_forward_hook(keep_last) for down in tiny_lm.site.down_projs]
+    acts = torch.cat([last_token_activations(tiny_lm, [text]) for text in TEXTS])
+    for handle in handles:
+        handle.remove()
+    ffn_out = torch.stack(outputs).reshape(len(TEXTS), tiny_lm.n_layers, -1)  # hooks fire in layer order
+    e_r = tiny_lm.model.get_output_embeddings().weight[token]
+    scores = effective_scores(tiny_lm, acts, token)
+    torch.testing.assert_close(scores.sum(-1), (ffn_out @ e_r).detach(), atol=1e-4, rtol=1e-4)
+
+
+def test_effective_scores_per_row_tokens() -> None:
+    lm = tiny("tiny-bloom")
+    acts = last_token_activations(lm, TEXTS[:2])
+    tokens = torch.tensor([101, 102])
+    from harness.attribution import value_projections
+    per_row = effective_scores(lm, acts, tokens, projections=value_projections(lm, tokens))
+    torch.testing.assert_close(per_row[1], effective_scores(lm, acts[1], 102))
+
+
+def test_attribution_needs_the_down_projection_site() -> None:
+    lm = tiny("tiny-llama", "gate")
+    with pytest.raises(ValueError, match="down_proj_input"):
+        contribution_scores(lm, torch.zeros(lm.n_layers, lm.d_ff))
+
+
+def test_unused_logits_path_is_consistent() -> None:
+    lm = tiny("tiny-bloom")
+    assert last_logits(lm, encode(lm, TEXTS)).shape == (len(TEXTS), lm.model.config.vocab_size)

@@ -1,0 +1,86 @@
+"""Properties of the four-type classification (eq. 4-7) and its streaming statistics."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.neurons import TYPES, TypeStatistics, classify_neurons, dead_across_tokens_share, type_codes
+from tests.strategies import activations, thresholds
+
+
+@given(activations(), thresholds)
+def test_types_partition_each_layer(acts: torch.Tensor, threshold: float) -> None:
+    masks = classify_neurons(acts, threshold)
+    assert set(masks) == set(TYPES)
+    total = sum(m.int() for m in masks.values())
+    assert torch.equal(total, torch.ones_like(total))
+
+
+@given(activations(min_langs=2), thresholds, st.randoms())
+def test_permuting_languages_changes_nothing(acts: torch.Tensor, threshold: float, rng) -> None:
+    order = list(range(acts.shape[0]))
+    rng.shuffle(order)
+    assert torch.equal(type_codes(acts, threshold), type_codes(acts[order], threshold))
+
+
+@given(activations(), thresholds, st.floats(0.0, 2.0))
+def test_raising_threshold_never_adds_active_neurons(acts: torch.Tensor, threshold: float, raise_by: float) -> None:
+    low, high = classify_neurons(acts, threshold), classify_neurons(acts, threshold + raise_by)
+    assert not (low["non_activated"] & ~high["non_activated"]).any()
+    assert not (high["all_shared"] & ~low["all_shared"]).any()
+
+
+@given(activations(min_langs=1, max_langs=1), thresholds)
+def test_one_language_means_no_shared_neurons(acts: torch.Tensor, threshold: float) -> None:
+    masks = classify_neurons(acts, threshold)
+    assert not masks["all_shared"].any() and not masks["partial_shared"].any()
+    assert torch.equal(masks["specific"], acts[0] > threshold)
+
+
+@given(activations(min_langs=2))
+def test_types_match_the_paper_definitions(acts: torch.Tensor) -> None:
+    """Eq. 4-7 written as set operations, one neuron at a time, against the vectorised codes."""
+    masks = classify_neurons(acts, 0.0)
+    n_langs, layers, d_ff = acts.shape
+    for layer in range(layers):
+        for i in range(d_ff):
+            active = {lang for lang in range(n_langs) if acts[lang, layer, i] > 0}
+            expected = ("all_shared" if len(active) == n_langs else "non_activated" if not active
+                        else "specific" if len(active) == 1 else "partial_shared")
+            assert masks[expected][layer, i]
+
+
+def test_threshold_must_be_finite() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        type_codes(torch.zeros(2, 1, 1), math.nan)
+
+
+def test_statistics_stream_equals_whole_set() -> None:
+    torch.manual_seed(0)
+    acts = torch.randn(10, 3, 4, 16)  # (examples, langs, layers, d_ff)
+    stream = TypeStatistics()
+    for chunk in acts.split(3):
+        stream.update(chunk)
+    codes = type_codes(acts)
+    shares = torch.stack([(codes == t).double().mean(dim=(0, 2)) for t in range(4)])
+    assert torch.allclose(stream.shares(), shares)
+    assert torch.allclose(stream.activated_share_per_language(), (acts > 0).double().mean(dim=(0, 3)))
+    same = (codes == codes[0]).all(dim=0)
+    assert torch.allclose(stream.overlap()[3], ((codes[0] == 3) & same).double().mean(dim=-1))
+
+
+def test_overlap_of_identical_examples_is_the_share_itself() -> None:
+    acts = torch.randn(1, 3, 2, 8).expand(5, -1, -1, -1)
+    stats = TypeStatistics()
+    stats.update(acts)
+    assert torch.allclose(stats.overlap(), stats.shares())
+
+
+def test_dead_across_tokens_share() -> None:
+    ever = torch.tensor([[[True, False, False, False]], [[True, True, False, False]]])  # (2 inputs, 1 layer, 4)
+    assert dead_across_tokens_share(ever).tolist() == [0.625]
