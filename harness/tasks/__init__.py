@@ -1,0 +1,66 @@
+"""Parallel multilingual tasks of the paper (SPEC §3): ``xnli``, ``facts`` (mParaRel P36), ``editing`` (MzsRE).
+
+``load_task(name, data_dir=FIXTURE_DATA / "xnli")`` etc. reads the project's own small datasets; ``data_dir`` always
+points at the task's folder (the one holding ``<lang>/``, ``patterns/`` + ``tuples/``, or the MzsRE json files).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from harness.tasks import editing, facts, xnli
+from harness.tasks.examples import (
+    FIXTURE_DATA,
+    LANGUAGES,
+    MissingDataError,
+    ParallelExample,
+    TaskDataError,
+    TaskSpec,
+    data_fingerprint,
+)
+
+__all__ = [
+    "FIXTURE_DATA",
+    "LANGUAGES",
+    "TASKS",
+    "MissingDataError",
+    "ParallelExample",
+    "TaskDataError",
+    "TaskSpec",
+    "data_fingerprint",
+    "load_task",
+    "task_spec",
+]
+
+_SPECS: dict[str, TaskSpec] = {"xnli": xnli.SPEC, "facts": facts.SPEC, "editing": editing.SPEC}
+TASKS: tuple[str, ...] = tuple(_SPECS)
+
+
+def task_spec(name: str) -> TaskSpec:
+    _check_name(name)
+    return _SPECS[name]
+
+
+def load_task(
+    name: str,
+    *,
+    languages: Iterable[str] | None = None,
+    limit: int | None = None,
+    data_dir: Path | str | None = None,
+    direction: str | None = None,
+    shots: int = 0,
+) -> list[ParallelExample]:
+    """Load task ``name`` as parallel examples (keys in ``LANGUAGES`` order); ``direction``/``shots``: editing only."""
+    _check_name(name)
+    if name == "editing":
+        return editing.load(languages, limit, data_dir, direction=direction, shots=shots)
+    if direction is not None or shots:
+        raise TaskDataError(f"{name}: direction and shots apply to the editing task only")
+    loader = xnli.load if name == "xnli" else facts.load
+    return loader(languages, limit, data_dir)
+
+
+def _check_name(name: str) -> None:
+    if name not in _SPECS:
+        raise TaskDataError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")

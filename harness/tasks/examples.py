@@ -1,0 +1,118 @@
+"""Shared vocabulary of the task loaders: parallel examples, task specs, languages, errors, fingerprints.
+
+A *parallel example* is one item of a task given in several languages at once (the unit over which the paper
+classifies neurons into all-shared / partial-shared / specific / non-activated, SPEC §2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: The paper's language codes, in the canonical order every loader uses for the keys of an example.
+LANGUAGES: tuple[str, ...] = ("en", "de", "es", "fr", "pt", "ru", "th", "tr", "vi", "zh")
+
+#: The project's own small parallel datasets (one folder per task: ``xnli``, ``mpararel``, ``mzsre``).
+FIXTURE_DATA: Path = Path(__file__).resolve().parents[2] / "fixtures" / "data"
+
+_TRUTHY = {"1", "on", "yes", "true"}
+
+
+class TaskDataError(ValueError):
+    """Bad request or bad data for a task (unknown task/language, unequal parallel data, empty data...)."""
+
+
+class MissingDataError(FileNotFoundError):
+    """A data file or folder a task needs is not there; the message names the path and the language."""
+
+
+@dataclass(frozen=True)
+class ParallelExample:
+    """One task item in several languages; ``prompts`` and ``answers`` share keys, in ``LANGUAGES`` order."""
+
+    id: str
+    prompts: dict[str, str]
+    answers: dict[str, str]
+
+    def __post_init__(self) -> None:
+        if list(self.prompts) != list(self.answers):
+            raise TaskDataError(
+                f"example {self.id}: prompt languages {list(self.prompts)} != answer languages {list(self.answers)}"
+            )
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How a task is prompted and scored; recorded with every result."""
+
+    name: str
+    scoring: str  # "choice" (argmax over verbalizers) or "generate" (greedy continuation)
+    choices: tuple[str, ...] | None
+    template: str
+    max_new_tokens: int
+    languages: tuple[str, ...]
+
+
+def data_fingerprint(examples: Sequence[ParallelExample]) -> str:
+    """sha256 hex digest of a canonical JSON of the examples (ids, prompts, answers, in order)."""
+    payload = [{"id": ex.id, "prompts": ex.prompts, "answers": ex.answers} for ex in examples]
+    text = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def resolve_languages(
+    requested: Iterable[str] | None, task: str, default: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Validate ``requested`` against ``default`` (the task's languages) and return it in ``LANGUAGES`` order."""
+    if requested is None:
+        return default
+    asked = [requested] if isinstance(requested, str) else list(requested)
+    if not asked:
+        raise TaskDataError(f"{task}: no languages asked for; supported: {', '.join(default)}")
+    unknown = [lang for lang in asked if lang not in default]
+    if unknown:
+        raise TaskDataError(
+            f"{task}: unsupported language(s) {', '.join(map(repr, unknown))}; supported: {', '.join(default)}"
+        )
+    return tuple(lang for lang in LANGUAGES if lang in asked)
+
+
+def check_limit(limit: int | None) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise TaskDataError(f"limit must be a positive integer or None, got {limit!r}")
+
+
+def require_nonempty(examples: list[ParallelExample], task: str, where: str) -> list[ParallelExample]:
+    if not examples:
+        raise TaskDataError(f"{task}: no examples found in {where}")
+    return examples
+
+
+def read_jsonl(path: Path, task: str, lang: str) -> list[dict[str, Any]]:
+    """Rows of a JSON-lines file (blank lines skipped), with errors that name the file and the language."""
+    if not path.is_file():
+        raise MissingDataError(f"{task}: missing data file for language {lang!r}: {path}")
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise TaskDataError(
+                        f"{task}: {path}:{number} ({lang}) is not valid JSON: {err}"
+                    ) from None
+    return rows
+
+
+def hub_offline() -> bool:
+    """True when the user asked the Hugging Face libraries not to touch the network."""
+    return any(
+        os.environ.get(var, "").strip().lower() in _TRUTHY
+        for var in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
+    )
