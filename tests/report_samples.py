@@ -96,7 +96,7 @@ def _ablation(model: str, lang: str, verdict: str, tag: str) -> dict[str, Any]:
 
 def _shares(peak: int, scale: float = 1.0) -> dict[str, list[float | None]]:
     all_shared = [round(scale * 0.3 / (1 + abs(layer - peak)), 3) for layer in LAYERS]
-    partial = [round(0.2 + 0.02 * layer, 3) for layer in LAYERS]
+    partial = [round(scale * (0.2 + 0.02 * layer), 3) for layer in LAYERS]
     specific = [0.05] * len(LAYERS)
     rest = [round(1 - a - p - s, 3) for a, p, s in zip(all_shared, partial, specific, strict=True)]
     return dict(zip(SHARE_TYPES, (all_shared, partial, specific, rest), strict=True))
