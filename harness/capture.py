@@ -61,6 +61,7 @@ class Recorder:
         self.last: torch.Tensor | None = None  # (batch, layers, d_ff)
         self.ever_active: torch.Tensor | None = None  # (batch, layers, d_ff) bool
         self.token_mask: torch.Tensor | None = None
+        self.collected: list[tuple[list[int], torch.Tensor, torch.Tensor | None]] = []
         self._seen = [False] * lm.n_layers
         self._handles: list[RemovableHandle] = []
 
@@ -77,6 +78,22 @@ class Recorder:
         self._seen = [False] * self.lm.n_layers
         self.last = self.ever_active = None
         self.token_mask = token_mask
+
+    def collect(self, rows: list[int]) -> None:
+        """Keep the last armed pass under the input positions ``rows`` (for passes run in length order)."""
+        self.collected.append((rows, self.last, self.ever_active))
+
+    def gather(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Everything collected, in input order: acts (rows, layers, d_ff) and ever_active or None; then reset."""
+        rows = [r for chunk, _, _ in self.collected for r in chunk]
+        position = torch.empty(len(rows), dtype=torch.long)
+        position[torch.tensor(rows)] = torch.arange(len(rows))
+        acts = torch.cat([last for _, last, _ in self.collected])[position.to(self.collected[0][1].device)]
+        ever = None
+        if self.collected[0][2] is not None:
+            ever = torch.cat([e for _, _, e in self.collected])[position.to(self.collected[0][2].device)]
+        self.collected = []
+        return acts, ever
 
     def _record(self, layer: int, a: torch.Tensor) -> None:
         if self._seen[layer]:

@@ -1,0 +1,47 @@
+"""A claim: one paper finding, where it applies, its planted truths, and the paper's numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Planted:
+    """One tiny-tier instance: a planted model (and base model for pair claims) and the verdict it must give."""
+
+    model: str
+    expected: str
+    base_model: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    title: str
+    paper_ref: str
+    paper_text: str
+    tasks: tuple[str, ...]  # tasks of the full tier it applies to
+    per_language: bool  # one instance per language, or one over all languages
+    planted: tuple[Planted, ...]  # tiny tier
+    needs_base: bool = False
+    # paper numbers for (model id, task, language or None): label -> value, shown beside ours
+    paper_numbers: Callable[[str, str, str | None], dict[str, float]] = field(default=lambda *_: {})
+
+
+@dataclass(frozen=True)
+class ClaimCase:
+    """One parametrized instance of a claim (the pytest id says model-task-language)."""
+
+    claim: Claim
+    tier: str  # "tiny" or "full"
+    model: str
+    task: str
+    language: str | None = None
+    base_model: str | None = None
+    expected: str | None = None  # planted truth (tiny tier)
+
+    @property
+    def id(self) -> str:
+        model = f"{self.model}-vs-{self.base_model}" if self.base_model else self.model
+        return "-".join(p for p in (model, self.task, self.language) if p)

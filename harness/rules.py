@@ -1,0 +1,135 @@
+"""Decision rules of the claims, as pure functions of measured arrays (unit-tested with hypothesis).
+
+Each returns a Verdict: supported when the paper's finding holds with its statistical condition, refuted
+when it fails decisively, inconclusive otherwise (too few items, interval too wide). Parameters are named and
+recorded with the verdict.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from harness.stats import bootstrap_ci, bootstrap_support, mcnemar
+from harness.verdict import Verdict, decide
+
+ABLATION_CONTROLS = ("specific", "partial_shared", "random")
+
+
+def _relative_drop(base: np.ndarray, ablated: np.ndarray, axis: int = -1) -> np.ndarray:
+    before = base.mean(axis=axis)
+    return np.where(before > 0, (before - ablated.mean(axis=axis)) / np.where(before > 0, before, 1), 0.0)
+
+
+def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, min_relative_drop: float = 0.5,
+                  alpha: float = 0.05, min_correct: int = 5, seed: int = 0) -> Verdict:
+    """Deactivating all-shared neurons collapses accuracy, more than specific, partial-shared or random.
+
+    base and ablated[c]: per-item correctness (items,) bool, paired; ablated has "all_shared" and the controls.
+    """
+    params = {"min_relative_drop": min_relative_drop, "alpha": alpha, "min_correct": min_correct, "seed": seed}
+    base = base.astype(bool)
+    acc = {"baseline": base.mean(), **{c: v.mean() for c, v in ablated.items()}}
+    drops = {c: acc["baseline"] - acc[c] for c in ablated}
+    relative = float(_relative_drop(base, ablated["all_shared"]))
+    ci = bootstrap_ci(_relative_drop, base.astype(float), ablated["all_shared"].astype(float), seed=seed)
+    p_base = mcnemar(base, ablated["all_shared"])
+    p_controls = {c: mcnemar(ablated[c], ablated["all_shared"]) for c in ABLATION_CONTROLS if c in ablated}
+    measured = {"baseline": 100 * acc["baseline"], **{f"w/o {c}": 100 * acc[c] for c in ablated},
+                "relative drop (all-shared)": relative, "McNemar p (baseline vs w/o all-shared)": p_base,
+                **{f"McNemar p (w/o all-shared vs w/o {c})": p for c, p in p_controls.items()}}
+    if int(base.sum()) < min_correct:
+        return Verdict("inconclusive", f"only {int(base.sum())} items correct at baseline (< {min_correct})",
+                       "relative accuracy drop", relative, ci, measured, params)
+    larger = all(drops["all_shared"] > drops[c] for c in p_controls)
+    holds = relative >= min_relative_drop and larger
+    significant = p_base < alpha and all(p < alpha for p in p_controls.values())
+    beaten_by = [c for c in p_controls if drops[c] >= drops["all_shared"] and p_controls[c] < alpha]
+    verdict = decide(holds, significant, ci[1] < min_relative_drop or bool(beaten_by))
+    reason = (f"relative drop {relative:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] vs {min_relative_drop}; all-shared drop "
+              f"{drops['all_shared']:.3f} vs " + ", ".join(f"{c} {drops[c]:.3f}" for c in p_controls)
+              + f"; McNemar p={p_base:.2g}")
+    return Verdict(verdict, reason, "relative accuracy drop", relative, ci, measured, params)
+
+
+def _mean_diff(ift: np.ndarray, base: np.ndarray, axis: int = -1) -> np.ndarray:
+    return ift.mean(axis=axis) - base.mean(axis=axis)
+
+
+def share_increase_rule(ift: np.ndarray, base: np.ndarray, *, min_examples: int = 5, seed: int = 0) -> Verdict:
+    """The instruction-tuned model has a larger all-shared share than its base (paired per example).
+
+    ift, base: per-example mean-over-layers all-shared share (examples,), same examples.
+    """
+    params = {"min_examples": min_examples, "seed": seed}
+    diff = float(ift.mean() - base.mean())
+    ci = bootstrap_ci(_mean_diff, ift, base, seed=seed)
+    measured = {"all-shared share (IFT) %": 100 * float(ift.mean()), "all-shared share (base) %": 100 * float(base.mean()),
+                "difference (points)": 100 * diff}
+    if len(ift) < min_examples:
+        return Verdict("inconclusive", f"only {len(ift)} examples (< {min_examples})", "share difference", diff, ci,
+                       measured, params)
+    verdict = decide(diff > 0, ci[0] > 0, ci[1] <= 0)
+    reason = f"IFT - base all-shared share {100 * diff:.2f} points, 95% CI [{100 * ci[0]:.2f}, {100 * ci[1]:.2f}]"
+    return Verdict(verdict, reason, "share difference (IFT - base)", diff, ci, measured, params)
+
+
+def peak_holds(curve: np.ndarray, *, edge_low: float, edge_high: float, min_fall: float) -> tuple[bool, int, float]:
+    """(rule holds, argmax layer, relative fall after the peak) for one per-layer share curve."""
+    n = len(curve)
+    peak = int(np.argmax(curve))
+    interior = math.ceil(edge_low * n) <= peak < n - math.ceil(edge_high * n)
+    after = curve[peak + 1:]
+    fall = float((curve[peak] - after.min()) / curve[peak]) if len(after) and curve[peak] > 0 else 0.0
+    return interior and fall >= min_fall, peak, fall
+
+
+def mid_layer_peak_rule(example_curves: np.ndarray, *, edge_low: float = 0.1, edge_high: float = 0.2,
+                        min_fall: float = 0.25, min_support: float = 0.95, seed: int = 0) -> Verdict:
+    """The all-shared share per layer peaks in an interior layer and falls after it.
+
+    example_curves: (examples, layers) all-shared share per example; the rule is applied to the mean curve and
+    to bootstrap resamples of the examples (support = share of resamples where it holds).
+    """
+    params = {"edge_low": edge_low, "edge_high": edge_high, "min_fall": min_fall, "min_support": min_support,
+              "seed": seed}
+    curve = example_curves.mean(axis=0)
+    holds, peak, fall = peak_holds(curve, edge_low=edge_low, edge_high=edge_high, min_fall=min_fall)
+    support = bootstrap_support(lambda idx: peak_holds(example_curves[idx].mean(axis=0), edge_low=edge_low,
+                                                       edge_high=edge_high, min_fall=min_fall)[0],
+                                len(example_curves), seed=seed)
+    n_layers = len(curve)
+    measured = {"peak layer": peak, "layers": n_layers, "peak share %": 100 * float(curve[peak]),
+                "relative fall after peak": fall, "bootstrap support": support}
+    verdict = decide(holds, support >= min_support, support <= 1 - min_support)
+    reason = (f"all-shared share peaks at layer {peak} of {n_layers} ({100 * curve[peak]:.1f}%), falls by "
+              f"{100 * fall:.0f}% after it; rule holds in {100 * support:.0f}% of bootstrap resamples")
+    return Verdict(verdict, reason, "peak layer (fraction of depth)", peak / max(n_layers - 1, 1),
+                   (support, support), measured, params)
+
+
+def _mean_change(converted: np.ndarray, base: np.ndarray, axis: int = -1) -> np.ndarray:
+    return converted.mean(axis=axis) - base.mean(axis=axis)
+
+
+def conversion_rule(base: np.ndarray, converted: np.ndarray, *, min_language_share: float = 2 / 3,
+                    seed: int = 0) -> Verdict:
+    """Converting specific and partial-shared neurons to all-shared raises accuracy in most languages.
+
+    base, converted: correctness (examples, langs) bool, paired. The CI is over examples of the mean change.
+    """
+    params = {"min_language_share": min_language_share, "seed": seed}
+    change = converted.mean(axis=0) - base.mean(axis=0)  # (langs,)
+    share_up = float(np.mean(change >= 0))
+    mean_change = float(change.mean())
+    per_example_base = base.astype(float).mean(axis=1)
+    per_example_conv = converted.astype(float).mean(axis=1)
+    ci = bootstrap_ci(_mean_change, per_example_conv, per_example_base, seed=seed)
+    measured = {"mean change (points)": 100 * mean_change, "languages not worse": share_up,
+                "McNemar p (pooled)": mcnemar(base.ravel(), converted.ravel())}
+    holds = share_up >= min_language_share and mean_change > 0
+    verdict = decide(holds, ci[0] > 0, ci[1] <= 0 or share_up < min_language_share)
+    reason = (f"mean change {100 * mean_change:+.2f} points [{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}], "
+              f"not worse in {100 * share_up:.0f}% of languages (needs {100 * min_language_share:.0f}%)")
+    return Verdict(verdict, reason, "mean accuracy change", mean_change, ci, measured, params)

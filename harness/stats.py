@@ -1,0 +1,41 @@
+"""Statistics for verdicts: seeded paired bootstrap over examples and McNemar's exact test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy import stats
+
+N_BOOTSTRAP = 2000
+
+
+def bootstrap_ci(statistic: Callable[..., np.ndarray], *samples: np.ndarray, seed: int = 0,
+                 confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile CI of ``statistic`` over examples resampled with replacement (paired across ``samples``).
+
+    Each sample has examples on axis 0; ``statistic(*resampled, axis=-1)`` must be vectorised (scipy convention).
+    """
+    if len(samples[0]) < 2 or all(np.all(s == s[0]) for s in samples):
+        value = float(statistic(*[s[None] for s in samples], axis=-1)[0])
+        return value, value  # no spread to resample
+    result = stats.bootstrap(samples, statistic, paired=True, vectorized=True, n_resamples=N_BOOTSTRAP,
+                             confidence_level=confidence, method="percentile", random_state=seed)
+    low, high = result.confidence_interval
+    return float(low), float(high)
+
+
+def bootstrap_support(holds: Callable[[np.ndarray], bool], n_examples: int, *, seed: int = 0) -> float:
+    """Share of bootstrap resamples of the examples (index arrays) on which a decision rule holds."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_examples, size=(N_BOOTSTRAP // 4, n_examples))
+    return float(np.mean([holds(indices) for indices in draws]))
+
+
+def mcnemar(before: np.ndarray, after: np.ndarray) -> float:
+    """Two-sided exact McNemar p-value for paired correctness vectors (bool, same items)."""
+    lost = int(np.sum(before & ~after))
+    gained = int(np.sum(~before & after))
+    if lost + gained == 0:
+        return 1.0
+    return float(stats.binomtest(min(lost, gained), lost + gained, 0.5).pvalue)

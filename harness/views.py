@@ -1,0 +1,44 @@
+"""Plot and table specs for the report, built from measurements (the report draws whatever specs it gets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.measure import Measurement
+from harness.neurons import TYPES
+
+TYPE_LABELS = {"all_shared": "all-shared", "partial_shared": "partial-shared", "specific": "specific",
+               "non_activated": "non-activated"}
+
+
+def type_shares_plot(m: Measurement, *, base: Measurement | None = None, note: str = "") -> dict[str, Any]:
+    series = {TYPE_LABELS[t]: m.shares[i].tolist() for i, t in enumerate(TYPES)}
+    if base is not None:
+        series |= {f"{TYPE_LABELS[t]} (base)": base.shares[i].tolist() for i, t in enumerate(TYPES)}
+    suffix = " vs base" if base is not None else ""
+    return {"id": f"shares-{m.model['model']}-{m.task}{suffix.replace(' ', '-')}", "kind": "lines",
+            "title": f"Share of neuron types per layer: {m.model['model']} {m.task}{suffix}", "x_label": "layer",
+            "y_label": "share of neurons", "x": list(range(len(m.shares[0]))), "series": series, "paper_note": note}
+
+
+def activated_plot(m: Measurement) -> dict[str, Any]:
+    return {"id": f"activated-{m.model['model']}-{m.task}", "kind": "lines",
+            "title": f"Activated neurons per language and layer: {m.model['model']} {m.task}", "x_label": "layer",
+            "y_label": "share activated", "x": list(range(m.activated.shape[1])),
+            "series": {lang: m.activated[i].tolist() for i, lang in enumerate(m.languages)},
+            "paper_note": "Figs 2-4 right: rises to a peak near layer 6 of 30, falls, rises again at the top"}
+
+
+def accuracy_table(m: Measurement, table_id: str, title: str, conditions: dict[str, str],
+                   paper: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Rows per condition (ours, in %), then the paper's rows under them; columns are languages."""
+    columns = list(m.languages) + [lang for row in paper.values() for lang in row if lang not in m.languages]
+    columns = list(dict.fromkeys(columns))
+    rows = []
+    for condition, label in conditions.items():
+        acc = dict(zip(m.languages, (100 * m.accuracy(condition)).tolist(), strict=True))
+        rows.append({"label": label, "source": "ours", "values": [acc.get(c) for c in columns]})
+    for label, values in paper.items():
+        rows.append({"label": label, "source": "paper", "values": [values.get(c) for c in columns]})
+    return {"id": f"{table_id}-{m.model['model']}-{m.task}", "title": f"{title}: {m.model['model']} {m.task}",
+            "columns": columns, "rows": rows}
