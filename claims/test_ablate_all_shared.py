@@ -19,6 +19,7 @@ CLAIM = Claim(
     paper_text="BLOOMZ XNLI en 53.8 -> 16.7, de 41.8 -> 3.5, tr 34.9 -> 1.4; all-shared are 8.71% of neurons and "
                "their deactivation costs 87.39% of accuracy",
     tasks=("xnli", "editing"), per_language=True,
+    conditions=("all_shared", "specific", "partial_shared", "random"),
     planted=(Planted("planted-shared", "supported"), Planted("planted-specific", "refuted")),
     paper_numbers=paper_numbers)
 

@@ -13,6 +13,7 @@ CLAIM = Claim(
     paper_ref="§6.3, Table 3",
     paper_text="BLOOMZ XNLI: accuracy up in 8 of 9 languages (en 53.8 -> 52.6 down; tr 34.9 -> 36.4)",
     tasks=("xnli",), per_language=False,
+    conditions=("convert",),
     planted=(Planted("planted-gaps", "supported"), Planted("planted-gaps-weak", "refuted")),
     paper_numbers=lambda *_: {"languages not worse": 8 / 9, "mean change (points)": 0.53})
 

@@ -8,7 +8,7 @@ intervention condition (the per-example masks of the types just computed). Memor
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -160,16 +160,23 @@ def _score(lm: LoadedModel, spec: TaskSpec, texts: list[str], golds: list[str], 
 
 
 def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec,
-            config: MeasureConfig = MeasureConfig(), *, progress: bool = False) -> Measurement:
-    """Run the whole measurement of ``lm`` on ``examples``: one capture pass plus one pass per condition."""
+            config: MeasureConfig = MeasureConfig(), *, conditions: Collection[str] = CONDITIONS[1:],
+            progress: bool = False) -> Measurement:
+    """Run the whole measurement of ``lm`` on ``examples``: one capture pass plus one pass per condition.
+
+    ``conditions`` (default: all) narrows the intervention passes; the baseline is always scored.
+    """
+    unknown = set(conditions) - set(CONDITIONS[1:])
+    if unknown:
+        raise ValueError(f"unknown conditions {sorted(unknown)}; choose from {CONDITIONS[1:]}")
     if not examples:
         raise ValueError(f"{spec.name}: no examples to measure")
     languages = list(examples[0].prompts)
     n_langs = len(languages)
     choice_ids, convention = (verbalizer_tokens(lm, spec.choices) if spec.scoring == "choice" else (None, None))
     stats, reducers = TypeStatistics(config.threshold), _Reducers(lm, n_langs, config.top_share)
-    correct = {c: [] for c in CONDITIONS}
-    masked = dict.fromkeys(CONDITIONS[1:], 0.0)
+    correct = {c: [] for c in CONDITIONS if c == "baseline" or c in conditions}
+    masked = {c: 0.0 for c in CONDITIONS[1:] if c in conditions}
     example_shares, timings = [], {"capture": 0.0, "conditions": 0.0}
     chunk = max(1, config.batch_size // n_langs)
     starts = range(0, len(examples), chunk)
@@ -199,10 +206,11 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
 
         tic = time.perf_counter()
         generators = [torch.Generator().manual_seed(config.seed * 1_000_003 + start + i) for i in range(len(part))]
-        example_masks = {name: codes == code for name, code in _DEACTIVATED_TYPE.items()}
-        example_masks["random"] = random_control(codes, generators)
-        example_masks["convert"] = (codes == SPECIFIC) | (codes == PARTIAL)
-        for condition, mask in example_masks.items():
+        build_mask = {**{name: (lambda code=code: codes == code) for name, code in _DEACTIVATED_TYPE.items()},
+                      "random": lambda: random_control(codes, generators),
+                      "convert": lambda: (codes == SPECIFIC) | (codes == PARTIAL)}
+        for condition in masked:
+            mask = build_mask[condition]()
             masked[condition] += mask.double().mean().item() * len(part)
             rows = mask.repeat_interleave(n_langs, dim=0)  # (rows, layers, d_ff) one mask per language row
             key = "convert_masks" if condition == "convert" else "deactivate_masks"

@@ -165,13 +165,12 @@ class ClaimsSession:
 
     def record(self, case: ClaimCase, verdict: Verdict | None, seconds: float, error: str | None = None) -> None:
         claim = case.claim
-        try:
-            m = self.measurement(case)
+        m = self.store(case.tier).peek(case.model, case.task)
+        provenance: dict[str, Any] = {"model": case.model}
+        if m is not None:
             provenance = {**m.model, "data_hash": m.data_hash, "scoring": m.scoring, "config": m.config,
                           "timings": m.timings}
-            model_id = str(m.model.get("model_id", case.model))
-        except Exception:  # noqa: BLE001 - the measurement itself failed; the record says so through ``error``
-            provenance, model_id = {"model": case.model}, case.model
+        model_id = str(provenance.get("model_id", case.model))
         record = {
             "claim": claim.id, "title": claim.title, "instance": case.id, "tier": case.tier, "model": case.model,
             "base_model": case.base_model, "task": case.task, "language": case.language,
@@ -205,6 +204,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     cases = metafunc.config.stash[STATE].cases(claim)
     metafunc.parametrize("case", [pytest.param(c, id=c.id, marks=getattr(pytest.mark, c.tier)) for c in cases])
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Measure each model only under the intervention conditions its selected claims read."""
+    state: ClaimsSession = config.stash[STATE]
+    for item in items:
+        case = getattr(item, "callspec", None) and item.callspec.params.get("case")
+        if isinstance(case, ClaimCase):
+            store = state.store(case.tier)
+            for model in filter(None, (case.model, case.base_model)):
+                store.conditions.setdefault(model, set()).update(case.claim.conditions)
 
 
 @pytest.fixture(scope="session")

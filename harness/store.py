@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from harness.measure import MeasureConfig, Measurement, measure
+from harness.measure import CONDITIONS, MeasureConfig, Measurement, measure
 from harness.models import LoadedModel
 from harness.tasks import ParallelExample, TaskSpec, data_fingerprint, task_spec
 
@@ -34,6 +34,7 @@ class MeasurementStore:
         self._examples: dict[str, list[ParallelExample]] = {}
         self._current: tuple[str, LoadedModel] | None = None
         self.computed: list[tuple[str, str]] = []  # what this session measured (not from a cache)
+        self.conditions: dict[str, set[str]] = {}  # model -> intervention conditions its claims need
 
     def examples(self, task: str) -> list[ParallelExample]:
         if task not in self._examples:
@@ -45,13 +46,17 @@ class MeasurementStore:
         examples = self.examples(task)
         key = {"model": self._identity(model), "task": task, "template": spec.template,
                "data_hash": data_fingerprint(examples), "languages": list(examples[0].prompts),
-               "config": asdict(self.config)}
+               "config": asdict(self.config), "conditions": sorted(self._conditions(model))}
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
     def get(self, model: str, task: str) -> Measurement:
         if (model, task) not in self._measurements:
             self._measurements[model, task] = self._cached(model, task) or self._compute(model, task)
         return self._measurements[model, task]
+
+    def peek(self, model: str, task: str) -> Measurement | None:
+        """The measurement if this session already has it, without computing anything."""
+        return self._measurements.get((model, task))
 
     def model(self, model: str, task: str) -> LoadedModel:
         if self._current is None or self._current[0] != model:
@@ -65,6 +70,9 @@ class MeasurementStore:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
+    def _conditions(self, model: str) -> set[str]:
+        return self.conditions.get(model, set(CONDITIONS[1:]))
+
     def _path(self, model: str, task: str) -> Path | None:
         return None if self.cache_dir is None else self.cache_dir / f"{self.cache_key(model, task)}.pt"
 
@@ -76,7 +84,8 @@ class MeasurementStore:
 
     def _compute(self, model: str, task: str) -> Measurement:
         spec: TaskSpec = task_spec(task)
-        result = measure(self.model(model, task), self.examples(task), spec, self.config, progress=self.progress)
+        result = measure(self.model(model, task), self.examples(task), spec, self.config,
+                         conditions=self._conditions(model), progress=self.progress)
         self.computed.append((model, task))
         path = self._path(model, task)
         if path is not None:

@@ -8,6 +8,8 @@ import pytest
 
 from harness.models import TINY_MODELS, LoadedModel, load_model
 
+pytest_plugins = ["pytester"]
+
 TEXTS = ["The capital of France is", "ab", "Привет мир, как дела сегодня?", "东京是日本的首都", "x y z"]
 
 

@@ -1,0 +1,118 @@
+"""The pytest plugin end to end, through pytester: tiers, usage errors, verdict outcomes, records, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.models import build_tiny
+from harness.tasks import FIXTURE_DATA
+
+REPO = Path(__file__).resolve().parents[1]
+
+FAKE_CLAIM = '''
+import os
+from harness.claim import Claim, Planted
+from harness.verdict import Verdict
+
+CLAIM = Claim(id="fake-{name}", title="a claim whose verdict the test sets", paper_ref="§0", paper_text="paper 1.0",
+              tasks=("xnli",), per_language=False, planted=(Planted("planted-shared", "{verdict}"),),
+              paper_numbers=lambda *_: {{"x": 1.0}})
+
+def test_fake(case, judge):
+    if "{verdict}" == "crash":
+        raise RuntimeError("claim crashed")
+    judge(Verdict("{verdict}", "because <script>x</script>", "effect", 0.5, (0.1, 0.9), {{"x": 0.5}}))
+'''
+
+
+@pytest.fixture(scope="session")
+def saved_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Session-scoped, so that what saving imports is imported before pytester snapshots sys.modules."""
+    path = tmp_path_factory.mktemp("saved") / "model"
+    model, tokenizer = build_tiny("tiny-bloom", seed=1)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def _records(report_root: Path) -> list[dict]:
+    (run_dir,) = [p for p in report_root.iterdir() if p.is_dir()]
+    return [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+
+
+def _write_fake(pytester: pytest.Pytester, verdict: str, name: str = "a") -> Path:
+    return pytester.makepyfile(**{f"test_fake_{name}": FAKE_CLAIM.format(verdict=verdict, name=name)})
+
+
+def test_full_tier_without_model_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(str(REPO / "claims" / "test_mid_layer_peak.py"), "-m", "full")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*-m full needs a model: pass --model*"])
+
+
+def test_inconclusive_is_its_own_outcome_and_strict_makes_it_fail(pytester: pytest.Pytester,
+                                                                   saved_model: Path) -> None:
+    path = _write_fake(pytester, "inconclusive")
+    args = [str(path), "-m", "full", "--model", str(saved_model), "--report", str(pytester.path / "r")]
+    result = pytester.runpytest_subprocess(*args)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*1 inconclusive*"])
+    assert "passed" not in result.stdout.lines[-1]
+    strict = pytester.runpytest_subprocess(*args, "--strict-claims")
+    assert strict.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_refuted_fails_quoting_paper_and_measurement(pytester: pytest.Pytester, saved_model: Path) -> None:
+    path = _write_fake(pytester, "refuted")
+    result = pytester.runpytest_subprocess(str(path), "-m", "full", "--model", str(saved_model),
+                                           "--report", str(pytester.path / "r"))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*fake-a*refuted*", "*paper (§0): paper 1.0*", "*measured: {'x': 0.5}*"])
+
+
+def test_a_crash_loses_no_other_record_and_the_report_is_written(pytester: pytest.Pytester,
+                                                                saved_model: Path) -> None:
+    crash, fine = _write_fake(pytester, "crash", "a"), _write_fake(pytester, "supported", "b")
+    report = pytester.path / "r"
+    result = pytester.runpytest_subprocess(str(crash), str(fine), "-m", "full", "--model", str(saved_model),
+                                           "--report", str(report))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    records = {r["claim"]: r for r in _records(report)}
+    assert records["fake-a"]["verdict"] == "error" and "claim crashed" in records["fake-a"]["error"]
+    assert records["fake-b"]["verdict"] == "supported"
+    (run_dir,) = [p for p in report.iterdir() if p.is_dir()]
+    html = (run_dir / "index.html").read_text()
+    assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>x</script>" not in html
+    assert json.loads((run_dir / "run.json").read_text())["finished"]
+    assert json.loads((run_dir / "summary.json").read_text())["counts"]["error"] == 1
+
+
+def test_tiny_tier_asserts_the_planted_truth(pytester: pytest.Pytester) -> None:
+    """A claim that comes out 'supported' where 'refuted' is planted fails the tiny tier."""
+    path = pytester.makepyfile(test_planted=FAKE_CLAIM.format(verdict="supported", name="p").replace(
+        'Planted("planted-shared", "supported")', 'Planted("planted-shared", "refuted")'))
+    result = pytester.runpytest_subprocess(str(path), "--report", str(pytester.path / "r"))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*planted truth is 'refuted', measured fake-p*supported*"])
+
+
+@pytest.mark.slow
+def test_full_tier_end_to_end_on_a_saved_model(pytester: pytest.Pytester, saved_model: Path) -> None:
+    """Real claims on a locally saved tiny model, loaded by path: one record per instance, outcome = verdict."""
+    report = pytester.path / "r"
+    result = pytester.runpytest_subprocess(
+        str(REPO / "claims" / "test_ablate_all_shared.py"), str(REPO / "claims" / "test_mid_layer_peak.py"),
+        "-m", "full", "--model", str(saved_model), "--tasks", "xnli", "--languages", "en,de", "--limit", "4",
+        "--data-dir", str(FIXTURE_DATA), "--report", str(report), "--no-cache", "-p", "no:randomly")
+    records = _records(report)
+    assert sorted(r["instance"] for r in records) == sorted(
+        [f"model-xnli-{lang}" for lang in ("en", "de")] + ["model-xnli"])
+    assert all(r["tier"] == "full" and r["provenance"]["model_id"] == str(saved_model) for r in records)
+    outcomes = result.parseoutcomes()
+    refuted = sum(r["verdict"] == "refuted" for r in records)
+    assert outcomes.get("failed", 0) == refuted
+    assert outcomes.get("inconclusive", 0) == sum(r["verdict"] == "inconclusive" for r in records)
+    result.stdout.fnmatch_lines(["*neuron-claims: model*dtype*device*", "*report: *index.html"])
