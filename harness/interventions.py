@@ -31,10 +31,11 @@ def _check(lm: LoadedModel, mask: torch.Tensor, positions: str) -> None:
 @contextmanager
 def _intervene(lm: LoadedModel, mask: torch.Tensor, positions: str, edit: Edit) -> Iterator[None]:
     _check(lm, mask, positions)
-    per_layer = [mask[..., layer, :].to(module_device) for layer, module_device in
-                 enumerate(p.weight.device for p in lm.site.down_projs)]  # each (d_ff,) or (batch, d_ff)
+    per_layer = [mask[..., layer, :] for layer in range(lm.n_layers)]  # each (d_ff,) or (batch, d_ff)
 
     def apply(layer: int, a: torch.Tensor) -> torch.Tensor:
+        if per_layer[layer].device != a.device:  # a layer on another device (device_map): move once, keep
+            per_layer[layer] = per_layer[layer].to(a.device)
         m = per_layer[layer]
         if positions == "last":
             a[:, -1] = edit(a[:, -1], m)

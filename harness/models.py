@@ -160,11 +160,12 @@ def default_dtype(device: str) -> torch.dtype:
 
 def load_model(name_or_path: str, *, dtype: torch.dtype | str | None = None, device: str | None = None,
                site: str = "down_proj_input", revision: str | None = None, trust_remote_code: bool = False,
-               device_map: str | dict[str, object] | None = None) -> LoadedModel:
+               device_map: str | dict[str, object] | None = None, offload_folder: str | None = None) -> LoadedModel:
     """Load an alias, hub id, local directory or tiny name, in eval mode, with its neuron site located.
 
     dtype defaults to bfloat16 on CUDA and float32 elsewhere; ``device_map`` (e.g. "auto") spreads a model over
-    several devices through accelerate, in which case ``device`` is ignored.
+    several devices through accelerate (``offload_folder`` for layers mapped to "disk"), in which case
+    ``device`` is ignored.
     """
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if isinstance(dtype, str):
@@ -180,7 +181,8 @@ def load_model(name_or_path: str, *, dtype: torch.dtype | str | None = None, dev
                                     f"{config.model_type!r}); supported model types: {', '.join(sorted(FAMILIES))}")
     auto = transformers.AutoModelForSeq2SeqLM if config.is_encoder_decoder else transformers.AutoModelForCausalLM
     model = auto.from_pretrained(model_id, revision=revision, dtype=dtype, use_safetensors=None,
-                                 trust_remote_code=trust_remote_code, device_map=device_map)
+                                 trust_remote_code=trust_remote_code, device_map=device_map,
+                                 offload_folder=offload_folder)
     if device_map is None:
         model.to(device)
     tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from accelerate.utils import align_module_device
 from torch import nn
 
 SITES = ("down_proj_input", "gate")
@@ -76,8 +77,16 @@ class NeuronSite:
         return self.name == "gate"
 
     def value_vectors(self, layer: int) -> torch.Tensor:
-        """The value vectors v_i of one layer as rows, (d_ff, d_model)."""
-        weight = self.down_projs[layer].weight
+        """The value vectors v_i of one layer as rows, (d_ff, d_model).
+
+        Weights that accelerate keeps offloaded (on the meta device until the layer runs) are fetched first.
+        """
+        down = self.down_projs[layer]
+        if down.weight.device.type == "meta":
+            with align_module_device(down):
+                weight = down.weight.detach().clone()
+        else:
+            weight = down.weight
         return weight if self.weight_is_in_by_out else weight.T
 
 

@@ -1,0 +1,100 @@
+"""Measurement cache: keys, atomic files, and resuming a run that was killed part-way."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.measure import MeasureConfig
+from harness.models import load_model
+from harness.store import MeasurementStore
+from harness.tasks import FIXTURE_DATA, load_task
+
+FOLDERS = {"xnli": "xnli", "facts": "mpararel"}
+STORE_SCRIPT = """
+import sys
+from pathlib import Path
+from tests.test_store import make_store
+store = make_store(Path(sys.argv[1]))
+for task in ("xnli", "facts"):
+    store.get("tiny-bloom", task)
+    print("measured", task, flush=True)
+"""
+
+
+def make_store(cache: Path | None, *, threshold: float = 0.0, loads: list[str] | None = None) -> MeasurementStore:
+    def model(name: str, _task: str, _examples: list) -> object:
+        if loads is not None:
+            loads.append(name)
+        return load_model(name, device="cpu")
+
+    def examples(task: str) -> list:
+        languages = ["en", "de", "fr"] if task == "xnli" else ["en", "de", "zh"]
+        return load_task(task, languages=languages, limit=3, data_dir=FIXTURE_DATA / FOLDERS[task])
+
+    return MeasurementStore(model, examples, MeasureConfig(threshold=threshold, batch_size=4),
+                            identity=lambda name: {"name": name}, cache_dir=cache)
+
+
+def test_second_store_reads_the_cache_without_loading_the_model(tmp_path: Path) -> None:
+    first = make_store(tmp_path)
+    measured = first.get("tiny-bloom", "xnli")
+    assert len(list(tmp_path.glob("*.pt"))) == 1 and first.computed == [("tiny-bloom", "xnli")]
+    loads: list[str] = []
+    second = make_store(tmp_path, loads=loads)
+    again = second.get("tiny-bloom", "xnli")
+    assert loads == [] and second.computed == []
+    assert again.example_ids == measured.example_ids
+    for condition, correct in measured.correct.items():
+        assert (again.correct[condition] == correct).all()
+    assert (again.example_shares == measured.example_shares).all()
+
+
+def test_the_key_changes_with_what_the_measurement_depends_on(tmp_path: Path) -> None:
+    base = make_store(tmp_path)
+    assert base.cache_key("tiny-bloom", "xnli") != make_store(tmp_path, threshold=0.5).cache_key("tiny-bloom", "xnli")
+    assert base.cache_key("tiny-bloom", "xnli") != base.cache_key("tiny-llama", "xnli")
+    base.conditions["tiny-bloom"] = {"convert"}
+    assert base.cache_key("tiny-bloom", "xnli") != make_store(tmp_path).cache_key("tiny-bloom", "xnli")
+
+
+def test_no_cache_writes_nothing(tmp_path: Path) -> None:
+    make_store(None).get("tiny-bloom", "xnli")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_killed_run_resumes_where_it_stopped(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    repo = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen([sys.executable, "-c", STORE_SCRIPT, str(cache)], cwd=repo,
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "measured xnli"
+    process.kill()  # killed while measuring the second task
+    process.wait(timeout=60)
+    assert len(list(cache.glob("*.pt"))) == 1  # the finished task only; no partial file under a final name
+    loads: list[str] = []
+    resumed = make_store(cache, loads=loads)
+    resumed.get("tiny-bloom", "xnli")
+    assert resumed.computed == [] and loads == []
+    resumed.get("tiny-bloom", "facts")
+    assert resumed.computed == [("tiny-bloom", "facts")]
+
+
+def test_bad_conditions_are_rejected() -> None:
+    store = make_store(None)
+    store.conditions["tiny-bloom"] = {"everything"}
+    with pytest.raises(ValueError, match="unknown conditions"):
+        store.get("tiny-bloom", "xnli")
+
+
+def test_models_are_released_one_at_a_time() -> None:
+    loads: list[str] = []
+    store = make_store(None, loads=loads)
+    store.model("tiny-bloom", "xnli")
+    store.model("tiny-bloom", "xnli")
+    store.model("tiny-llama", "xnli")
+    assert loads == ["tiny-bloom", "tiny-llama"]
