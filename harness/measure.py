@@ -35,6 +35,7 @@ class MeasureConfig:
     epsilon: float = 1e-3
     positions: str = "last"
     batch_size: int = 16
+    chunk_rows: int = 256  # rows (example x language) streamed together: bounds the activations held at once
     seed: int = 0
     top_share: float = 0.05  # contribution: the top 5% of neurons per layer (§6.1)
     random_pool: str = "complement of the all-shared set"
@@ -178,7 +179,7 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
     correct = {c: [] for c in CONDITIONS if c == "baseline" or c in conditions}
     masked = {c: 0.0 for c in CONDITIONS[1:] if c in conditions}
     example_shares, timings = [], {"capture": 0.0, "conditions": 0.0}
-    chunk = max(1, config.batch_size // n_langs)
+    chunk = max(1, max(config.chunk_rows, config.batch_size) // n_langs)
     starts = range(0, len(examples), chunk)
     for start in tqdm(starts, desc=f"{lm.name} {spec.name}", disable=not progress, unit="chunk"):
         part = examples[start:start + chunk]

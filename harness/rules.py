@@ -133,3 +133,23 @@ def conversion_rule(base: np.ndarray, converted: np.ndarray, *, min_language_sha
     reason = (f"mean change {100 * mean_change:+.2f} points [{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}], "
               f"not worse in {100 * share_up:.0f}% of languages (needs {100 * min_language_share:.0f}%)")
     return Verdict(verdict, reason, "mean accuracy change", mean_change, ci, measured, params)
+
+
+def effective_span_rule(effective: np.ndarray, *, min_language_share: float = 2 / 3) -> Verdict:
+    """All-shared neurons have the widest span (max - min) of effective scores (§6.2, Tables 1 and 4).
+
+    effective: (langs, 4 types in TYPES order, 3 = max/min/mean); NaN where a type had no neuron.
+    """
+    params = {"min_language_share": min_language_share}
+    span = effective[:, :, 0] - effective[:, :, 1]  # (langs, types)
+    others = np.nan_to_num(np.delete(span, 3, axis=1), nan=-np.inf).max(axis=1)
+    widest = np.nan_to_num(span[:, 3], nan=-np.inf) > others
+    share = float(widest.mean())
+    measured = {"languages where all-shared span is widest": share,
+                "all-shared span (mean over languages)": float(np.nanmean(span[:, 3])),
+                "largest other span (mean over languages)": float(np.mean(others[np.isfinite(others)]))
+                if np.isfinite(others).any() else None}
+    verdict = decide(share >= min_language_share, True, share <= 1 - min_language_share)
+    reason = (f"all-shared neurons have the widest effective-score span in {100 * share:.0f}% of languages "
+              f"(needs {100 * min_language_share:.0f}%)")
+    return Verdict(verdict, reason, "share of languages", share, (share, share), measured, params)
