@@ -17,6 +17,7 @@ from harness.tasks import FIXTURE_DATA
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_report_of_a_real_run(pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory) -> None:
     model_dir = tmp_path_factory.mktemp("saved") / 'm<b>&"x'  # text from the user's side that must be escaped
     model, tokenizer = build_tiny("tiny-bloom", seed=4)

@@ -66,6 +66,7 @@ def test_no_cache_writes_nothing(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_where_it_stopped(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     repo = Path(__file__).resolve().parents[1]
