@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
+from typing import Self
 
 import torch
 from torch.utils.hooks import RemovableHandle
 
 from harness.batching import encode, last_logits, length_sorted_batches
 from harness.models import LoadedModel
-
 
 SiteEdit = Callable[[int, torch.Tensor], torch.Tensor | None]  # (layer, a (batch, seq, d_ff)) -> new a or None
 
@@ -65,7 +65,7 @@ class Recorder:
         self._seen = [False] * lm.n_layers
         self._handles: list[RemovableHandle] = []
 
-    def __enter__(self) -> Recorder:
+    def __enter__(self) -> Self:
         self._handles = register_site_hooks(self.lm, self._record)
         return self
 
@@ -97,7 +97,7 @@ class Recorder:
 
     def _record(self, layer: int, a: torch.Tensor) -> None:
         if self._seen[layer]:
-            return None
+            return
         self._seen[layer] = True
         if self.last is None:
             self.last = a.new_empty(a.shape[0], self.lm.n_layers, a.shape[-1])
@@ -108,7 +108,7 @@ class Recorder:
             mask = self.token_mask if a.shape[1] == self.token_mask.shape[1] else self.token_mask[:, -a.shape[1]:]
             active = (a > self.threshold) & mask.to(a.device, torch.bool)[..., None]  # (batch, seq, d_ff)
             self.ever_active[:, layer] = active.any(dim=1).to(self.ever_active.device)
-        return None
+        return
 
 
 @contextmanager

@@ -18,8 +18,14 @@ from harness.attribution import value_norms, value_projections
 from harness.capture import Recorder
 from harness.models import LoadedModel
 from harness.neurons import ALL, PARTIAL, SPECIFIC, TypeStatistics, check_threshold
-from harness.scoring import (exact_match, first_answer_token, generate, predict_choice, prefix_match,
-                             verbalizer_tokens)
+from harness.scoring import (
+    exact_match,
+    first_answer_token,
+    generate,
+    predict_choice,
+    prefix_match,
+    verbalizer_tokens,
+)
 from harness.tasks import ParallelExample, TaskSpec, data_fingerprint
 
 # Deactivation conditions (a type, or the size-matched random control) and the conversion condition.
@@ -94,6 +100,15 @@ def random_control(codes: torch.Tensor, generators: list[torch.Generator]) -> to
     scores = scores.masked_fill(shared, 2.0)  # all-shared neurons are never drawn
     rank = scores.argsort(dim=-1).argsort(dim=-1)
     return rank < k
+
+
+def condition_mask(condition: str, codes: torch.Tensor, generators: list[torch.Generator]) -> torch.Tensor:
+    """The neurons a condition edits, per example: codes (examples, layers, d_ff) -> bool mask, same shape."""
+    if condition in _DEACTIVATED_TYPE:
+        return codes == _DEACTIVATED_TYPE[condition]
+    if condition == "random":
+        return random_control(codes, generators)
+    return (codes == SPECIFIC) | (codes == PARTIAL)  # convert
 
 
 class _Reducers:
@@ -207,18 +222,14 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
 
         tic = time.perf_counter()
         generators = [torch.Generator().manual_seed(config.seed * 1_000_003 + start + i) for i in range(len(part))]
-        build_mask = {**{name: (lambda code=code: codes == code) for name, code in _DEACTIVATED_TYPE.items()},
-                      "random": lambda: random_control(codes, generators),
-                      "convert": lambda: (codes == SPECIFIC) | (codes == PARTIAL)}
         for condition in masked:
-            mask = build_mask[condition]()
+            mask = condition_mask(condition, codes, generators)
             masked[condition] += mask.double().mean().item() * len(part)
             rows = mask.repeat_interleave(n_langs, dim=0)  # (rows, layers, d_ff) one mask per language row
             key = "convert_masks" if condition == "convert" else "deactivate_masks"
             ok, _ = _score(lm, spec, texts, golds, config, choice_ids, **{key: rows})
             correct[condition].append(ok.reshape(len(part), n_langs))
         timings["conditions"] += time.perf_counter() - tic
-        del acts, codes, ever
 
     n = len(examples)
     return Measurement(

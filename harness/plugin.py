@@ -113,7 +113,10 @@ class ClaimsSession:
         return self._stores[tier]
 
     def _tiny_store(self) -> MeasurementStore:
-        from fixtures.planted import PLANTED, build_planted  # planted models are test fixtures, not library code
+        from fixtures.planted import (  # planted models are test fixtures, not library code
+            PLANTED,
+            build_planted,
+        )
         from harness.tasks import task_spec
 
         return MeasurementStore(
@@ -267,9 +270,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     model = config.getoption("model")
     if not model:
         return ["neuron-claims: tiny tier (planted models, CPU); -m full --model NAME for a real model"]
-    return [f"neuron-claims: model {model} (base {config.getoption('base_model') or 'from registry'}), dtype "
-            f"{config.getoption('dtype') or 'auto'}, device {config.getoption('device') or 'auto'}, site "
-            f"{config.getoption('site')}, threshold {config.getoption('threshold')}"]
+    base = config.getoption("base_model") or "from registry"
+    return [(f"neuron-claims: model {model} (base {base}), dtype {config.getoption('dtype') or 'auto'}, device "
+             f"{config.getoption('device') or 'auto'}, site {config.getoption('site')}, threshold "
+             f"{config.getoption('threshold')}")]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -22,6 +22,10 @@ def _relative_drop(base: np.ndarray, ablated: np.ndarray, axis: int = -1) -> np.
     return np.where(before > 0, (before - ablated.mean(axis=axis)) / np.where(before > 0, before, 1), 0.0)
 
 
+def _mean_change(converted: np.ndarray, base: np.ndarray, axis: int = -1) -> np.ndarray:
+    return converted.mean(axis=axis) - base.mean(axis=axis)
+
+
 def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, min_relative_drop: float = 0.5,
                   alpha: float = 0.05, min_correct: int = 5, seed: int = 0) -> Verdict:
     """Deactivating all-shared neurons collapses accuracy, more than specific, partial-shared or random.
@@ -36,6 +40,9 @@ def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, min_relat
     ci = bootstrap_ci(_relative_drop, base.astype(float), ablated["all_shared"].astype(float), seed=seed)
     p_base = mcnemar(base, ablated["all_shared"])
     p_controls = {c: mcnemar(ablated[c], ablated["all_shared"]) for c in ABLATION_CONTROLS if c in ablated}
+    # CI of (drop of all-shared - drop of control) = accuracy(control) - accuracy(all-shared), paired per item
+    margin_ci = {c: bootstrap_ci(_mean_change, ablated[c].astype(float), ablated["all_shared"].astype(float),
+                                 seed=seed) for c in p_controls}
     measured = {"baseline": 100 * acc["baseline"], **{f"w/o {c}": 100 * acc[c] for c in ablated},
                 "relative drop (all-shared)": relative, "McNemar p (baseline vs w/o all-shared)": p_base,
                 **{f"McNemar p (w/o all-shared vs w/o {c})": p for c, p in p_controls.items()}}
@@ -45,7 +52,7 @@ def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, min_relat
     larger = all(drops["all_shared"] > drops[c] for c in p_controls)
     holds = relative >= min_relative_drop and larger
     significant = p_base < alpha and all(p < alpha for p in p_controls.values())
-    beaten_by = [c for c in p_controls if drops[c] >= drops["all_shared"] and p_controls[c] < alpha]
+    beaten_by = [c for c in p_controls if margin_ci[c][1] <= 0]  # a control confidently drops at least as much
     verdict = decide(holds, significant, ci[1] < min_relative_drop or bool(beaten_by))
     reason = (f"relative drop {relative:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] vs {min_relative_drop}; all-shared drop "
               f"{drops['all_shared']:.3f} vs " + ", ".join(f"{c} {drops[c]:.3f}" for c in p_controls)
@@ -107,10 +114,6 @@ def mid_layer_peak_rule(example_curves: np.ndarray, *, edge_low: float = 0.1, ed
               f"{100 * fall:.0f}% after it; rule holds in {100 * support:.0f}% of bootstrap resamples")
     return Verdict(verdict, reason, "peak layer (fraction of depth)", peak / max(n_layers - 1, 1),
                    (support, support), measured, params)
-
-
-def _mean_change(converted: np.ndarray, base: np.ndarray, axis: int = -1) -> np.ndarray:
-    return converted.mean(axis=axis) - base.mean(axis=axis)
 
 
 def conversion_rule(base: np.ndarray, converted: np.ndarray, *, min_language_share: float = 2 / 3,

@@ -52,11 +52,16 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def _unspaced(ch: str) -> bool:
+    """Characters of scripts written without spaces between words (Chinese, Japanese, Thai), not Hangul."""
+    return ("\u0e00" <= ch <= "\u0e7f" or unicodedata.east_asian_width(ch) in ("W", "F")) and not (
+        "\uac00" <= ch <= "\ud7af" or "\u1100" <= ch <= "\u11ff")
+
+
 def _tokens(text: str) -> list[str]:
-    words = normalize(text).split()
-    # Scripts without spaces (Chinese, Thai) are compared character by character.
-    return [ch for w in words for ch in w] if any(unicodedata.east_asian_width(c) == "W" or "\u0e00" <= c <= "\u0e7f"
-                                                  for w in words for c in w) else words
+    """Words; runs of unspaced scripts are split into characters, so mixed text compares fairly."""
+    return [piece for word in normalize(text).split()
+            for piece in (re.findall(r".", word) if any(_unspaced(c) for c in word) else [word])]
 
 
 def token_f1(prediction: str, gold: str) -> float:
@@ -73,9 +78,12 @@ def exact_match(prediction: str, gold: str) -> bool:
 
 
 def prefix_match(prediction: str, gold: str) -> bool:
-    """The continuation starts with the gold object (after normalisation)."""
-    gold_norm = normalize(gold)
-    return bool(gold_norm) and normalize(prediction).startswith(gold_norm)
+    """The continuation starts with the gold object (after normalisation), ending at a word boundary."""
+    gold_norm, pred_norm = normalize(gold), normalize(prediction)
+    if not gold_norm or not pred_norm.startswith(gold_norm):
+        return False
+    rest = pred_norm[len(gold_norm):]
+    return not rest or rest[0] == " " or _unspaced(gold_norm[-1])  # "Paris" is not a prefix of "Parisian"
 
 
 def _masked(lm: LoadedModel, stack: ExitStack, rows: list[int], deact: torch.Tensor | None,
@@ -99,8 +107,10 @@ def predict_choice(lm: LoadedModel, texts: Sequence[str], choice_ids: Sequence[i
     """
     ids = torch.tensor(list(choice_ids), device=lm.device)
     out = torch.empty(len(texts), dtype=torch.long)
+    if not texts:
+        return out
     lengths = [len(x) for x in lm.tokenizer(list(texts))["input_ids"]]
-    order = [i for batch in length_sorted_batches(lengths, len(texts) or 1) for i in batch]
+    order = [i for batch in length_sorted_batches(lengths, len(texts)) for i in batch]
 
     def step(rows: list[int]) -> None:
         inputs = encode(lm, [texts[i] for i in rows])
@@ -125,8 +135,10 @@ def generate(lm: LoadedModel, texts: Sequence[str], max_new_tokens: int, *, batc
              recorder: Recorder | None = None) -> tuple[list[str], list[int]]:
     """Greedy continuations (decoded text, first generated token id) per text, at most ``max_new_tokens``."""
     texts_out, first_ids = [""] * len(texts), [0] * len(texts)
+    if not texts:
+        return texts_out, first_ids
     lengths = [len(x) for x in lm.tokenizer(list(texts))["input_ids"]]
-    order = [i for batch in length_sorted_batches(lengths, len(texts) or 1) for i in batch]
+    order = [i for batch in length_sorted_batches(lengths, len(texts)) for i in batch]
 
     def step(rows: list[int]) -> None:
         inputs = encode(lm, [texts[i] for i in rows])
