@@ -20,7 +20,8 @@ CLAIM = Claim(
                "their deactivation costs 87.39% of accuracy",
     tasks=("xnli", "editing"), per_language=True,
     conditions=("all_shared", "specific", "partial_shared", "random"),
-    planted=(Planted("planted-shared", "supported"), Planted("planted-specific", "refuted")),
+    planted=(Planted("planted-shared", "supported"), Planted("planted-specific", "refuted"),
+             Planted("planted-shared-gated", "supported"), Planted("planted-specific-gated", "refuted")),
     paper_numbers=paper_numbers)
 
 CONDITIONS = {"baseline": "baseline", "all_shared": "w/o all-shared", "specific": "w/o specific",

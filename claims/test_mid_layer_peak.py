@@ -14,7 +14,8 @@ CLAIM = Claim(
     paper_text="all-shared and partial-shared shares peak in layers 5-10 of 30 and decrease after; activated counts "
                "per language peak near layer 6, fall, and rise again from layer 28",
     tasks=("xnli", "facts", "editing"), per_language=False,
-    planted=(Planted("planted-shared", "supported"), Planted("planted-specific", "refuted")),
+    planted=(Planted("planted-shared", "supported"), Planted("planted-specific", "refuted"),
+             Planted("planted-shared-gated", "supported"), Planted("planted-specific-gated", "refuted")),
     paper_numbers=lambda *_: {"peak layer (of 30)": 7.5})
 
 
