@@ -59,7 +59,21 @@ def pytest_configure(config: pytest.Config) -> None:
     if "full" in (config.option.markexpr or "") and not config.getoption("model"):
         raise pytest.UsageError("-m full needs a model: pass --model with an alias (e.g. bloomz-7b1), a hub id or "
                                 "a local directory")
+    problems = _option_problems(config)
+    if problems:
+        raise pytest.UsageError("; ".join(problems))
     config.stash[STATE] = ClaimsSession(config)
+
+
+def _option_problems(config: pytest.Config) -> list[str]:
+    threshold, epsilon = config.getoption("threshold"), config.getoption("epsilon")
+    limit, batch_size = config.getoption("limit"), config.getoption("batch_size")
+    return [message for bad, message in (
+        (not math.isfinite(threshold), f"--threshold must be a finite number, got {threshold}"),
+        (not (math.isfinite(epsilon) and epsilon > 0), f"--epsilon must be a positive number, got {epsilon}"),
+        (limit is not None and limit < 1, f"--limit must be at least 1, got {limit}"),
+        (batch_size < 1, f"--batch-size must be at least 1, got {batch_size}"),
+    ) if bad]
 
 
 def _split(value: str | None) -> list[str] | None:
