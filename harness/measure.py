@@ -114,6 +114,8 @@ def condition_mask(condition: str, codes: torch.Tensor, generators: list[torch.G
 class _Reducers:
     """Device-side accumulators for attribution and dead-across-tokens over all rows of the run."""
 
+    MAX_CACHED_TOKENS = 512
+
     def __init__(self, lm: LoadedModel, n_langs: int, top_share: float) -> None:
         self.norms = value_norms(lm) if lm.site.name == "down_proj_input" else None
         self.top_k = max(1, round(top_share * lm.d_ff))
@@ -126,6 +128,7 @@ class _Reducers:
         self.eff_count = torch.zeros(n_langs, 4, device=dev, dtype=torch.float64)
         self.dead = torch.zeros(layers, device=dev, dtype=torch.float64)
         self.rows = 0
+        self._projections: dict[int, torch.Tensor] = {}  # token id -> (layers, d_ff)
 
     def update(self, lm: LoadedModel, acts: torch.Tensor, codes: torch.Tensor, ever: torch.Tensor | None,
                tokens: torch.Tensor) -> None:
@@ -144,7 +147,7 @@ class _Reducers:
         for t in range(4):
             self.top[t] += (top_types == t).double().sum(dim=(0, 1, 3)) / self.top_k
             self.contribution[t] += (contribution * (row_codes == t)).double().sum(dim=(0, 1, 3))
-        proj = value_projections(lm, tokens.reshape(-1)).reshape(n_ex, n_langs, lm.n_layers, lm.d_ff)
+        proj = self.projections(lm, tokens.reshape(-1)).reshape(n_ex, n_langs, lm.n_layers, lm.d_ff)
         effective = (acts.float() * proj).double()
         for t in range(4):
             is_t = row_codes == t
@@ -154,6 +157,16 @@ class _Reducers:
                                                effective.masked_fill(~is_t, torch.inf).amin(dim=(0, 2, 3)))
             self.eff_sum[:, t] += (effective * is_t).sum(dim=(0, 2, 3))
             self.eff_count[:, t] += is_t.sum(dim=(0, 2, 3))
+
+    def projections(self, lm: LoadedModel, tokens: torch.Tensor) -> torch.Tensor:
+        """E_r . v_i for each row's token, (rows, layers, d_ff), computed once per distinct token and kept
+        (XNLI has three; generation tasks repeat answers across languages). The cache is bounded."""
+        missing = sorted(set(tokens.tolist()) - set(self._projections))
+        if missing:
+            if len(self._projections) + len(missing) > self.MAX_CACHED_TOKENS:
+                self._projections.clear()
+            self._projections.update(zip(missing, value_projections(lm, torch.tensor(missing)), strict=True))
+        return torch.stack([self._projections[t] for t in tokens.tolist()])
 
     def effective(self) -> torch.Tensor:
         mean = self.eff_sum / self.eff_count.clamp_min(1)

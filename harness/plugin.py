@@ -184,9 +184,11 @@ class ClaimsSession:
         claim = case.claim
         m = self.store(case.tier).peek(case.model, case.task)
         provenance: dict[str, Any] = {"model": case.model}
+        measurement: dict[str, Any] = {}
         if m is not None:
-            provenance = {**m.model, "data_hash": m.data_hash, "scoring": m.scoring, "config": m.config,
-                          "timings": m.timings}
+            provenance = {**m.model, "data_hash": m.data_hash, "threshold": m.config["threshold"],
+                          "positions": m.config["positions"], "epsilon": m.config["epsilon"]}
+            measurement = {"measurement": m.config, "scoring": m.scoring, "measurement_seconds": m.timings}
         model_id = str(provenance.get("model_id", case.model))
         record = {
             "claim": claim.id, "title": claim.title, "instance": case.id, "tier": case.tier, "model": case.model,
@@ -196,9 +198,12 @@ class ClaimsSession:
             "effect": {"name": verdict.effect_name, "value": verdict.effect, "ci": list(verdict.ci)} if verdict else None,
             "paper": {"ref": claim.paper_ref, "text": claim.paper_text,
                       "numbers": claim.paper_numbers(model_id, case.task, case.language)},
-            "measured": verdict.measured if verdict else {}, "params": verdict.params if verdict else {},
+            "measured": verdict.measured if verdict else {},
+            "params": {**(verdict.params if verdict else {}), **measurement.pop("measurement", {}),
+                       **measurement.pop("scoring", {})},
             "provenance": provenance, "plots": verdict.plots if verdict else [],
-            "tables": verdict.tables if verdict else [], "timings": {"seconds": round(seconds, 3)}, "error": error}
+            "tables": verdict.tables if verdict else [],
+            "timings": {"seconds": round(seconds, 3), **measurement.pop("measurement_seconds", {})}, "error": error}
         record = _finite(record)
         self.records.append(record)
         self.run_writer().append(record)

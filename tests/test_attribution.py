@@ -56,3 +56,26 @@ def test_attribution_needs_the_down_projection_site() -> None:
 def test_unused_logits_path_is_consistent() -> None:
     lm = tiny("tiny-bloom")
     assert last_logits(lm, encode(lm, TEXTS)).shape == (len(TEXTS), lm.model.config.vocab_size)
+
+
+def test_measured_effective_scores_equal_a_direct_computation() -> None:
+    """The streaming reducer (cached per-token projections, per-type max/min/mean) against a direct route."""
+    from harness.measure import measure
+    from harness.neurons import type_codes
+    from harness.scoring import first_answer_token
+    from harness.tasks import FIXTURE_DATA, load_task, task_spec
+
+    lm = tiny("tiny-gpt2")
+    examples = load_task("facts", data_dir=FIXTURE_DATA / "mpararel", languages=["en", "de", "zh"], limit=4)
+    m = measure(lm, examples, task_spec("facts"), conditions=())
+    for li, lang in enumerate(m.languages):
+        acts = last_token_activations(lm, [ex.prompts[lang] for ex in examples])
+        codes = type_codes(last_token_activations(lm, [ex.prompts[x] for ex in examples for x in m.languages])
+                           .reshape(len(examples), len(m.languages), lm.n_layers, lm.d_ff))
+        scores = torch.stack([effective_scores(lm, acts[i], first_answer_token(lm, ex.answers[lang]))
+                              for i, ex in enumerate(examples)])
+        for t in range(4):
+            chosen = scores[codes == t]
+            if len(chosen):
+                torch.testing.assert_close(m.effective[li, t, 0].float(), chosen.max(), rtol=1e-4, atol=1e-6)
+                torch.testing.assert_close(m.effective[li, t, 1].float(), chosen.min(), rtol=1e-4, atol=1e-6)

@@ -8,7 +8,7 @@ import pytest
 import torch
 import transformers
 
-from harness.models import ALIASES, TINY_MODELS, base_model_for, build_tiny, load_model, resolve_model_id
+from harness.models import TINY_MODELS, base_model_for, build_tiny, load_model, resolve_model_id
 from harness.sites import FAMILIES, UnsupportedModelError, neuron_site
 
 
