@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import pytest
+import torch
 
 from harness.models import TINY_MODELS, LoadedModel, load_model
+from harness.sites import neuron_site
 
 pytest_plugins = ["pytester"]
 
@@ -21,3 +24,23 @@ def tiny(name: str, site: str = "down_proj_input") -> LoadedModel:
 @pytest.fixture(params=TINY_MODELS)
 def tiny_lm(request: pytest.FixtureRequest) -> LoadedModel:
     return tiny(request.param)
+
+
+def random_masks(lm: LoadedModel, *batch: int, density: float = 0.3, seed: int = 0) -> torch.Tensor:
+    """Random neuron masks, (*batch, layers, d_ff) bool."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(*batch, lm.n_layers, lm.d_ff, generator=g) < density
+
+
+def weight_edited(lm: LoadedModel, mask: torch.Tensor) -> LoadedModel:
+    """A copy whose value vectors of the masked neurons are zero: A_i = 0 at every position, without hooks."""
+    out = copy.copy(lm)
+    out.model = copy.deepcopy(lm.model)
+    out.site = neuron_site(out.model, lm.site.name)
+    with torch.no_grad():
+        for layer, down in enumerate(out.site.down_projs):
+            if lm.site.weight_is_in_by_out:
+                down.weight[mask[layer]] = 0
+            else:
+                down.weight[:, mask[layer]] = 0
+    return out

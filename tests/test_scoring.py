@@ -35,7 +35,7 @@ from harness.scoring import (
     verbalizer_tokens,
 )
 from harness.sites import neuron_site
-from tests.conftest import TEXTS, tiny
+from tests.conftest import TEXTS, random_masks, tiny, weight_edited
 from tests.strategies import metric_texts
 
 CHOICES = ("true", "false", "inconclusive")
@@ -70,25 +70,6 @@ def loud(name: str, gain: float = 30.0) -> LoadedModel:
     return out
 
 
-def weight_edited(lm: LoadedModel, mask: torch.Tensor) -> LoadedModel:
-    """A copy with the value vectors of the masked neurons zeroed: A_i = 0 at every position, without hooks."""
-    out = copy.copy(lm)
-    out.model = copy.deepcopy(lm.model)
-    out.site = neuron_site(out.model, lm.site.name)
-    with torch.no_grad():
-        for layer, down in enumerate(out.site.down_projs):
-            if lm.site.weight_is_in_by_out:
-                down.weight[mask[layer]] = 0
-            else:
-                down.weight[:, mask[layer]] = 0
-    return out
-
-
-def random_masks(lm: LoadedModel, *batch: int, density: float = 0.5, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(*batch, lm.n_layers, lm.d_ff, generator=g) < density
-
-
 @torch.inference_mode()
 def naive_logits(lm: LoadedModel, text: str) -> torch.Tensor:
     """Full forward pass of one text alone (no padding, no harness code): next-token logits at the end."""
@@ -119,7 +100,7 @@ def test_batched_choice_equals_one_at_a_time_and_naive_forward(tiny_lm: LoadedMo
 
 def test_per_row_masks_on_all_positions_equal_weight_edited_models(tiny_lm: LoadedModel) -> None:
     lm = loud(tiny_lm.name)
-    masks = random_masks(lm, len(SCORING_TEXTS), seed=1)
+    masks = random_masks(lm, len(SCORING_TEXTS), density=0.5, seed=1)
     masked = predict_choice(lm, SCORING_TEXTS, BYTE_IDS, batch_size=4, deactivate_masks=masks, positions="all")
     edited = [naive_choice(weight_edited(lm, masks[row]), text, BYTE_IDS) for row, text in enumerate(SCORING_TEXTS)]
     assert masked.tolist() == edited
@@ -127,7 +108,7 @@ def test_per_row_masks_on_all_positions_equal_weight_edited_models(tiny_lm: Load
 
 def test_per_row_masks_on_last_position_equal_each_row_under_its_own_mask(tiny_lm: LoadedModel) -> None:
     lm = loud(tiny_lm.name)
-    masks = random_masks(lm, len(SCORING_TEXTS), seed=2)
+    masks = random_masks(lm, len(SCORING_TEXTS), density=0.5, seed=2)
     masked = predict_choice(lm, SCORING_TEXTS, BYTE_IDS, batch_size=4, deactivate_masks=masks, positions="last")
     single = []
     for row, text in enumerate(SCORING_TEXTS):
@@ -141,7 +122,7 @@ def test_per_row_masks_on_last_position_equal_each_row_under_its_own_mask(tiny_l
 def test_masks_change_some_choices(name: str, positions: str) -> None:
     """Sanity for the two tests above: the masks are applied, so the equalities are not vacuous."""
     lm = loud(name)
-    masks = random_masks(lm, len(SCORING_TEXTS), seed=1 if positions == "all" else 2)
+    masks = random_masks(lm, len(SCORING_TEXTS), density=0.5, seed=1 if positions == "all" else 2)
     baseline = predict_choice(lm, SCORING_TEXTS, BYTE_IDS, batch_size=4)
     masked = predict_choice(lm, SCORING_TEXTS, BYTE_IDS, batch_size=4, deactivate_masks=masks, positions=positions)
     assert (baseline != masked).any()
@@ -300,7 +281,7 @@ def test_full_mask_changes_generation_and_is_applied_at_every_step(name: str) ->
 
 def test_per_row_masks_in_generation_equal_each_row_under_its_own_mask() -> None:
     lm = loud("tiny-gpt-neox")
-    masks = random_masks(lm, len(GEN_TEXTS), seed=4)
+    masks = random_masks(lm, len(GEN_TEXTS), density=0.5, seed=4)
     batched = generate(lm, GEN_TEXTS, 4, batch_size=4, deactivate_masks=masks)
     single_texts, single_first = [], []
     for row, text in enumerate(GEN_TEXTS):
@@ -430,7 +411,7 @@ def fake_oom_last_logits(max_rows: int, seen: list[int], error: type[Exception] 
 
 def test_backoff_under_fake_oom_gives_the_same_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     lm = loud("tiny-gpt2")
-    masks = random_masks(lm, len(SCORING_TEXTS), seed=5)
+    masks = random_masks(lm, len(SCORING_TEXTS), density=0.5, seed=5)
     expected = predict_choice(lm, SCORING_TEXTS, BYTE_IDS, batch_size=4)
     expected_masked = predict_choice(lm, SCORING_TEXTS, BYTE_IDS, batch_size=4, deactivate_masks=masks)
     seen: list[int] = []

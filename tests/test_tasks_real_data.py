@@ -6,6 +6,7 @@ Expected counts are recomputed here from the raw files, independently of the loa
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections import defaultdict
@@ -22,7 +23,9 @@ MZSRE = REAL / "mzsre"
 FOLDER = {lang: "zh-hans" if lang == "zh" else lang for lang in LANGUAGES}
 EDIT_RE = re.compile(r"(?P<context>.+) Question: (?P<question>.+) Answer:", re.DOTALL)
 
-pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason=f"real data not found at {REAL}")
+# CI always has ../shared beside the clone: there a missing folder is a failure, elsewhere a skip.
+pytestmark = pytest.mark.skipif(not REAL.is_dir() and os.environ.get("CI", "").lower() in ("", "0", "false"),
+                                reason=f"real data not found at {REAL} (CI=true makes this a failure)")
 
 #: Observed on the data of shared/data/README.md (mParaRel commit 7153b7b, ReMaKE commit 975a9e9).
 PINNED_FACTS = 234

@@ -34,6 +34,7 @@ from harness.tasks.examples import (
     TaskDataError,
     TaskSpec,
     check_limit,
+    require_data_dir,
     require_nonempty,
     resolve_languages,
 )
@@ -68,14 +69,8 @@ def load(
     if direction not in DIRECTIONS:
         raise TaskDataError(f"editing: unknown direction {direction!r}; known: {', '.join(DIRECTIONS)}")
     langs = resolve_languages(languages, "editing", SPEC.languages)
-    if data_dir is None:
-        raise MissingDataError(
-            "editing: no data_dir given; download MzsRE (github weixuan-wang123/ReMaKE, data/MzsRE) and pass "
-            "data_dir (--data-dir) pointing at the folder with mzsre_test_duplicate_en<X>.json"
-        )
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise MissingDataError(f"editing: data directory not found: {root}")
+    root = require_data_dir("editing", data_dir, "download MzsRE (github weixuan-wang123/ReMaKE, data/MzsRE) and "
+                            "pass data_dir (--data-dir) pointing at the folder with mzsre_test_duplicate_en<X>.json")
     sides = _read_sides(root, langs)
     n_items = len(sides["en"])
     if isinstance(shots, bool) or not isinstance(shots, int) or not 0 <= shots < n_items:

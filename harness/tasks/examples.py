@@ -82,6 +82,16 @@ def resolve_languages(
     return tuple(lang for lang in LANGUAGES if lang in asked)
 
 
+def require_data_dir(task: str, data_dir: Path | str | None, where_to_get: str) -> Path:
+    """The task's local data folder, or one clear error that says where to get the data."""
+    if data_dir is None:
+        raise MissingDataError(f"{task}: no data_dir given; {where_to_get}")
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise MissingDataError(f"{task}: data directory not found: {root}")
+    return root
+
+
 def check_limit(limit: int | None) -> None:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise TaskDataError(f"limit must be a positive integer or None, got {limit!r}")

@@ -28,12 +28,12 @@ from typing import Any
 
 from harness.tasks.examples import (
     LANGUAGES,
-    MissingDataError,
     ParallelExample,
     TaskDataError,
     TaskSpec,
     check_limit,
     read_jsonl,
+    require_data_dir,
     require_nonempty,
     resolve_languages,
 )
@@ -59,14 +59,9 @@ def load(
 ) -> list[ParallelExample]:
     check_limit(limit)
     langs = resolve_languages(languages, "facts", SPEC.languages)
-    if data_dir is None:
-        raise MissingDataError(
-            "facts: no data_dir given; download mParaRel (github coastalcph/mpararel, data/mpararel_reviewed) and "
-            "pass data_dir (--data-dir) pointing at the folder that holds patterns/ and tuples/"
-        )
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise MissingDataError(f"facts: data directory not found: {root}")
+    root = require_data_dir("facts", data_dir, "download mParaRel (github coastalcph/mpararel, "
+                            "data/mpararel_reviewed) and pass data_dir (--data-dir) pointing at the folder that "
+                            "holds patterns/ and tuples/")
     prompts = {lang: usable_prefixes(_read(root, "patterns", lang), lang) for lang in langs}
     n_para = min(len(p) for p in prompts.values())
     tuples = {lang: _by_subject(_read(root, "tuples", lang), lang, root) for lang in langs}
