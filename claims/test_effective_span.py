@@ -5,7 +5,7 @@ from __future__ import annotations
 from harness.claim import Claim, ClaimCase, Planted
 from harness.neurons import TYPES
 from harness.rules import effective_span_rule
-from harness.views import TYPE_LABELS
+from harness.views import TYPE_LABELS, contribution_plot
 
 TABLE4_ALL_SHARED = {"en": (1.85, -0.94), "de": (1.03, -0.60), "es": (1.15, -0.84), "fr": (1.06, -0.78),
                      "ru": (0.70, -0.45), "th": (0.50, -0.90), "tr": (0.82, -0.51), "vi": (0.86, -0.68),
@@ -36,4 +36,5 @@ def test_effective_score_span(case: ClaimCase, claims, judge) -> None:
     verdict.tables.append({"id": f"effective-{m.model['model']}-{m.task}", "columns": list(m.languages),
                            "title": f"Effective scores by type (Table 4 layout): {m.model['model']} {m.task}",
                            "rows": rows})
+    verdict.plots.append(contribution_plot(m))
     judge(verdict)

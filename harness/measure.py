@@ -174,18 +174,17 @@ class _Reducers:
         return stats.masked_fill((self.eff_count == 0)[..., None], torch.nan)
 
 
-def _score(lm: LoadedModel, spec: TaskSpec, texts: list[str], golds: list[str], config: MeasureConfig,
-           choice_ids: list[int] | None, **masks) -> tuple[torch.Tensor, list[str]]:
-    """Per-row correctness (rows,) bool and the predicted answers."""
+def _correct(lm: LoadedModel, spec: TaskSpec, texts: list[str], golds: list[str], config: MeasureConfig,
+             choice_ids: list[int] | None, **scoring: object) -> torch.Tensor:
+    """Per-row correctness (rows,) bool; ``scoring`` passes masks or a recorder through to the scorer."""
     common = dict(batch_size=config.batch_size, threshold=config.threshold, epsilon=config.epsilon,
-                  positions=config.positions, **masks)
+                  positions=config.positions, **scoring)
     if spec.scoring == "choice":
         predicted = predict_choice(lm, texts, choice_ids, **common)
-        answers = [spec.choices[i] for i in predicted]
-        return torch.tensor([a == g for a, g in zip(answers, golds, strict=True)]), answers
+        return torch.tensor([spec.choices[i] == g for i, g in zip(predicted, golds, strict=True)])
     continuations, _ = generate(lm, texts, spec.max_new_tokens, **common)
     match = prefix_match if spec.name == "facts" else exact_match
-    return torch.tensor([match(c, g) for c, g in zip(continuations, golds, strict=True)]), continuations
+    return torch.tensor([match(c, g) for c, g in zip(continuations, golds, strict=True)])
 
 
 def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec,
@@ -215,14 +214,7 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         golds = [ex.answers[lang] for ex in part for lang in languages]
         tic = time.perf_counter()
         with Recorder(lm, threshold=config.threshold) as recorder:
-            if spec.scoring == "choice":
-                predicted = predict_choice(lm, texts, choice_ids, batch_size=config.batch_size, recorder=recorder)
-                ok = torch.tensor([spec.choices[i] == g for i, g in zip(predicted, golds, strict=True)])
-            else:
-                continuations, _ = generate(lm, texts, spec.max_new_tokens, batch_size=config.batch_size,
-                                            recorder=recorder)
-                match = prefix_match if spec.name == "facts" else exact_match
-                ok = torch.tensor([match(c, g) for c, g in zip(continuations, golds, strict=True)])
+            ok = _correct(lm, spec, texts, golds, config, choice_ids, recorder=recorder)
             acts, ever = recorder.gather()
         correct["baseline"].append(ok.reshape(len(part), n_langs))
         acts = acts.reshape(len(part), n_langs, lm.n_layers, lm.d_ff)  # (ex, langs, layers, d_ff)
@@ -240,7 +232,7 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
             masked[condition] += mask.double().mean().item() * len(part)
             rows = mask.repeat_interleave(n_langs, dim=0)  # (rows, layers, d_ff) one mask per language row
             key = "convert_masks" if condition == "convert" else "deactivate_masks"
-            ok, _ = _score(lm, spec, texts, golds, config, choice_ids, **{key: rows})
+            ok = _correct(lm, spec, texts, golds, config, choice_ids, **{key: rows})
             correct[condition].append(ok.reshape(len(part), n_langs))
         timings["conditions"] += time.perf_counter() - tic
 

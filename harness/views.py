@@ -42,3 +42,12 @@ def accuracy_table(m: Measurement, table_id: str, title: str, conditions: dict[s
         rows.append({"label": label, "source": "paper", "values": [values.get(c) for c in columns]})
     return {"id": f"{table_id}-{m.model['model']}-{m.task}", "title": f"{title}: {m.model['model']} {m.task}",
             "columns": columns, "rows": rows}
+
+
+def contribution_plot(m: Measurement) -> dict[str, Any]:
+    """Figs 8-9: which types the top 5% contributors (eq. 3) belong to, per layer."""
+    return {"id": f"contribution-{m.model['model']}-{m.task}", "kind": "lines",
+            "title": f"Types of the top-5% contributing neurons per layer: {m.model['model']} {m.task}",
+            "x_label": "layer", "y_label": "share of the top 5%", "x": list(range(m.top_contribution.shape[1])),
+            "series": {TYPE_LABELS[t]: m.top_contribution[i].tolist() for i, t in enumerate(TYPES)},
+            "paper_note": "Figs 8-9, 23-26: all-shared neurons are the top contributors at every layer"}

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 
 import pytest
 import torch
+from hypothesis import settings
 
 from harness.models import TINY_MODELS, LoadedModel, load_model
 from harness.sites import neuron_site
 
 pytest_plugins = ["pytester"]
+
+# CI runs the same examples every time (a failure found locally is reproduced with its printed blob).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+    settings.load_profile("ci")
 
 TEXTS = ["The capital of France is", "ab", "Привет мир, как дела сегодня?", "东京是日本的首都", "x y z"]
 

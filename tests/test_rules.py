@@ -239,7 +239,8 @@ def test_flat_or_rising_curve_does_not_hold(curve: np.ndarray) -> None:
 
 def _examples(n_examples: int, n_layers: int, peak: int, seed: int, noise: float = 0.02) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    curve = np.concatenate([np.linspace(0.2, 1.0, peak + 2)[1:], np.linspace(1.0, 0.3, n_layers - peak)[1:]])
+    # a clear step down after the peak (0.15, far above the noise of a mean over examples), then a slow fall
+    curve = np.concatenate([np.linspace(0.2, 1.0, peak + 2)[1:], np.linspace(0.85, 0.3, n_layers - peak - 1)])
     return np.clip(curve + rng.normal(0, noise, size=(n_examples, n_layers)), 0, None)
 
 
