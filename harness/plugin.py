@@ -184,12 +184,13 @@ class ClaimsSession:
         claim = case.claim
         m = self.store(case.tier).peek(case.model, case.task)
         provenance: dict[str, Any] = {"model": case.model}
-        measurement: dict[str, Any] = {}
-        if m is not None:
+        params = dict(verdict.params) if verdict else {}
+        timings = {"seconds": round(seconds, 3)}
+        if m is not None:  # measurement choices go with the rule's parameters; the model's facts to provenance
             provenance = {**m.model, "data_hash": m.data_hash, "threshold": m.config["threshold"],
                           "positions": m.config["positions"], "epsilon": m.config["epsilon"]}
-            measurement = {"measurement": m.config, "scoring": m.scoring, "measurement_seconds": m.timings}
-        model_id = str(provenance.get("model_id", case.model))
+            params |= {**m.config, **m.scoring}
+            timings |= m.timings
         record = {
             "claim": claim.id, "title": claim.title, "instance": case.id, "tier": case.tier, "model": case.model,
             "base_model": case.base_model, "task": case.task, "language": case.language,
@@ -197,13 +198,11 @@ class ClaimsSession:
             "reason": verdict.reason if verdict else error,
             "effect": {"name": verdict.effect_name, "value": verdict.effect, "ci": list(verdict.ci)} if verdict else None,
             "paper": {"ref": claim.paper_ref, "text": claim.paper_text,
-                      "numbers": claim.paper_numbers(model_id, case.task, case.language)},
-            "measured": verdict.measured if verdict else {},
-            "params": {**(verdict.params if verdict else {}), **measurement.pop("measurement", {}),
-                       **measurement.pop("scoring", {})},
-            "provenance": provenance, "plots": verdict.plots if verdict else [],
-            "tables": verdict.tables if verdict else [],
-            "timings": {"seconds": round(seconds, 3), **measurement.pop("measurement_seconds", {})}, "error": error}
+                      "numbers": claim.paper_numbers(str(provenance.get("model_id", case.model)), case.task,
+                                                     case.language)},
+            "measured": verdict.measured if verdict else {}, "params": params, "provenance": provenance,
+            "plots": verdict.plots if verdict else [], "tables": verdict.tables if verdict else [],
+            "timings": timings, "error": error}
         record = _finite(record)
         self.records.append(record)
         self.run_writer().append(record)

@@ -276,8 +276,9 @@ def test_facts_missing_file_names_path_and_language(tmp_path: Path) -> None:
     assert load_task("facts", data_dir=root, languages=["en", "th"])
 
 
-def test_facts_needs_a_data_dir() -> None:
-    with pytest.raises(MissingDataError, match="pass data_dir"):
+def test_facts_offline_without_data_dir_says_to_pass_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MissingDataError, match="offline.*pass a local copy.*--data-dir"):
         load_task("facts")
 
 

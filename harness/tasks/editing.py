@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from harness.tasks import remote
 from harness.tasks.examples import (
     LANGUAGES,
     MissingDataError,
@@ -69,8 +70,11 @@ def load(
     if direction not in DIRECTIONS:
         raise TaskDataError(f"editing: unknown direction {direction!r}; known: {', '.join(DIRECTIONS)}")
     langs = resolve_languages(languages, "editing", SPEC.languages)
-    root = require_data_dir("editing", data_dir, "download MzsRE (github weixuan-wang123/ReMaKE, data/MzsRE) and "
-                            "pass data_dir (--data-dir) pointing at the folder with mzsre_test_duplicate_en<X>.json")
+    if data_dir is None or remote.is_url(data_dir):  # the public source (or a URL of a copy), cached locally
+        others = [lang for lang in langs if lang != "en"] or [lang for lang in SPEC.languages if lang != "en"]
+        data_dir = remote.mirror("editing", data_dir, [file_name(lang) for lang in others])
+    root = require_data_dir("editing", data_dir, "pass data_dir (--data-dir): the folder with "
+                            "mzsre_test_duplicate_en<X>.json as in MzsRE")
     sides = _read_sides(root, langs)
     n_items = len(sides["en"])
     if isinstance(shots, bool) or not isinstance(shots, int) or not 0 <= shots < n_items:

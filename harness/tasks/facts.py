@@ -1,6 +1,7 @@
 """Fact probing on mParaRel relation P36 ("capital of"), parallel by subject.
 
-Local layout (``data_dir``; as in github coastalcph/mpararel ``data/mpararel_reviewed``; Chinese is ``zh-hans``)::
+Local layout (``data_dir``; as in github coastalcph/mpararel ``data/mpararel_reviewed``; Chinese is ``zh-hans``).
+Without ``data_dir`` (or with a URL) the files are mirrored from that public source (harness.tasks.remote)::
 
     <data_dir>/patterns/<lang>/P36.jsonl   {"pattern": "the capital of [X] is [Y]", "checked-by-human": bool}
     <data_dir>/tuples/<lang>/P36.jsonl     {"sub_uri", "obj_uri", "sub_label", "obj_label", "lineid"}
@@ -26,6 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from harness.tasks import remote
 from harness.tasks.examples import (
     LANGUAGES,
     ParallelExample,
@@ -59,9 +61,11 @@ def load(
 ) -> list[ParallelExample]:
     check_limit(limit)
     langs = resolve_languages(languages, "facts", SPEC.languages)
-    root = require_data_dir("facts", data_dir, "download mParaRel (github coastalcph/mpararel, "
-                            "data/mpararel_reviewed) and pass data_dir (--data-dir) pointing at the folder that "
-                            "holds patterns/ and tuples/")
+    if data_dir is None or remote.is_url(data_dir):  # the public source (or a URL of a copy), cached locally
+        data_dir = remote.mirror("facts", data_dir, [f"{kind}/{FOLDERS[lang]}/{RELATION}.jsonl"
+                                                     for kind in ("patterns", "tuples") for lang in langs])
+    root = require_data_dir("facts", data_dir, "pass data_dir (--data-dir): the folder that holds patterns/ and "
+                            "tuples/ as in mParaRel")
     prompts = {lang: usable_prefixes(_read(root, "patterns", lang), lang) for lang in langs}
     n_para = min(len(p) for p in prompts.values())
     tuples = {lang: _by_subject(_read(root, "tuples", lang), lang, root) for lang in langs}
