@@ -156,3 +156,22 @@ def effective_span_rule(effective: np.ndarray, *, min_language_share: float = 2 
     reason = (f"all-shared neurons have the widest effective-score span in {100 * share:.0f}% of languages "
               f"(needs {100 * min_language_share:.0f}%)")
     return Verdict(verdict, reason, "share of languages", share, (share, share), measured, params)
+
+
+def dead_across_tokens_rule(dead: np.ndarray, n_examples: int, *, max_dead: float = 0.008,
+                            min_examples: int = 5) -> Verdict:
+    """Few neurons stay inactive at every token of an input (§5.1.4, Fig. 6: under 0.8%).
+
+    dead: (layers,) share of a layer's neurons inactive at every real token, averaged over inputs.
+    """
+    params = {"max_dead": max_dead, "min_examples": min_examples, "share of": "all neurons of a layer"}
+    mean, worst = float(dead.mean()), int(np.argmax(dead))
+    measured = {"dead across tokens % (mean over layers)": 100 * mean,
+                "dead across tokens % (worst layer)": 100 * float(dead[worst]), "worst layer": worst}
+    if n_examples < min_examples:
+        return Verdict("inconclusive", f"only {n_examples} examples (< {min_examples})", "dead share", mean,
+                       (mean, mean), measured, params)
+    reason = (f"{100 * mean:.2f}% of neurons are inactive at every token (mean over layers; worst layer {worst}: "
+              f"{100 * dead[worst]:.2f}%), limit {100 * max_dead:.1f}%")
+    return Verdict("supported" if mean < max_dead else "refuted", reason, "dead share", mean, (mean, mean),
+                   measured, params)

@@ -438,3 +438,12 @@ def test_bootstrap_support_is_seeded_and_a_share() -> None:
     assert 0.0 < support < 1.0
     assert bootstrap_support(lambda _: True, 10) == 1.0
     assert bootstrap_support(lambda _: False, 10) == 0.0
+
+
+def test_dead_across_tokens_rule() -> None:
+    from harness.rules import dead_across_tokens_rule
+
+    assert dead_across_tokens_rule(np.full(10, 0.002), 20).verdict == "supported"
+    refuted = dead_across_tokens_rule(np.array([0.0] * 9 + [0.2]), 20)
+    assert refuted.verdict == "refuted" and refuted.measured["worst layer"] == 9
+    assert dead_across_tokens_rule(np.zeros(10), 3).verdict == "inconclusive"
