@@ -175,3 +175,25 @@ def dead_across_tokens_rule(dead: np.ndarray, n_examples: int, *, max_dead: floa
               f"{100 * dead[worst]:.2f}%), limit {100 * max_dead:.1f}%")
     return Verdict("supported" if mean < max_dead else "refuted", reason, "dead share", mean, (mean, mean),
                    measured, params)
+
+
+def language_consistency_rule(activated: np.ndarray, n_examples: int, *, max_spread: float = 0.35,
+                              min_examples: int = 5) -> Verdict:
+    """The share of activated neurons per layer hardly depends on the input's language (§5.1.2, Figs 2-4 right).
+
+    activated: (langs, layers) mean share of activated neurons. Spread of a layer = (max - min) / mean over
+    languages; the finding holds when the largest spread over layers stays within ``max_spread``.
+    """
+    params = {"max_spread": max_spread, "min_examples": min_examples}
+    mean = activated.mean(axis=0)
+    spread = np.where(mean > 0, (activated.max(axis=0) - activated.min(axis=0)) / np.where(mean > 0, mean, 1), 0)
+    worst = int(np.argmax(spread))
+    measured = {"largest spread across languages": float(spread[worst]), "layer of largest spread": worst,
+                "mean spread": float(spread.mean())}
+    if n_examples < min_examples:
+        return Verdict("inconclusive", f"only {n_examples} examples (< {min_examples})", "largest spread",
+                       float(spread[worst]), (float(spread[worst]),) * 2, measured, params)
+    reason = (f"activated share differs across languages by at most {100 * spread[worst]:.0f}% of its mean "
+              f"(layer {worst}); limit {100 * max_spread:.0f}%")
+    return Verdict("supported" if spread[worst] <= max_spread else "refuted", reason, "largest spread",
+                   float(spread[worst]), (float(spread[worst]),) * 2, measured, params)

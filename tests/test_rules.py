@@ -447,3 +447,15 @@ def test_dead_across_tokens_rule() -> None:
     refuted = dead_across_tokens_rule(np.array([0.0] * 9 + [0.2]), 20)
     assert refuted.verdict == "refuted" and refuted.measured["worst layer"] == 9
     assert dead_across_tokens_rule(np.zeros(10), 3).verdict == "inconclusive"
+
+
+def test_language_consistency_rule() -> None:
+    from harness.rules import language_consistency_rule
+
+    even = np.tile(np.linspace(0.3, 0.6, 10), (9, 1))
+    assert language_consistency_rule(even, 20).verdict == "supported"
+    skewed = even.copy()
+    skewed[8, 5] += 0.4
+    refuted = language_consistency_rule(skewed, 20)
+    assert refuted.verdict == "refuted" and refuted.measured["layer of largest spread"] == 5
+    assert language_consistency_rule(even, 2).verdict == "inconclusive"
