@@ -1,8 +1,9 @@
 """One measurement run of a model on a task: everything the claims need, streamed chunk by chunk.
 
 Per chunk of parallel examples: one pass that scores the baseline and captures A at the last token (plus
-dead-across-tokens), the four types per example, attribution reduced on the device, then one pass per
-intervention condition (the per-example masks of the types just computed). Memory stays O(chunk).
+dead-across-tokens), the four types per example, attribution reduced on the device, then one batched run over
+every intervention condition at once (each row carries its own mask: the types just computed for its example).
+Memory stays O(chunk x conditions).
 """
 
 from __future__ import annotations
@@ -227,13 +228,16 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
 
         tic = time.perf_counter()
         generators = [torch.Generator().manual_seed(config.seed * 1_000_003 + start + i) for i in range(len(part))]
-        for condition in masked:
-            mask = condition_mask(condition, codes, generators)
-            masked[condition] += mask.double().mean().item() * len(part)
-            rows = mask.repeat_interleave(n_langs, dim=0)  # (rows, layers, d_ff) one mask per language row
-            key = "convert_masks" if condition == "convert" else "deactivate_masks"
-            ok = _correct(lm, spec, texts, golds, config, choice_ids, **{key: rows})
-            correct[condition].append(ok.reshape(len(part), n_langs))
+        if masked:  # every condition's rows in one batched run: (conditions x rows) prompts, one mask per row
+            masks = {c: condition_mask(c, codes, generators).repeat_interleave(n_langs, dim=0) for c in masked}
+            none = torch.zeros_like(next(iter(masks.values())))
+            deact = torch.cat([none if c == "convert" else masks[c] for c in masks])
+            conv = torch.cat([masks[c] if c == "convert" else none for c in masks])
+            ok = _correct(lm, spec, texts * len(masks), golds * len(masks), config, choice_ids,
+                          deactivate_masks=deact, convert_masks=conv if "convert" in masks else None)
+            for i, condition in enumerate(masks):
+                masked[condition] += masks[condition].double().mean().item() * len(part)
+                correct[condition].append(ok[i * len(texts):(i + 1) * len(texts)].reshape(len(part), n_langs))
         timings["conditions"] += time.perf_counter() - tic
 
     n = len(examples)
