@@ -8,7 +8,6 @@ down projection receives it, i.e. after any intervention (interventions register
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from functools import partial
 from typing import Self
 
@@ -111,12 +110,6 @@ class Recorder:
         return
 
 
-@contextmanager
-def recording(lm: LoadedModel, *, threshold: float | None = None) -> Iterator[Recorder]:
-    with Recorder(lm, threshold=threshold) as recorder:
-        yield recorder
-
-
 def stream_last_token(lm: LoadedModel, texts: Sequence[str], *,
                       batch_size: int = 8) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
     """Yield (indices, acts (batch, layers, d_ff), last logits (batch, vocab)) batch by batch, on the device.
@@ -124,7 +117,7 @@ def stream_last_token(lm: LoadedModel, texts: Sequence[str], *,
     Batches are sorted by token length; ``indices`` say which texts each batch holds.
     """
     lengths = [len(ids) for ids in lm.tokenizer(list(texts))["input_ids"]]
-    with recording(lm) as recorder, torch.inference_mode():
+    with Recorder(lm) as recorder, torch.inference_mode():
         for indices in length_sorted_batches(lengths, batch_size):
             inputs = encode(lm, [texts[i] for i in indices])
             recorder.arm()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from harness.batching import encode, last_logits, length_sorted_batches, run_with_backoff
-from harness.capture import last_token_activations, recording
+from harness.capture import Recorder, last_token_activations
 from harness.models import LoadedModel
 from tests.conftest import TEXTS, tiny
 
@@ -39,7 +39,7 @@ def test_capture_equals_manual_ffn_recomputation() -> None:
 
 def test_hooks_are_removed() -> None:
     lm = tiny("tiny-bloom")
-    with recording(lm):
+    with Recorder(lm):
         assert lm.site.hooked[0]._forward_pre_hooks
     assert not any(m._forward_pre_hooks for m in lm.site.hooked)
 
@@ -47,7 +47,7 @@ def test_hooks_are_removed() -> None:
 def test_ever_active_ignores_padding() -> None:
     lm = tiny("tiny-llama")
     inputs = encode(lm, ["a much longer text than the other", "hi"])
-    with recording(lm, threshold=0.0) as rec, torch.inference_mode():
+    with Recorder(lm, threshold=0.0) as rec, torch.inference_mode():
         rec.arm(inputs["attention_mask"])
         lm.model(**inputs)
         padded = rec.ever_active[1]

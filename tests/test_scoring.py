@@ -20,7 +20,7 @@ from hypothesis import given, settings
 
 import harness.scoring
 from harness.batching import encode, last_logits
-from harness.capture import last_token_activations, recording
+from harness.capture import Recorder, last_token_activations
 from harness.interventions import deactivate
 from harness.models import TINY_MODELS, LoadedModel
 from harness.scoring import (
@@ -131,7 +131,7 @@ def test_masks_change_some_choices(name: str, positions: str) -> None:
 def test_recorder_rows_come_back_in_input_order() -> None:
     lm = tiny("tiny-llama")
     ids, _ = verbalizer_tokens(lm, CHOICES)
-    with recording(lm) as recorder:
+    with Recorder(lm) as recorder:
         predict_choice(lm, SCORING_TEXTS, ids, batch_size=3, recorder=recorder)
         acts, ever = recorder.gather()
     assert ever is None
