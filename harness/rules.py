@@ -197,3 +197,19 @@ def language_consistency_rule(activated: np.ndarray, n_examples: int, *, max_spr
               f"(layer {worst}); limit {100 * max_spread:.0f}%")
     return Verdict("supported" if spread[worst] <= max_spread else "refuted", reason, "largest spread",
                    float(spread[worst]), (float(spread[worst]),) * 2, measured, params)
+
+
+def contribution_rule(top_types: np.ndarray, *, min_layer_share: float = 2 / 3) -> Verdict:
+    """All-shared neurons are the most frequent type among the top-5% contributors (eq. 3) per layer (§6.1).
+
+    top_types: (4 types in TYPES order, layers) share of the top contributors that are of each type.
+    """
+    params = {"min_layer_share": min_layer_share, "top": "5% of neurons per layer"}
+    leading = top_types.argmax(axis=0) == 3  # (layers,)
+    share = float(leading.mean())
+    measured = {"layers led by all-shared": share,
+                "all-shared share of top 5% (mean over layers) %": 100 * float(top_types[3].mean())}
+    verdict = decide(share >= min_layer_share, True, share <= 1 - min_layer_share)
+    reason = (f"all-shared neurons are the most frequent type among the top-5% contributors in "
+              f"{100 * share:.0f}% of layers (needs {100 * min_layer_share:.0f}%)")
+    return Verdict(verdict, reason, "share of layers", share, (share, share), measured, params)

@@ -459,3 +459,14 @@ def test_language_consistency_rule() -> None:
     refuted = language_consistency_rule(skewed, 20)
     assert refuted.verdict == "refuted" and refuted.measured["layer of largest spread"] == 5
     assert language_consistency_rule(even, 2).verdict == "inconclusive"
+
+
+def test_contribution_rule() -> None:
+    from harness.rules import contribution_rule
+
+    led = np.tile(np.array([[0.1], [0.1], [0.2], [0.6]]), (1, 10))  # (types, layers): all-shared leads
+    assert contribution_rule(led).verdict == "supported"
+    assert contribution_rule(led[[0, 1, 3, 2]]).verdict == "refuted"  # partial-shared leads instead
+    half = led.copy()
+    half[:, :5] = led[[0, 1, 3, 2], :5]
+    assert contribution_rule(half).verdict == "inconclusive"
