@@ -35,9 +35,18 @@ def last_logits(lm: LoadedModel, inputs: dict[str, torch.Tensor]) -> torch.Tenso
     return lm.model(**inputs, use_cache=False, **extra).logits[:, -1]
 
 
+def token_lengths(lm: LoadedModel, texts: Sequence[str]) -> list[int]:
+    return [len(ids) for ids in lm.tokenizer(list(texts))["input_ids"]]
+
+
+def longest_first(lengths: Sequence[int]) -> list[int]:
+    """Indices ordered by length, longest first, so that consecutive rows pad little."""
+    return sorted(range(len(lengths)), key=lambda i: -lengths[i])
+
+
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
     """Indices grouped into batches of similar length (longest first), so padding stays small."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    order = longest_first(lengths)
     for start in range(0, len(order), batch_size):
         yield order[start:start + batch_size]
 

@@ -14,7 +14,7 @@ from typing import Self
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from harness.batching import encode, last_logits, length_sorted_batches
+from harness.batching import encode, last_logits, length_sorted_batches, token_lengths
 from harness.models import LoadedModel
 
 SiteEdit = Callable[[int, torch.Tensor], torch.Tensor | None]  # (layer, a (batch, seq, d_ff)) -> new a or None
@@ -116,9 +116,8 @@ def stream_last_token(lm: LoadedModel, texts: Sequence[str], *,
 
     Batches are sorted by token length; ``indices`` say which texts each batch holds.
     """
-    lengths = [len(ids) for ids in lm.tokenizer(list(texts))["input_ids"]]
     with Recorder(lm) as recorder, torch.inference_mode():
-        for indices in length_sorted_batches(lengths, batch_size):
+        for indices in length_sorted_batches(token_lengths(lm, texts), batch_size):
             inputs = encode(lm, [texts[i] for i in indices])
             recorder.arm()
             logits = last_logits(lm, inputs)

@@ -17,7 +17,7 @@ from contextlib import ExitStack
 
 import torch
 
-from harness.batching import encode, last_logits, length_sorted_batches, run_with_backoff
+from harness.batching import encode, last_logits, longest_first, run_with_backoff, token_lengths
 from harness.capture import Recorder
 from harness.interventions import convert, deactivate
 from harness.models import LoadedModel
@@ -109,8 +109,7 @@ def predict_choice(lm: LoadedModel, texts: Sequence[str], choice_ids: Sequence[i
     out = torch.empty(len(texts), dtype=torch.long)
     if not texts:
         return out
-    lengths = [len(x) for x in lm.tokenizer(list(texts))["input_ids"]]
-    order = [i for batch in length_sorted_batches(lengths, len(texts)) for i in batch]
+    order = longest_first(token_lengths(lm, texts))
 
     def step(rows: list[int]) -> None:
         inputs = encode(lm, [texts[i] for i in rows])
@@ -137,8 +136,7 @@ def generate(lm: LoadedModel, texts: Sequence[str], max_new_tokens: int, *, batc
     texts_out, first_ids = [""] * len(texts), [0] * len(texts)
     if not texts:
         return texts_out, first_ids
-    lengths = [len(x) for x in lm.tokenizer(list(texts))["input_ids"]]
-    order = [i for batch in length_sorted_batches(lengths, len(texts)) for i in batch]
+    order = longest_first(token_lengths(lm, texts))
 
     def step(rows: list[int]) -> None:
         inputs = encode(lm, [texts[i] for i in rows])
