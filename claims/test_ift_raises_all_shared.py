@@ -31,5 +31,5 @@ def test_ift_raises_all_shared(case: ClaimCase, claims, judge) -> None:
         raise ValueError("base and IFT measurements were taken on different examples")
     verdict = share_increase_rule(ift.example_shares[:, ALL].mean(dim=-1).numpy(),
                                   base.example_shares[:, ALL].mean(dim=-1).numpy(), seed=claims.option("seed"))
-    verdict.plots.append(type_shares_plot(ift, base=base, note="Fig. 7 (BLOOM) against Fig. 2 (BLOOMZ)"))
+    verdict.plots.append(type_shares_plot(ift, versus=base, note="Fig. 7 (BLOOM) against Fig. 2 (BLOOMZ)"))
     judge(verdict)

@@ -25,6 +25,7 @@ class Claim:
     per_language: bool  # one instance per language, or one over all languages
     planted: tuple[Planted, ...]  # tiny tier
     needs_base: bool = False
+    versus: str | None = None  # a second task each instance compares its own with (on the languages both have)
     conditions: tuple[str, ...] = ()  # intervention conditions it reads (see harness.measure.CONDITIONS)
     # paper numbers for (model id, task, language or None): label -> value, shown beside ours
     paper_numbers: Callable[[str, str, str | None], dict[str, float]] = field(default=lambda *_: {})
@@ -46,4 +47,5 @@ class ClaimCase:
     def id(self) -> str:
         """Readable: the last part of a hub id or path (``bigscience/bloomz-7b1`` -> ``bloomz-7b1``)."""
         short = [name.rstrip("/").rsplit("/", 1)[-1] for name in (self.model, self.base_model) if name]
-        return "-".join(p for p in ("-vs-".join(short), self.task, self.language) if p)
+        tasks = "-vs-".join(filter(None, (self.task, self.claim.versus)))
+        return "-".join(p for p in ("-vs-".join(short), tasks, self.language) if p)

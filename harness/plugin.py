@@ -100,7 +100,10 @@ class ClaimsSession:
         model = self.option("model")
         if model:
             base = self.option("base_model") or (self._registry_base(model) if claim.needs_base else None)
-            tasks = [t for t in claim.tasks if t in (_split(self.option("tasks")) or claim.tasks)]
+            selected = _split(self.option("tasks"))
+            tasks = [t for t in claim.tasks if selected is None or t in selected]
+            if claim.versus and selected is not None and claim.versus not in selected:
+                tasks = []  # the comparison needs its second task
             for task in tasks:
                 languages = self.full_languages(task) if claim.per_language else [None]
                 cases += [ClaimCase(claim, "full", model, task, lang, base if claim.needs_base else None)
@@ -115,10 +118,10 @@ class ClaimsSession:
             return None
 
     def tiny_languages(self) -> list[str]:
-        return list(self.store("tiny").examples(TINY_TASK)[0].prompts)
+        return self.store("tiny").languages(TINY_TASK)
 
     def full_languages(self, task: str) -> list[str]:
-        return list(self.store("full").examples(task)[0].prompts)
+        return self.store("full").languages(task)
 
     # -- measurements ------------------------------------------------------------------------------------------
     def store(self, tier: str) -> MeasurementStore:
@@ -131,13 +134,13 @@ class ClaimsSession:
             PLANTED,
             build_planted,
         )
-        from harness.tasks import task_spec
 
-        return MeasurementStore(
-            lambda name, task, examples: build_planted(PLANTED[name], examples, task_spec(task)),
+        store = MeasurementStore(
+            lambda name: build_planted(PLANTED[name], {task: store.examples(task) for task in PLANTED[name].tasks}),
             lambda task: load_task(task, data_dir=FIXTURE_DATA / TASK_FOLDERS[task]),
             MeasureConfig(seed=self.option("seed")),
             identity=lambda name: {"planted": repr(PLANTED[name])}, cache_dir=None)
+        return store
 
     def _full_store(self) -> MeasurementStore:
         data_dir = self.option("data_dir")
@@ -150,7 +153,7 @@ class ClaimsSession:
             return load_task(task, languages=_split(self.option("languages")), limit=self.option("limit"),
                              data_dir=folder)
 
-        def model(name: str, _task: str, _examples: list) -> Any:
+        def model(name: str) -> Any:
             return load_model(name, dtype=self.option("dtype"), device=self.option("device"),
                               site=self.option("site"), device_map=self.option("device_map"))
 
@@ -163,8 +166,16 @@ class ClaimsSession:
         cache = None if self.option("no_cache") else Path(self.option("cache_dir"))
         return MeasurementStore(model, examples, config, identity=identity, cache_dir=cache, progress=True)
 
-    def measurement(self, case: ClaimCase, model: str | None = None) -> Measurement:
-        return self.store(case.tier).get(model or case.model, case.task)
+    def measurement(self, case: ClaimCase, model: str | None = None, task: str | None = None,
+                    languages: list[str] | None = None) -> Measurement:
+        """The case's measurement, or another model's / task's; on ``languages`` only when given."""
+        return self.store(case.tier).get(model or case.model, task or case.task,
+                                         None if languages is None else tuple(languages))
+
+    def common_languages(self, case: ClaimCase, *tasks: str) -> list[str]:
+        """The case task's languages that ``tasks`` have too, in its order."""
+        store = self.store(case.tier)
+        return [lang for lang in store.languages(case.task) if all(lang in store.languages(t) for t in tasks)]
 
     # -- records -----------------------------------------------------------------------------------------------
     def run_writer(self) -> RunWriter:
@@ -235,7 +246,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if isinstance(case, ClaimCase):
             store = state.store(case.tier)
             for model in filter(None, (case.model, case.base_model)):
-                store.conditions.setdefault(model, set()).update(case.claim.conditions)
+                store.conditions.setdefault((model, case.task), set()).update(case.claim.conditions)
+                if case.claim.versus:
+                    store.conditions.setdefault((model, case.claim.versus), set())
 
 
 @pytest.fixture(scope="session")
@@ -299,10 +312,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not session.records:
         return
     terminalreporter.section("claims")
+    claim_width = max(len(r["claim"]) for r in session.records)
     width = max(len(r["instance"]) for r in session.records)
     for r in session.records:
         planted = f" (planted: {r['expected']})" if r["expected"] else ""
-        terminalreporter.write_line(f"{r['claim']:<24} {r['instance']:<{width}}  {r['verdict']}{planted}")
+        terminalreporter.write_line(f"{r['claim']:<{claim_width}}  {r['instance']:<{width}}  {r['verdict']}{planted}")
     if session.writer is not None:
         terminalreporter.write_line(f"report: {session.writer.dir / 'index.html'}")
 

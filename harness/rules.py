@@ -213,3 +213,67 @@ def contribution_rule(top_types: np.ndarray, *, min_layer_share: float = 2 / 3) 
     reason = (f"all-shared neurons are the most frequent type among the top-5% contributors in "
               f"{100 * share:.0f}% of layers (needs {100 * min_layer_share:.0f}%)")
     return Verdict(verdict, reason, "share of layers", share, (share, share), measured, params)
+
+
+def non_repeating_rule(overlap: np.ndarray, shares: np.ndarray, n_examples: int, *, max_active_overlap: float = 0.01,
+                       max_inactive_repeat: float = 0.10, min_examples: int = 20) -> Verdict:
+    """Almost no neuron keeps its type across examples, and under 10% of non-activated neurons stay so (§5.1.3-5.1.4).
+
+    overlap: (4 types in TYPES order, layers) share of a layer's neurons that have type t in every example;
+    shares: (4, layers) mean share of each type. Active overlap = neurons keeping one active type (specific,
+    partial- or all-shared) in every example, mean over layers; inactive repeat = overlap / mean share of
+    non-activated neurons (summed over layers). Overlap can only fall as examples are added, so a rule that holds
+    on few examples holds on more; a failure on fewer than ``min_examples`` examples is inconclusive.
+    """
+    params = {"max_active_overlap": max_active_overlap, "max_inactive_repeat": max_inactive_repeat,
+              "min_examples": min_examples}
+    active = overlap[1:].sum(axis=0)  # (layers,)
+    active_mean, worst = float(active.mean()), int(np.argmax(active))
+    inactive = float(overlap[0].sum() / shares[0].sum()) if shares[0].sum() > 0 else 0.0
+    measured = {"non-activated neurons that stay so in every example %": 100 * inactive,
+                "neurons keeping an active type in every example % (mean over layers)": 100 * active_mean,
+                "neurons keeping an active type in every example % (worst layer)": 100 * float(active[worst]),
+                "worst layer": worst, "examples": n_examples,
+                **{f"overlap {name} % (mean over layers)": 100 * float(overlap[t].mean())
+                   for t, name in enumerate(("non-activated", "specific", "partial-shared", "all-shared"))}}
+    holds = active_mean < max_active_overlap and inactive < max_inactive_repeat
+    verdict = decide(holds, True, n_examples >= min_examples)
+    reason = (f"{100 * inactive:.1f}% of non-activated neurons stay so in all {n_examples} examples (limit "
+              f"{100 * max_inactive_repeat:.0f}%); {100 * active_mean:.2f}% of neurons keep an active type in every "
+              f"example (limit {100 * max_active_overlap:.0f}%)")
+    if not holds and n_examples < min_examples:
+        reason += f"; only {n_examples} examples (< {min_examples}): overlap may still fall with more"
+    return Verdict(verdict, reason, "share of non-activated neurons that repeat", inactive, (inactive, inactive),
+                   measured, params)
+
+
+def task_dependence_rule(shared: tuple[np.ndarray, np.ndarray], partial: tuple[np.ndarray, np.ndarray], *,
+                         min_difference: float = 0.01, min_examples: int = 5, seed: int = 0) -> Verdict:
+    """Task A (XNLI, KE) has more all-shared neurons than task B (fact probing), and B more partial-shared (§5.1.1).
+
+    shared, partial: (per-example share in task A (examples_a,), in task B (examples_b,)), each the mean over
+    layers. The tasks' examples differ, so the intervals resample each task on its own. Supported when both
+    differences are above ``min_difference`` with their intervals, refuted when either interval is below it.
+    """
+    params = {"min_difference": min_difference, "min_examples": min_examples, "seed": seed}
+    d_shared = float(shared[0].mean() - shared[1].mean())
+    d_partial = float(partial[1].mean() - partial[0].mean())
+    ci_shared = bootstrap_ci(_mean_diff, *shared, seed=seed, paired=False)
+    ci_partial = bootstrap_ci(_mean_diff, partial[1], partial[0], seed=seed, paired=False)
+    measured = {"all-shared % (task)": 100 * float(shared[0].mean()), "all-shared % (fact probing)":
+                100 * float(shared[1].mean()), "partial-shared % (task)": 100 * float(partial[0].mean()),
+                "partial-shared % (fact probing)": 100 * float(partial[1].mean()),
+                "all-shared difference (points)": 100 * d_shared, "partial-shared difference (points)": 100 * d_partial,
+                "partial-shared difference CI low": 100 * ci_partial[0],
+                "partial-shared difference CI high": 100 * ci_partial[1]}
+    reason = (f"all-shared {100 * d_shared:+.2f} points [{100 * ci_shared[0]:+.2f}, {100 * ci_shared[1]:+.2f}] over "
+              f"fact probing; partial-shared {100 * d_partial:+.2f} points [{100 * ci_partial[0]:+.2f}, "
+              f"{100 * ci_partial[1]:+.2f}] under it (each must exceed {100 * min_difference:.0f} point)")
+    if min(len(shared[0]), len(shared[1])) < min_examples:
+        return Verdict("inconclusive", f"too few examples (< {min_examples}); {reason}", "all-shared difference",
+                       d_shared, ci_shared, measured, params)
+    holds = d_shared > min_difference and d_partial > min_difference
+    verdict = decide(holds, min(ci_shared[0], ci_partial[0]) > min_difference,
+                     min(ci_shared[1], ci_partial[1]) < min_difference)
+    return Verdict(verdict, reason, "all-shared difference (task - fact probing)", d_shared, ci_shared, measured,
+                   params)

@@ -1,4 +1,4 @@
-"""Statistics for verdicts: seeded paired bootstrap over examples and McNemar's exact test."""
+"""Statistics for verdicts: seeded bootstrap over examples (paired or not) and McNemar's exact test."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ N_BOOTSTRAP = 2000
 
 
 def bootstrap_ci(statistic: Callable[..., np.ndarray], *samples: np.ndarray, seed: int = 0,
-                 confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile CI of ``statistic`` over examples resampled with replacement (paired across ``samples``).
+                 confidence: float = 0.95, paired: bool = True) -> tuple[float, float]:
+    """Percentile CI of ``statistic`` over examples resampled with replacement: the same indices across
+    ``samples`` when ``paired``, each sample on its own otherwise (different examples, e.g. two tasks).
 
     Each sample has examples on axis 0; ``statistic(*resampled, axis=-1)`` must be vectorised (scipy convention).
     """
-    if len(samples[0]) < 2 or all(np.all(s == s[0]) for s in samples):
+    if min(len(s) for s in samples) < 2 or all(np.all(s == s[0]) for s in samples):
         value = float(statistic(*[s[None] for s in samples], axis=-1)[0])
         return value, value  # no spread to resample
-    result = stats.bootstrap(samples, statistic, paired=True, vectorized=True, n_resamples=N_BOOTSTRAP,
+    result = stats.bootstrap(samples, statistic, paired=paired, vectorized=True, n_resamples=N_BOOTSTRAP,
                              confidence_level=confidence, method="percentile", random_state=seed)
     low, high = result.confidence_interval
     return float(low), float(high)

@@ -11,14 +11,17 @@ TYPE_LABELS = {"all_shared": "all-shared", "partial_shared": "partial-shared", "
                "non_activated": "non-activated"}
 
 
-def type_shares_plot(m: Measurement, *, base: Measurement | None = None, note: str = "") -> dict[str, Any]:
+def type_shares_plot(m: Measurement, *, versus: Measurement | None = None, versus_label: str = "base",
+                     note: str = "") -> dict[str, Any]:
+    """Figs 2-4 left: the share of each type per layer; with ``versus``, its curves dashed beside (Fig. 7)."""
     series = {TYPE_LABELS[t]: m.shares[i].tolist() for i, t in enumerate(TYPES)}
-    if base is not None:
-        series |= {f"{TYPE_LABELS[t]} (base)": base.shares[i].tolist() for i, t in enumerate(TYPES)}
-    suffix = " vs base" if base is not None else ""
+    if versus is not None:
+        series |= {f"{TYPE_LABELS[t]} ({versus_label})": versus.shares[i].tolist() for i, t in enumerate(TYPES)}
+    suffix = f" vs {versus_label}" if versus is not None else ""
     return {"id": f"shares-{m.model['model']}-{m.task}{suffix.replace(' ', '-')}", "kind": "lines",
             "title": f"Share of neuron types per layer: {m.model['model']} {m.task}{suffix}", "x_label": "layer",
-            "y_label": "share of neurons", "x": list(range(len(m.shares[0]))), "series": series, "paper_note": note}
+            "y_label": "share of neurons", "x": list(range(len(m.shares[0]))), "series": series, "paper_note": note,
+            "versus_suffix": f" ({versus_label})"}
 
 
 def activated_plot(m: Measurement) -> dict[str, Any]:

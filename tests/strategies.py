@@ -57,3 +57,16 @@ def share_pairs(draw: st.DrawFn, *, min_examples: int = 5, max_examples: int = 6
     base = np.array(draw(st.lists(st.floats(0.25, 0.75), min_size=n, max_size=n)))
     delta = np.array(draw(st.lists(st.floats(*shift), min_size=n, max_size=n)))
     return base + delta, base
+
+
+@st.composite
+def type_shares(draw: st.DrawFn, *, max_layers: int = 12) -> np.ndarray:
+    """Mean share of each of the 4 types per layer, (4, layers), every layer summing to 1."""
+    layers = draw(st.integers(1, max_layers))
+    raw = np.array(draw(st.lists(st.floats(0.01, 1.0), min_size=4 * layers, max_size=4 * layers))).reshape(4, layers)
+    return raw / raw.sum(axis=0)
+
+
+def task_shares(mean: float, n: int, seed: int) -> np.ndarray:
+    """Per-example shares (n,) around ``mean``, spread +-0.02 (an even grid, shuffled by ``seed``)."""
+    return np.random.default_rng(seed).permutation(mean + np.linspace(-0.02, 0.02, n))

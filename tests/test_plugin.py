@@ -110,17 +110,40 @@ def test_tiny_tier_asserts_the_planted_truth(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*planted truth is 'refuted', measured fake-p*supported*"])
 
 
+VERSUS_CLAIM = '''
+from harness.claim import Claim, Planted
+CLAIM = Claim(id="versus", title="t", paper_ref="§0", paper_text="p", tasks=("xnli", "editing"), versus="facts",
+              per_language=False, planted=(Planted("planted-tasks", "supported"),))
+def test_versus(case, judge):
+    pass
+'''
+
+
+@pytest.mark.parametrize(("tasks", "expected"), [
+    ((), ["planted-tasks-xnli-vs-facts", "model-xnli-vs-facts", "model-editing-vs-facts"]),
+    (("--tasks", "xnli,facts"), ["planted-tasks-xnli-vs-facts", "model-xnli-vs-facts"]),
+    (("--tasks", "xnli,editing"), ["planted-tasks-xnli-vs-facts"])])  # no facts: nothing to compare with
+def test_a_claim_comparing_tasks_runs_only_where_both_are_selected(pytester: pytest.Pytester, saved_model: Path,
+                                                                   tasks: tuple[str, ...], expected: list[str]) -> None:
+    path = pytester.makepyfile(test_versus=VERSUS_CLAIM)
+    result = pytester.runpytest_subprocess(str(path), "--collect-only", "-q", "--model", str(saved_model), *tasks)
+    assert [line.split("[", 1)[1].rstrip("]") for line in result.outlines if "::test_versus[" in line] == expected
+
+
 @pytest.mark.slow
 def test_full_tier_end_to_end_on_a_saved_model(pytester: pytest.Pytester, saved_model: Path) -> None:
     """Real claims on a locally saved tiny model, loaded by path: one record per instance, outcome = verdict."""
     report = pytester.path / "r"
+    claims = [REPO / "claims" / f"test_{name}.py" for name in ("ablate_all_shared", "mid_layer_peak", "task_dependence",
+                                                               "non_repeating")]
     result = pytester.runpytest_subprocess(
-        str(REPO / "claims" / "test_ablate_all_shared.py"), str(REPO / "claims" / "test_mid_layer_peak.py"),
-        "-m", "full", "--model", str(saved_model), "--tasks", "xnli", "--languages", "en,de", "--limit", "4",
-        "--data-dir", str(FIXTURE_DATA), "--report", str(report), "--no-cache", "-p", "no:randomly")
+        *map(str, claims), "-m", "full", "--model", str(saved_model), "--tasks", "xnli,facts",
+        "--languages", "en,de", "--limit", "4", "--data-dir", str(FIXTURE_DATA), "--report", str(report),
+        "--no-cache", "-p", "no:randomly")
     records = _records(report)
     assert sorted(r["instance"] for r in records) == sorted(
-        [f"model-xnli-{lang}" for lang in ("en", "de")] + ["model-xnli"])
+        [f"model-xnli-{lang}" for lang in ("en", "de")] + ["model-xnli", "model-facts", "model-xnli-vs-facts",
+                                                          "model-facts"])
     assert all(r["tier"] == "full" and r["provenance"]["model_id"] == str(saved_model) for r in records)
     outcomes = result.parseoutcomes()
     refuted = sum(r["verdict"] == "refuted" for r in records)

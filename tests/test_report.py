@@ -12,6 +12,7 @@ import pytest
 from report_samples import EVIL, write_sample_run
 
 from harness.report import render_report, write_summary
+from harness.report.figures import plot_data_uri
 from harness.report.render import merge_tables
 
 REPO = Path(__file__).resolve().parents[1]
@@ -217,3 +218,17 @@ def test_merge_tables_unites_columns_and_matches_rows() -> None:
         {"label": "baseline", "source": "paper", "cells": [53.8, None]},
         {"label": "w/o", "source": "ours", "cells": [3.0, None]},
     ]}]
+
+
+def test_a_plot_names_its_own_twin_suffix() -> None:
+    """Series with the spec's suffix are drawn dashed in their twin's colour (Fig. 7 overlays, task against task)."""
+    import base64
+
+    def svg(spec: dict) -> str:
+        return base64.b64decode(plot_data_uri(spec).split(",", 1)[1]).decode()
+
+    spec = {"kind": "lines", "x": [0, 1], "series": {"a": [1, 2], "a (facts)": [2, 1]}, "versus_suffix": " (facts)"}
+    paired = svg(spec)
+    assert "stroke-dasharray" in paired
+    assert "stroke-dasharray" not in svg({**spec, "versus_suffix": None})  # default " (base)": nothing is a twin
+    assert paired.count("stroke: #1f77b4") >= 2 and "stroke: #ff7f0e" not in paired  # one colour for both

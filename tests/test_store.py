@@ -26,7 +26,7 @@ for task in ("xnli", "facts"):
 
 
 def make_store(cache: Path | None, *, threshold: float = 0.0, loads: list[str] | None = None) -> MeasurementStore:
-    def model(name: str, _task: str, _examples: list) -> object:
+    def model(name: str) -> object:
         if loads is not None:
             loads.append(name)
         return load_model(name, device="cpu")
@@ -57,7 +57,7 @@ def test_the_key_changes_with_what_the_measurement_depends_on(tmp_path: Path) ->
     base = make_store(tmp_path)
     assert base.cache_key("tiny-bloom", "xnli") != make_store(tmp_path, threshold=0.5).cache_key("tiny-bloom", "xnli")
     assert base.cache_key("tiny-bloom", "xnli") != base.cache_key("tiny-llama", "xnli")
-    base.conditions["tiny-bloom"] = {"convert"}
+    base.conditions["tiny-bloom", "xnli"] = {"convert"}
     assert base.cache_key("tiny-bloom", "xnli") != make_store(tmp_path).cache_key("tiny-bloom", "xnli")
 
 
@@ -87,7 +87,7 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path: Path) -> None:
 
 def test_bad_conditions_are_rejected() -> None:
     store = make_store(None)
-    store.conditions["tiny-bloom"] = {"everything"}
+    store.conditions["tiny-bloom", "xnli"] = {"everything"}
     with pytest.raises(ValueError, match="unknown conditions"):
         store.get("tiny-bloom", "xnli")
 
@@ -95,7 +95,26 @@ def test_bad_conditions_are_rejected() -> None:
 def test_models_are_released_one_at_a_time() -> None:
     loads: list[str] = []
     store = make_store(None, loads=loads)
-    store.model("tiny-bloom", "xnli")
-    store.model("tiny-bloom", "xnli")
-    store.model("tiny-llama", "xnli")
+    store.model("tiny-bloom")
+    store.model("tiny-bloom")
+    store.model("tiny-llama")
     assert loads == ["tiny-bloom", "tiny-llama"]
+
+
+def test_a_language_subset_is_its_own_measurement_equal_to_a_store_of_those_languages(tmp_path: Path) -> None:
+    """Restricting a task's languages re-classifies neurons over those languages only: the same as a store whose
+    loader gave those languages in the first place."""
+    store = make_store(tmp_path)
+    full = store.get("tiny-bloom", "xnli")
+    subset = store.get("tiny-bloom", "xnli", ("en", "fr"))
+    assert store.get("tiny-bloom", "xnli", ("en", "de", "fr")) is full  # all languages: the same measurement
+    assert subset.languages == ["en", "fr"] and len(list(tmp_path.glob("*.pt"))) == 2
+    direct = MeasurementStore(lambda name: load_model(name, device="cpu"),
+                              lambda task: load_task(task, languages=["en", "fr"], limit=3,
+                                                     data_dir=FIXTURE_DATA / FOLDERS[task]),
+                              MeasureConfig(batch_size=4), identity=lambda name: {"name": name}, cache_dir=None)
+    alone = direct.get("tiny-bloom", "xnli")
+    assert (subset.example_shares == alone.example_shares).all() and subset.activated.shape[0] == 2
+    assert (subset.correct["baseline"] == alone.correct["baseline"]).all()
+    with pytest.raises(ValueError, match="cannot restrict"):
+        store.get("tiny-bloom", "xnli", ("en", "pt"))

@@ -21,6 +21,7 @@ from harness.tasks import (
     TaskDataError,
     data_fingerprint,
     load_task,
+    restrict_languages,
     task_spec,
 )
 
@@ -357,3 +358,16 @@ def test_editing_missing_file_and_english_only(tmp_path: Path) -> None:
         load_task("editing", data_dir=root)
     english = load_task("editing", data_dir=root, languages=["en"])
     assert [ex.answers for ex in english] == [{"en": item["en"]["alt"]} for item in _mzsre("es")]
+
+
+def test_restricting_languages_keeps_examples_and_their_order() -> None:
+    facts = load_task("facts", data_dir=FACTS_DIR, limit=6)
+    common = restrict_languages(facts, ["zh", "en", "de"])  # asked in any order, kept in the examples' order
+    assert [list(ex.prompts) for ex in common] == [["en", "de", "zh"]] * 6
+    assert [ex.id for ex in common] == [ex.id for ex in facts]
+    assert all(ex.prompts[lang] == old.prompts[lang] and ex.answers[lang] == old.answers[lang]
+               for ex, old in zip(common, facts, strict=True) for lang in ex.prompts)
+    assert common == load_task("facts", data_dir=FACTS_DIR, limit=6, languages=["en", "de", "zh"])
+    for bad in (["en", "pt"], []):
+        with pytest.raises(TaskDataError, match="cannot restrict"):
+            restrict_languages(load_task("xnli", data_dir=XNLI_DIR, limit=2), bad)

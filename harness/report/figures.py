@@ -14,7 +14,7 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 
-BASE_SUFFIX = " (base)"
+BASE_SUFFIX = " (base)"  # the default twin suffix; a spec may name its own ("versus_suffix", e.g. " (facts)")
 # Fixed salt and path-rendered text: the same spec gives byte-identical SVG on every run.
 _RC = {"svg.hashsalt": "neuron-claims", "svg.fonttype": "path", "font.size": 9}
 
@@ -22,11 +22,14 @@ _RC = {"svg.hashsalt": "neuron-claims", "svg.fonttype": "path", "font.size": 9}
 def plot_data_uri(spec: dict[str, Any]) -> str:
     """Render one plot spec (kind ``lines`` or ``bars``) to a ``data:image/svg+xml;base64,...`` URI.
 
+    Series named with the spec's ``versus_suffix`` are drawn dashed (hatched) in their twin's colour.
+
     Raises ValueError or TypeError for a spec that cannot be drawn (unknown kind, series not matching x).
     """
     kind = spec.get("kind")
     x = list(spec.get("x") or [])
     series = spec.get("series") or {}
+    suffix = str(spec.get("versus_suffix") or BASE_SUFFIX)
     if not isinstance(series, dict):
         raise TypeError("plot series must be an object of name -> values")
     for name, values in series.items():
@@ -36,9 +39,9 @@ def plot_data_uri(spec: dict[str, Any]) -> str:
         fig = Figure(figsize=(6.4, 3.4))
         ax = fig.add_subplot()
         if kind == "lines":
-            _draw_lines(ax, x, series)
+            _draw_lines(ax, x, series, suffix)
         elif kind == "bars":
-            _draw_bars(ax, x, series)
+            _draw_bars(ax, x, series, suffix)
         else:
             raise ValueError(f"unsupported plot kind {kind!r}")
         ax.set_title(_plain(spec.get("title", "")))
@@ -65,33 +68,33 @@ def _num(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def _colours(names: list[str]) -> dict[str, str]:
-    """One colour per series, shared by a series and its ``" (base)"`` twin so the Fig. 7 overlay pairs up."""
+def _colours(names: list[str], suffix: str) -> dict[str, str]:
+    """One colour per series, shared by a series and its ``suffix`` twin so an overlay (Fig. 7) pairs up."""
     stems: list[str] = []
     for name in names:
-        stem = name.removesuffix(BASE_SUFFIX)
+        stem = name.removesuffix(suffix)
         if stem not in stems:
             stems.append(stem)
-    return {name: f"C{stems.index(name.removesuffix(BASE_SUFFIX)) % 10}" for name in names}
+    return {name: f"C{stems.index(name.removesuffix(suffix)) % 10}" for name in names}
 
 
-def _draw_lines(ax: Any, x: list[Any], series: dict[str, list[Any]]) -> None:
-    colours = _colours(list(series))
+def _draw_lines(ax: Any, x: list[Any], series: dict[str, list[Any]], suffix: str) -> None:
+    colours = _colours(list(series), suffix)
     for name, values in series.items():
-        dashed = name.endswith(BASE_SUFFIX)
+        dashed = name.endswith(suffix)
         ax.plot(x, [_num(v) for v in values], label=_plain(name, 32), color=colours[name],
                 linestyle="--" if dashed else "-", marker="o", markersize=3)
 
 
-def _draw_bars(ax: Any, x: list[Any], series: dict[str, list[Any]]) -> None:
+def _draw_bars(ax: Any, x: list[Any], series: dict[str, list[Any]], suffix: str) -> None:
     names = list(series)
     width = 0.8 / max(len(names), 1)
-    colours = _colours(names)
+    colours = _colours(names, suffix)
     for i, name in enumerate(names):
         points = [(pos + (i - (len(names) - 1) / 2) * width, float(v))
                   for pos, v in enumerate(series[name]) if v is not None]
         ax.bar([p for p, _ in points], [v for _, v in points], width=width, label=_plain(name, 32),
-               color=colours[name], hatch="//" if name.endswith(BASE_SUFFIX) else None)
+               color=colours[name], hatch="//" if name.endswith(suffix) else None)
     labels = [_plain(c, 24) for c in x]
     long_labels = any(len(label) > 8 for label in labels)
     ax.set_xticks(range(len(x)), labels, rotation=25 if long_labels else 0, ha="right" if long_labels else "center")

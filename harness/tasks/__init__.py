@@ -18,6 +18,7 @@ from harness.tasks.examples import (
     TaskDataError,
     TaskSpec,
     data_fingerprint,
+    restrict_languages,
 )
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "TaskSpec",
     "data_fingerprint",
     "load_task",
+    "restrict_languages",
     "task_spec",
 ]
 

@@ -65,6 +65,17 @@ def data_fingerprint(examples: Sequence[ParallelExample]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def restrict_languages(examples: Sequence[ParallelExample], languages: Sequence[str]) -> list[ParallelExample]:
+    """The same examples in ``languages`` only (kept in the examples' own order); every one must be present."""
+    have = list(examples[0].prompts) if examples else []
+    missing = [lang for lang in languages if lang not in have]
+    if missing or not languages:
+        raise TaskDataError(f"cannot restrict examples in {', '.join(have)} to languages {', '.join(languages)}")
+    keep = [lang for lang in have if lang in languages]
+    return [ParallelExample(ex.id, {lang: ex.prompts[lang] for lang in keep}, {lang: ex.answers[lang] for lang in keep})
+            for ex in examples]
+
+
 def resolve_languages(
     requested: Iterable[str] | None, task: str, default: tuple[str, ...]
 ) -> tuple[str, ...]:
