@@ -18,7 +18,15 @@ from tqdm.auto import tqdm
 from harness.attribution import value_norms, value_projections
 from harness.capture import Recorder
 from harness.models import LoadedModel
-from harness.neurons import ALL, PARTIAL, SPECIFIC, TypeStatistics, check_threshold
+from harness.neurons import (
+    ALL,
+    PARTIAL,
+    SPECIFIC,
+    TypeStatistics,
+    check_threshold,
+    example_type_shares,
+    type_codes,
+)
 from harness.scoring import (
     exact_match,
     first_answer_token,
@@ -46,9 +54,18 @@ class MeasureConfig:
     seed: int = 0
     top_share: float = 0.05  # contribution: the top 5% of neurons per layer (§6.1)
     random_pool: str = "complement of the all-shared set"
+    language_counts: tuple[int, ...] = (3, 5, 7, 9)  # App. A.3.4: types over the first k languages too
+    sweep_thresholds: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # App. A.3.7: types at these thresholds too
 
     def __post_init__(self) -> None:
-        check_threshold(self.threshold)
+        for threshold in (self.threshold, *self.sweep_thresholds):
+            check_threshold(threshold)
+        if any(k < 1 for k in self.language_counts):
+            raise ValueError(f"language counts must be at least 1, got {self.language_counts}")
+
+    def counts_for(self, n_langs: int) -> list[int]:
+        """The language counts a run on ``n_langs`` languages classifies over: those below it, and all of them."""
+        return sorted({k for k in self.language_counts if k < n_langs} | {n_langs})
 
 
 @dataclass
@@ -64,6 +81,9 @@ class Measurement:
     scoring: dict[str, object]
     correct: dict[str, torch.Tensor]  # condition -> (examples, langs) bool
     example_shares: torch.Tensor  # (examples, T, layers) share of each type per example
+    language_counts: list[int]  # k of count_shares: types over the first k of ``languages``
+    count_shares: torch.Tensor  # (examples, counts, T, layers) example_shares over the first k languages
+    threshold_shares: torch.Tensor  # (examples, thresholds, T, layers) example_shares at config sweep_thresholds
     activated: torch.Tensor  # (langs, layers) mean share of activated neurons per language
     overlap: torch.Tensor  # (T, layers) share of neurons with the same type in every example
     dead_across_tokens: torch.Tensor  # (layers,) share of neurons inactive at every token, mean over inputs
@@ -206,7 +226,9 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
     stats, reducers = TypeStatistics(config.threshold), _Reducers(lm, n_langs, config.top_share)
     correct = {c: [] for c in CONDITIONS if c == "baseline" or c in conditions}
     masked = {c: 0.0 for c in CONDITIONS[1:] if c in conditions}
-    example_shares, timings = [], {"capture": 0.0, "conditions": 0.0}
+    counts = config.counts_for(n_langs)
+    example_shares, count_shares, threshold_shares = [], [], []
+    timings = {"capture": 0.0, "conditions": 0.0}
     chunk = max(1, max(config.chunk_rows, config.batch_size) // n_langs)
     starts = range(0, len(examples), chunk)
     for start in tqdm(starts, desc=f"{lm.name} {spec.name}", disable=not progress, unit="chunk"):
@@ -220,7 +242,11 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         correct["baseline"].append(ok.reshape(len(part), n_langs))
         acts = acts.reshape(len(part), n_langs, lm.n_layers, lm.d_ff)  # (ex, langs, layers, d_ff)
         codes = stats.update(acts)
-        example_shares.append(torch.stack([(codes == t).double().mean(dim=-1) for t in range(4)], dim=1).cpu())
+        example_shares.append(example_type_shares(codes).cpu())
+        count_shares.append(torch.stack([example_type_shares(type_codes(acts[:, :k], config.threshold))
+                                         for k in counts], dim=1).cpu())
+        threshold_shares.append(torch.stack([example_type_shares(type_codes(acts, t))
+                                             for t in config.sweep_thresholds], dim=1).cpu())
         ref_tokens = torch.tensor([choice_ids[spec.choices.index(g)] if choice_ids else first_answer_token(lm, g)
                                    for g in golds], device=lm.device).reshape(len(part), n_langs)
         reducers.update(lm, acts, codes, None if ever is None else ever.reshape(acts.shape), ref_tokens)
@@ -249,7 +275,8 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
                  dict(zip(spec.choices, lm.tokenizer.convert_ids_to_tokens(choice_ids), strict=True)),
                  "types_with_one_language": "specific", "effective_score_token": "first token of the gold answer"},
         correct={c: torch.cat(v) for c, v in correct.items()},
-        example_shares=torch.cat(example_shares), activated=stats.activated_share_per_language().cpu(),
+        example_shares=torch.cat(example_shares), language_counts=counts, count_shares=torch.cat(count_shares),
+        threshold_shares=torch.cat(threshold_shares), activated=stats.activated_share_per_language().cpu(),
         overlap=stats.overlap().cpu(), dead_across_tokens=(reducers.dead / (n * n_langs)).cpu(),
         top_contribution=(reducers.top / (n * n_langs)).cpu(),
         contribution_sum=(reducers.contribution / (n * n_langs)).cpu(), effective=reducers.effective().cpu(),

@@ -38,6 +38,11 @@ def classify_neurons(acts: torch.Tensor, threshold: float = 0.0) -> dict[str, to
     return {name: codes == code for code, name in enumerate(TYPES)}
 
 
+def example_type_shares(codes: torch.Tensor) -> torch.Tensor:
+    """Share of each type per layer for each example: codes (examples, layers, d_ff) -> (examples, 4, layers)."""
+    return torch.stack([(codes == t).double().mean(dim=-1) for t in range(len(TYPES))], dim=1)
+
+
 def type_counts(codes: torch.Tensor) -> torch.Tensor:
     """How many neurons of each type per layer: codes (..., layers, d_ff) -> (..., 4, layers), summed over ``...``."""
     codes = codes.reshape(-1, *codes.shape[-2:])

@@ -21,7 +21,7 @@ from harness.measure import MeasureConfig, Measurement
 from harness.models import base_model_for, load_model
 from harness.results import RunWriter, git_state, package_versions
 from harness.store import MeasurementStore
-from harness.tasks import FIXTURE_DATA, load_task
+from harness.tasks import FIXTURE_DATA, MissingDataError, TaskDataError, load_task
 from harness.verdict import Verdict
 
 STATE = pytest.StashKey["ClaimsSession"]()
@@ -88,6 +88,7 @@ class ClaimsSession:
         self.writer: RunWriter | None = None
         self.records: list[dict[str, Any]] = []
         self._stores: dict[str, MeasurementStore] = {}
+        self.data_error: str | None = None  # the first task data that could not be loaded while collecting
 
     def option(self, name: str) -> Any:
         return self.config.getoption(name)
@@ -234,16 +235,33 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     claim = getattr(metafunc.module, "CLAIM", None)
     if not isinstance(claim, Claim) or "case" not in metafunc.fixturenames:
         return
-    cases = metafunc.config.stash[STATE].cases(claim)
+    state: ClaimsSession = metafunc.config.stash[STATE]
+    if state.data_error is not None:
+        return  # the run stops after collection (pytest_collection_modifyitems)
+    try:
+        cases = state.cases(claim)
+    except (TaskDataError, MissingDataError) as error:
+        state.data_error = str(error)
+        return
     metafunc.parametrize("case", [pytest.param(c, id=c.id, marks=getattr(pytest.mark, c.tier)) for c in cases])
 
 
+def _case(item: pytest.Item) -> ClaimCase | None:
+    case = getattr(item, "callspec", None) and item.callspec.params.get("case")
+    return case if isinstance(case, ClaimCase) else None
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Measure each model only under the intervention conditions its selected claims read."""
+    """Measure each model only under the intervention conditions its selected claims read, and run the claims
+    that compare two models (IFT against base) last: every measurement of a model is then taken while it is
+    loaded, and each model is loaded once (``-m full``: the model, then its base)."""
     state: ClaimsSession = config.stash[STATE]
+    if state.data_error is not None:  # one clear message, not one collection error per claim module
+        raise pytest.UsageError(f"neuron-claims: {state.data_error}")
+    items.sort(key=lambda item: getattr(_case(item), "base_model", None) is not None)
     for item in items:
-        case = getattr(item, "callspec", None) and item.callspec.params.get("case")
-        if isinstance(case, ClaimCase):
+        case = _case(item)
+        if case is not None:
             store = state.store(case.tier)
             for model in filter(None, (case.model, case.base_model)):
                 store.conditions.setdefault((model, case.task), set()).update(case.claim.conditions)
@@ -281,8 +299,8 @@ def judge(request: pytest.FixtureRequest, claims: ClaimsSession, case: ClaimCase
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
     report = yield
-    case = getattr(item, "callspec", None) and item.callspec.params.get("case")
-    if isinstance(case, ClaimCase) and report.when == "call":
+    case = _case(item)
+    if case is not None and report.when == "call":
         verdict = item.stash.get(VERDICT, None)
         report.user_properties.append(("claim_verdict", verdict or "error"))
         if verdict is None and call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):

@@ -277,3 +277,89 @@ def task_dependence_rule(shared: tuple[np.ndarray, np.ndarray], partial: tuple[n
                      min(ci_shared[1], ci_partial[1]) < min_difference)
     return Verdict(verdict, reason, "all-shared difference (task - fact probing)", d_shared, ci_shared, measured,
                    params)
+
+
+def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return x.mean(axis=axis)
+
+
+def language_count_rule(shared: np.ndarray, partial: np.ndarray, counts: list[int], *, min_rise: float = 0.01,
+                        max_relative_drop: float = 1 / 3, min_examples: int = 5, seed: int = 0) -> Verdict:
+    """More languages: the partial-shared share rises and the all-shared share falls only slightly (App. A.3.4).
+
+    shared, partial: (examples, counts) per-example share (mean over layers) of each type when neurons are
+    classified over the first k languages, k = ``counts`` in rising order. Compared: the fewest against the most
+    languages, paired per example. Supported when the partial-shared rise exceeds ``min_rise`` and the all-shared
+    relative drop stays under ``max_relative_drop``, each with its interval.
+    """
+    params = {"min_rise": min_rise, "max_relative_drop": max_relative_drop, "min_examples": min_examples,
+              "seed": seed, "languages": "first k of the task's languages (nested)"}
+    rise = float(partial[:, -1].mean() - partial[:, 0].mean())
+    drop = float(_relative_drop(shared[:, 0], shared[:, -1], axis=0))
+    rise_ci = bootstrap_ci(_mean_diff, partial[:, -1], partial[:, 0], seed=seed)
+    drop_ci = bootstrap_ci(_relative_drop, shared[:, 0], shared[:, -1], seed=seed)
+    measured = {**{f"all-shared % ({k} languages)": 100 * float(v) for k, v in zip(counts, shared.mean(axis=0), strict=True)},
+                **{f"partial-shared % ({k} languages)": 100 * float(v) for k, v in zip(counts, partial.mean(axis=0), strict=True)},
+                "partial-shared rise (points)": 100 * rise, "all-shared relative drop": drop,
+                "all-shared relative drop CI low": drop_ci[0], "all-shared relative drop CI high": drop_ci[1]}
+    reason = (f"from {counts[0]} to {counts[-1]} languages: partial-shared {100 * rise:+.2f} points "
+              f"[{100 * rise_ci[0]:+.2f}, {100 * rise_ci[1]:+.2f}] (must rise over {100 * min_rise:.0f} point), "
+              f"all-shared falls by {100 * drop:.0f}% [{100 * drop_ci[0]:.0f}%, {100 * drop_ci[1]:.0f}%] of its "
+              f"share (must stay under {100 * max_relative_drop:.0f}%)")
+    if len(counts) < 2 or len(shared) < min_examples:
+        return Verdict("inconclusive", f"needs two language counts and {min_examples} examples; {reason}",
+                       "partial-shared rise", rise, rise_ci, measured, params)
+    holds = rise > min_rise and drop < max_relative_drop
+    verdict = decide(holds, rise_ci[0] > min_rise and drop_ci[1] < max_relative_drop,
+                     rise_ci[1] < min_rise or drop_ci[0] > max_relative_drop)
+    return Verdict(verdict, reason, "partial-shared rise (most - fewest languages)", rise, rise_ci, measured,
+                   params)
+
+
+def _retention_gap(upper_0: np.ndarray, upper_t: np.ndarray, lower_0: np.ndarray, lower_t: np.ndarray,
+                   axis: int = -1) -> np.ndarray:
+    """Share of the upper half's active neurons kept at threshold t, minus the lower half's (ratio of means)."""
+    def kept(at_0: np.ndarray, at_t: np.ndarray) -> np.ndarray:
+        before = at_0.mean(axis=axis)
+        return np.where(before > 0, at_t.mean(axis=axis) / np.where(before > 0, before, 1), 0.0)
+    return kept(upper_0, upper_t) - kept(lower_0, lower_t)
+
+
+def threshold_sweep_rule(active: np.ndarray, thresholds: list[float], *, min_examples: int = 5,
+                         seed: int = 0) -> Verdict:
+    """Above a threshold > 0 the upper layers keep more active neurons than the lower ones (App. A.3.7, Fig. 22).
+
+    active: (examples, thresholds, layers) share of a layer's neurons active in at least one language, at each
+    threshold (rising, the first one the baseline, e.g. 0). Lower half = the first floor(layers / 2) layers, upper
+    half = the last floor(layers / 2). Two conditions, each with a paired bootstrap interval over examples: at every
+    threshold above the first, the upper half has the larger active share; and at the highest threshold the upper
+    half keeps a larger part of its baseline active neurons (its activations are larger).
+    """
+    n_examples, n_thresholds, n_layers = active.shape
+    half = n_layers // 2
+    params = {"min_examples": min_examples, "seed": seed, "lower half": f"layers 0-{half - 1}",
+              "upper half": f"layers {n_layers - half}-{n_layers - 1}", "active": "in at least one language"}
+    if n_thresholds < 2 or half == 0 or n_examples < min_examples:
+        return Verdict("inconclusive", f"needs a raised threshold, two layers and {min_examples} examples (got "
+                       f"{n_thresholds} thresholds, {n_layers} layers, {n_examples} examples)",
+                       "upper - lower active share", math.nan, (math.nan, math.nan), {}, params)
+    lower, upper = active[..., :half].mean(axis=-1), active[..., -half:].mean(axis=-1)  # (examples, thresholds)
+    gaps = upper[:, 1:] - lower[:, 1:]  # (examples, raised thresholds)
+    gap_cis = [bootstrap_ci(_mean, gaps[:, i], seed=seed) for i in range(gaps.shape[1])]
+    retention = float(_retention_gap(upper[:, 0], upper[:, -1], lower[:, 0], lower[:, -1], axis=0))
+    retention_ci = bootstrap_ci(_retention_gap, upper[:, 0], upper[:, -1], lower[:, 0], lower[:, -1], seed=seed)
+    measured = {**{f"active % upper - lower (threshold {t})": 100 * float(g)
+                   for t, g in zip(thresholds, upper.mean(axis=0) - lower.mean(axis=0), strict=True)},
+                f"kept at threshold {thresholds[-1]}: upper - lower": retention,
+                "kept: upper - lower CI low": retention_ci[0], "kept: upper - lower CI high": retention_ci[1]}
+    gap = float(gaps[:, -1].mean())
+    reason = ("upper - lower active share " + ", ".join(
+        f"{100 * gaps[:, i].mean():+.1f} [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}] points at {t}"
+        for i, (t, ci) in enumerate(zip(thresholds[1:], gap_cis, strict=True))) +
+        f"; upper half keeps {100 * retention:+.0f} [{100 * retention_ci[0]:+.0f}, {100 * retention_ci[1]:+.0f}] "
+        f"points more of its active neurons at {thresholds[-1]}")
+    holds = all(gaps.mean(axis=0) > 0) and retention > 0
+    verdict = decide(holds, all(ci[0] > 0 for ci in gap_cis) and retention_ci[0] > 0,
+                     any(ci[1] < 0 for ci in gap_cis) or retention_ci[1] < 0)
+    return Verdict(verdict, reason, f"upper - lower active share at threshold {thresholds[-1]}", gap, gap_cis[-1],
+                   measured, params)

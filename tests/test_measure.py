@@ -45,3 +45,26 @@ def test_conditions_equal_one_example_at_a_time() -> None:
         shares = torch.stack([types[k].double().mean(-1) for k in ("non_activated", "specific", "partial_shared",
                                                                      "all_shared")])
         torch.testing.assert_close(m.example_shares[e], shares)
+
+
+def test_language_counts_and_threshold_sweep_equal_separate_runs() -> None:
+    """Types over the first k languages equal a run on those languages; types at a sweep threshold equal a run at
+    that threshold (each a separate capture, classified by its own TypeStatistics)."""
+    lm = tiny("tiny-bloom")
+    spec = task_spec("xnli")
+    languages = ["en", "de", "fr", "ru", "zh"]
+    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=languages, limit=4)
+    config = MeasureConfig(batch_size=4, chunk_rows=10, language_counts=(1, 3, 7), sweep_thresholds=(0.0, 0.05))
+    m = measure(lm, examples, spec, config, conditions=())
+    assert m.language_counts == [1, 3, 5]  # 7 > 5 languages: dropped; all 5 always included
+    torch.testing.assert_close(m.count_shares[:, -1], m.example_shares)
+    for i, k in enumerate(m.language_counts[:-1]):
+        subset = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=languages[:k], limit=4)
+        torch.testing.assert_close(m.count_shares[:, i], measure(lm, subset, spec, conditions=()).example_shares)
+    assert (m.count_shares[:, 0, 2:] == 0).all()  # one language: never partial- or all-shared
+    for j, t in enumerate(config.sweep_thresholds):
+        at_t = measure(lm, examples, spec, MeasureConfig(threshold=t, batch_size=3), conditions=())
+        torch.testing.assert_close(m.threshold_shares[:, j], at_t.example_shares)
+    # a higher threshold only switches neurons off: fewer neurons active in at least one language
+    active = 1 - m.threshold_shares[:, :, 0]  # (examples, thresholds, layers)
+    assert (active[:, 1] <= active[:, 0]).all() and (active[:, 1] < active[:, 0]).any()

@@ -53,6 +53,18 @@ def test_full_tier_without_model_is_a_usage_error(pytester: pytest.Pytester) -> 
     result.stderr.fnmatch_lines(["*-m full needs a model: pass --model*"])
 
 
+
+def test_missing_data_stops_the_run_once_with_what_is_missing(pytester: pytest.Pytester, saved_model: Path) -> None:
+    claims = [REPO / "claims" / f"test_{name}.py" for name in ("ablate_all_shared", "mid_layer_peak")]
+    result = pytester.runpytest_subprocess(*map(str, claims), "-m", "full", "--model", str(saved_model),
+                                           "--data-dir", str(pytester.path / "nowhere"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    missing = pytester.path / "nowhere" / "xnli"
+    assert [line for line in result.errlines if line] == [
+        f"ERROR: neuron-claims: xnli: data directory not found (needed for language 'en'): {missing}"]
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
 @pytest.mark.parametrize(("option", "message"), [(("--threshold", "nan"), "--threshold must be a finite number"),
                                                  (("--epsilon", "0"), "--epsilon must be a positive number"),
                                                  (("--limit", "0"), "--limit must be at least 1")])
@@ -128,6 +140,19 @@ def test_a_claim_comparing_tasks_runs_only_where_both_are_selected(pytester: pyt
     path = pytester.makepyfile(test_versus=VERSUS_CLAIM)
     result = pytester.runpytest_subprocess(str(path), "--collect-only", "-q", "--model", str(saved_model), *tasks)
     assert [line.split("[", 1)[1].rstrip("]") for line in result.outlines if "::test_versus[" in line] == expected
+
+
+def test_claims_comparing_two_models_run_last_so_each_model_loads_once(pytester: pytest.Pytester,
+                                                                       saved_model: Path) -> None:
+    claims = [REPO / "claims" / f"test_{name}.py" for name in ("ablate_all_shared", "ift_raises_all_shared",
+                                                               "mid_layer_peak")]
+    result = pytester.runpytest_subprocess(*map(str, claims), "--collect-only", "-q", "--model", str(saved_model),
+                                           "--base-model", str(saved_model), "--tasks", "xnli", "--languages", "en",
+                                           "--data-dir", str(FIXTURE_DATA))
+    ids = [line.split("[", 1)[1].rstrip("]") for line in result.outlines if "::test_" in line]
+    pairs = [i for i, name in enumerate(ids) if "-vs-" in name]
+    assert pairs and pairs == list(range(len(ids) - len(pairs), len(ids)))  # planted pairs and model pairs: last
+    assert ids.index("planted-shared-xnli-en") < ids.index("model-xnli-en") < ids.index("model-xnli")  # files' order
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@
 
 A large all-shared drop is supported, a drop no larger than a control's is refuted, too little evidence is
 inconclusive; the same three-way outcome for the share increase, the mid-layer peak, conversion, repetition
-across examples and task dependence; McNemar against
+across examples, task dependence, the number of languages and the threshold sweep; McNemar against
 a hand computation and the bootstrap's determinism and degenerate cases.
 """
 
@@ -18,11 +18,13 @@ from hypothesis import strategies as st
 from harness.rules import (
     ablation_rule,
     conversion_rule,
+    language_count_rule,
     mid_layer_peak_rule,
     non_repeating_rule,
     peak_holds,
     share_increase_rule,
     task_dependence_rule,
+    threshold_sweep_rule,
 )
 from harness.stats import bootstrap_ci, bootstrap_support, mcnemar
 from harness.verdict import Verdict
@@ -577,3 +579,107 @@ def test_unpaired_bootstrap_resamples_each_sample_on_its_own() -> None:
     assert ci == bootstrap_ci(diff, a, b, paired=False, seed=3) and _contains(ci, a.mean() - b.mean())
     with pytest.raises(ValueError):
         bootstrap_ci(diff, a, b)  # paired needs equal lengths
+
+
+# --- language_count_rule --------------------------------------------------------------------------------------
+
+COUNTS = [3, 5, 7, 9]
+
+
+def _by_count(first: float, last: float, n: int, seed: int) -> np.ndarray:
+    """Per-example shares (n, counts) moving linearly from ``first`` to ``last``, spread +-0.02 per column."""
+    return np.stack([task_shares(first + (last - first) * j / (len(COUNTS) - 1), n, seed + j)
+                     for j in range(len(COUNTS))], axis=1)
+
+
+@FAST
+@given(st.floats(0.03, 0.3), st.floats(0.0, 0.2), st.floats(0.2, 0.4), st.integers(10, 80), st.integers(0, 99))
+def test_rising_partial_and_steady_all_shared_is_supported(rise: float, drop: float, shared: float, n: int,
+                                                           seed: int) -> None:
+    verdict = language_count_rule(_by_count(shared, shared * (1 - drop), n, seed), _by_count(0.2, 0.2 + rise, n, seed),
+                                  COUNTS)
+    assert verdict.verdict == "supported"
+    assert math.isclose(verdict.effect, rise, abs_tol=1e-9) and _contains(verdict.ci, verdict.effect)
+    assert math.isclose(verdict.measured["all-shared relative drop"], drop, abs_tol=1e-9)
+
+
+@FAST
+@given(st.floats(0.5, 0.9), st.floats(-0.1, 0.3), st.integers(20, 80), st.integers(0, 99))
+def test_all_shared_halving_with_more_languages_is_refuted(drop: float, rise: float, n: int, seed: int) -> None:
+    verdict = language_count_rule(_by_count(0.3, 0.3 * (1 - drop), n, seed), _by_count(0.2, 0.2 + rise, n, seed),
+                                  COUNTS)
+    assert verdict.verdict == "refuted" and "all-shared falls" in verdict.reason
+
+
+@FAST
+@given(st.floats(-0.2, 0.0), st.integers(20, 80), st.integers(0, 99))
+def test_partial_shared_not_rising_is_refuted(rise: float, n: int, seed: int) -> None:
+    verdict = language_count_rule(_by_count(0.3, 0.3, n, seed), _by_count(0.3, 0.3 + rise, n, seed), COUNTS)
+    assert verdict.verdict == "refuted"
+
+
+def test_language_count_without_evidence_is_inconclusive() -> None:
+    shared, partial = _by_count(0.3, 0.28, 30, 0), _by_count(0.2, 0.4, 30, 0)
+    assert language_count_rule(shared, partial, COUNTS).verdict == "supported"
+    assert language_count_rule(shared[:4], partial[:4], COUNTS).verdict == "inconclusive"  # too few examples
+    one = language_count_rule(shared[:, -1:], partial[:, -1:], [9])
+    assert one.verdict == "inconclusive" and one.effect == 0.0  # a single count compares nothing
+    rng = np.random.default_rng(0)
+    noisy = np.stack([np.full(12, 0.2)] * 3 + [0.21 + rng.normal(0, 0.2, 12)], axis=1)  # rise 1 point +- noise
+    verdict = language_count_rule(shared[:12], noisy, COUNTS)
+    assert verdict.ci[0] < 0.01 < verdict.ci[1] and verdict.verdict == "inconclusive"
+    assert verdict.params["max_relative_drop"] == 1 / 3 and verdict.params["min_rise"] == 0.01
+
+
+# --- threshold_sweep_rule -------------------------------------------------------------------------------------
+
+SWEEP = [0.0, 0.1, 0.3, 0.5]
+
+
+def _sweep(lower_kept: float, upper_kept: float, n: int, layers: int, seed: int) -> np.ndarray:
+    """(n, thresholds, layers) active shares: 0.5 in every layer at threshold 0, then each half keeps its share
+    of that at the raised thresholds (falling linearly to ``*_kept`` at the last); per-example spread +-0.02."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, len(SWEEP), layers))
+    for j in range(len(SWEEP)):
+        step = j / (len(SWEEP) - 1)
+        for layer in range(layers):
+            kept = upper_kept if layer >= layers / 2 else lower_kept
+            out[:, j, layer] = 0.5 * (1 - step * (1 - kept)) + rng.permutation(np.linspace(-0.02, 0.02, n))
+    return out
+
+
+@FAST
+@given(st.floats(0.0, 0.4), st.floats(0.2, 0.6), st.integers(2, 30), st.integers(10, 60), st.integers(0, 99))
+def test_upper_layers_keeping_more_active_neurons_is_supported(lower: float, more: float, layers: int, n: int,
+                                                               seed: int) -> None:
+    verdict = threshold_sweep_rule(_sweep(lower, lower + more, n, layers, seed), SWEEP)
+    assert verdict.verdict == "supported" and _contains(verdict.ci, verdict.effect)
+
+
+@FAST
+@given(st.floats(0.0, 0.4), st.floats(0.2, 0.6), st.integers(2, 30), st.integers(10, 60), st.integers(0, 99))
+def test_lower_layers_keeping_more_active_neurons_is_refuted(upper: float, more: float, layers: int, n: int,
+                                                             seed: int) -> None:
+    verdict = threshold_sweep_rule(_sweep(upper + more, upper, n, layers, seed), SWEEP)
+    assert verdict.verdict == "refuted" and verdict.effect < 0
+
+
+def test_threshold_sweep_without_evidence_is_inconclusive() -> None:
+    active = _sweep(0.2, 0.6, 30, 10, 0)
+    assert threshold_sweep_rule(active, SWEEP).verdict == "supported"
+    assert threshold_sweep_rule(active[:4], SWEEP).verdict == "inconclusive"  # too few examples
+    assert threshold_sweep_rule(active[:, :1], SWEEP[:1]).verdict == "inconclusive"  # no raised threshold
+    assert threshold_sweep_rule(active[..., :1], SWEEP).verdict == "inconclusive"  # one layer: no halves
+    rng = np.random.default_rng(1)
+    noisy = _sweep(0.4, 0.42, 8, 10, 0) + rng.normal(0, 0.1, (8, len(SWEEP), 1))  # a layer-wide shift per example
+    noisy[..., 5:] += rng.normal(0, 0.1, (8, len(SWEEP), 1))
+    assert threshold_sweep_rule(noisy, SWEEP).verdict == "inconclusive"
+
+
+def test_threshold_sweep_halves_skip_the_middle_layer_of_an_odd_depth() -> None:
+    active = np.full((10, 2, 5), 0.5)
+    active[:, 1, :2], active[:, 1, 2], active[:, 1, 3:] = 0.1, 0.0, 0.3  # the middle layer (2) is in neither half
+    verdict = threshold_sweep_rule(active, [0.0, 0.5])
+    assert verdict.params["lower half"] == "layers 0-1" and verdict.params["upper half"] == "layers 3-4"
+    assert math.isclose(verdict.effect, 0.2) and verdict.verdict == "supported"

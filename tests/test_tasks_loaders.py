@@ -223,6 +223,20 @@ def test_xnli_hub_path(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(examples) == 3 and examples[0].answers == {"en": "false", "vi": "false"}
 
 
+
+def test_xnli_hub_unreachable_says_to_pass_a_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    datasets = pytest.importorskip("datasets")
+
+    def unreachable(path: str, name: str, split: str) -> list[dict]:
+        raise ConnectionError(f"Couldn't reach '{path}' on the Hub")
+
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", unreachable)
+    with pytest.raises(MissingDataError, match="could not reach facebook/xnli.*'de'.*--data-dir"):
+        load_task("xnli", languages=["de"])
+
+
 # --- facts -------------------------------------------------------------------------------------------------------
 
 

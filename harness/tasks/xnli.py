@@ -108,5 +108,9 @@ def _read_hub(lang: str) -> list[dict[str, Any]]:
         )
     import datasets  # deferred: importing datasets is slow and only the hub path needs it
 
-    split = datasets.load_dataset(HUB_ID, lang, split="test")
+    try:
+        split = datasets.load_dataset(HUB_ID, lang, split="test")
+    except ConnectionError as error:
+        raise MissingDataError(f"xnli: could not reach {HUB_ID} on the hub for language {lang!r} ({error}); pass "
+                               f"data_dir (--data-dir) pointing at a folder with <lang>/test.jsonl") from None
     return [{"premise": r["premise"], "hypothesis": r["hypothesis"], "label": r["label"]} for r in split]
