@@ -1,8 +1,9 @@
 """Interventions on neuron activations as context managers that compose and always remove their hooks.
 
 A mask is either shared by the batch, (layers, d_ff), or per row, (batch, layers, d_ff), so several conditions
-(one per row) run in one batched forward pass; ``fix`` also takes values of the mask's shape. ``positions="last"`` edits position -1 of every forward call:
-with left padding that is the last prompt token, and during cached generation each newly generated token.
+(one per row) run in one batched forward pass; ``fix`` also takes values of the mask's shape. ``positions="last"``
+edits position -1 of every forward call: with left padding that is the last prompt token, and during cached
+generation each newly generated token.
 ``positions="all"`` edits every position. Edits are in place: run under ``torch.inference_mode()``.
 """
 

@@ -1,13 +1,14 @@
-"""Language-specific neurons (Kojima et al., NAACL 2024, arXiv 2404.02431): one measurement run of a model on a task.
+"""Language-specific neurons (Kojima et al., NAACL 2024, arXiv 2404.02431): one measurement of a model on a task.
 
 For each language l, the texts of l are positives and the texts of the other languages negatives; a neuron's
-response to a text (pooled over its tokens) is a prediction score and its expertise for l is the Average Precision
-of that score. The N highest- and N lowest-AP neurons are l's language-specific neurons. The texts are the task's
-parallel items in each language (the template's fields, without its words: see ``prompt_content``), so AP separates
-languages, not contents. Summaries kept: where the selected neurons sit (per layer), how the languages' sets overlap,
-the same for bootstrap resamples of the examples (when asked for: "resamples"), and, when asked for ("tampering"),
-Kojima et al.'s generation experiment: each language's selected neurons fixed to their median response on its texts (``on_p50``) during
-unconditional generation, against no fix and a random same-size set fixed the same way.
+response to a text (pooled over its tokens) is a prediction score and its expertise for l is the Average
+Precision of that score. The N highest- and N lowest-AP neurons are l's language-specific neurons. The texts are
+the task's parallel items in each language (the template's fields without its words, see ``prompt_content``), so
+AP separates languages, not contents. Summaries kept: where the selected neurons sit (per layer) and how the
+languages' sets overlap; the same on bootstrap resamples of the examples (condition "resamples"); and Kojima et
+al.'s generation experiment (condition "tampering"): each language's selected neurons fixed at their median
+response on its texts (``on_p50``) during unconditional generation, against no fix and a random same-size set
+fixed the same way. The pooled responses stay on the device: texts x neurons x 4 bytes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from harness.tasks import ParallelExample, TaskSpec, data_fingerprint, prompt_co
 LANGUAGE_CONDITIONS = ("resamples", "tampering")  # the parts a claim may ask for, beyond the selection
 TAMPER_SETS = ("both", "top")
 IDENTIFIER = "multinomial naive Bayes over the model's token ids (add-one), fitted on the run's texts of each language"
+SAMPLING = "Gumbel-max at the temperature over the full vocabulary (no top-k/top-p), the same noise in every condition"
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ class LanguageNeurons:
     overlap: torch.Tensor  # (2 sides, L, L) neurons two languages' sets share
     boot_overlap: torch.Tensor  # (R, 2, L, L)
     identifier_recall: torch.Tensor  # (L,) held-out share of each language's texts the identifier recognises
-    tampering: dict[str, torch.Tensor] = field(default_factory=dict)  # condition -> predicted language, see below
+    # identified language per generation (-1: none): "baseline" (samples,), "tampered" and "random" (L, samples)
+    tampering: dict[str, torch.Tensor] = field(default_factory=dict)
     samples: dict[str, list[str]] = field(default_factory=dict)  # a few decoded generations per condition
     fixed_share: float = 0.0  # share of all FFN neurons one tampering condition fixes
     timings: dict[str, float] = field(default_factory=dict)
@@ -116,8 +119,8 @@ def language_texts(examples: Sequence[ParallelExample], spec: TaskSpec) -> tuple
 def _summaries(ap: torch.Tensor, n: int, n_layers: int, d_ff: int) -> tuple[torch.Tensor, ...]:
     """ap (L, neurons) -> top, bottom (L, N), per-layer counts (L, 2, layers), shared neurons (2, L, L)."""
     top, bottom = top_and_bottom(ap, n)
-    counts = torch.stack([torch.stack([torch.bincount(side[lang] // d_ff, minlength=n_layers) for side in (top, bottom)])
-                          for lang in range(ap.shape[0])])
+    counts = torch.stack([torch.stack([torch.bincount(side[lang] // d_ff, minlength=n_layers)
+                                       for side in (top, bottom)]) for lang in range(ap.shape[0])])
     overlap = []
     for side in (top, bottom):
         member = torch.zeros_like(ap, dtype=torch.float32).scatter_(1, side, 1.0)  # (L, neurons)
@@ -135,7 +138,9 @@ def _bootstrap(responses: torch.Tensor, labels: torch.Tensor, n_examples: int, n
     for _ in tqdm(range(config.n_bootstrap), desc="bootstrap", disable=not progress, unit="resample"):
         chosen = torch.randint(n_examples, (n_examples,), generator=generator)
         rows = (chosen[:, None] * n_langs + torch.arange(n_langs)).reshape(-1).to(responses.device)
-        ap = average_precision(responses[rows], labels[rows], n_langs).reshape(n_langs, -1)
+        # layer by layer, so that only one layer's resampled responses exist at a time
+        ap = torch.cat([average_precision(responses[rows, layer], labels[rows], n_langs)
+                        for layer in range(n_layers)], dim=1)  # (L, neurons)
         _, _, c, o = _summaries(ap, n, n_layers, d_ff)
         counts.append(c.cpu())
         overlaps.append(o.cpu())
@@ -151,8 +156,8 @@ def _tamper_conditions(selected: torch.Tensor, medians: torch.Tensor, seed: int)
     generator = torch.Generator().manual_seed(seed)
     chosen = torch.zeros(n_langs, n_neurons, dtype=torch.bool, device=medians.device).scatter_(1, selected, True)
     scores = torch.rand(n_langs, n_neurons, generator=generator).to(medians.device).masked_fill(chosen, 2.0)
-    random = torch.zeros_like(chosen).scatter_(1, scores.argsort(dim=1)[:, :selected.shape[1]], True)
-    masks = torch.cat([torch.zeros_like(chosen[:1]), chosen, random])
+    drawn = torch.zeros_like(chosen).scatter_(1, scores.argsort(dim=1)[:, :selected.shape[1]], True)
+    masks = torch.cat([torch.zeros_like(chosen[:1]), chosen, drawn])
     values = torch.cat([torch.zeros_like(medians[:1]), medians, medians])
     return masks, values
 
@@ -191,7 +196,8 @@ def _tampering(lm: LoadedModel, responses: torch.Tensor, labels: torch.Tensor, t
     generated = cut_at_eos(tokens.reshape(-1, tokens.shape[-1]), tokenizer.eos_token_id, special)
     predicted = identifier.predict(generated).reshape(tokens.shape[:2])  # (1 + 2L, samples)
     names = ["baseline"] + [f"{kind} {lang}" for kind in ("tampered", "random") for lang in languages]
-    shown = {name: [_printable(tokenizer.decode(t)[:80]) for t in generated[c * config.n_samples:c * config.n_samples + 2]]
+    n = config.n_samples  # the first two generations of each condition
+    shown = {name: [_printable(tokenizer.decode(t)[:80]) for t in generated[c * n:c * n + 2]]
              for c, name in enumerate(names)}
     examples_of_texts = (torch.arange(len(texts)) // n_langs).tolist()
     return _Tampered(
@@ -218,7 +224,8 @@ def measure_language_neurons(lm: LoadedModel, examples: Sequence[ParallelExample
     texts, labels = language_texts(examples, spec)
     timings = {}
     tic = time.perf_counter()
-    responses = pooled_responses(lm, texts, pooling=config.pooling, batch_size=config.batch_size)  # (texts, layers, d_ff)
+    # (texts, layers, d_ff) on the device
+    responses = pooled_responses(lm, texts, pooling=config.pooling, batch_size=config.batch_size)
     labels = labels.to(responses.device)
     n = config.n_selected(responses[0].numel())
     ap = average_precision(responses, labels, len(languages)).reshape(len(languages), -1)  # (L, neurons)
@@ -240,7 +247,7 @@ def measure_language_neurons(lm: LoadedModel, examples: Sequence[ParallelExample
         config=asdict(config), data_hash=data_fingerprint(examples),
         scoring={"texts": "the template's fields in each language (prompt_content), example-major",
                  "expertise": "average precision of the pooled response, one language against the others",
-                 "selected per side": n, "identifier": IDENTIFIER,
+                 "selected per side": n, "identifier": IDENTIFIER, "sampling": SAMPLING,
                  "start tokens": tampered.start if tampered else None},
         n_layers=lm.n_layers, d_ff=lm.d_ff, top=top.cpu(), bottom=bottom.cpu(),
         top_ap=ap.gather(1, top).float().cpu(), bottom_ap=ap.gather(1, bottom).float().cpu(),

@@ -79,8 +79,9 @@ def scored_texts(draw: st.DrawFn, *, max_texts: int = 24, max_columns: int = 6,
     n_classes = draw(st.integers(2, max_classes))
     n_texts = draw(st.integers(n_classes, max_texts))
     n_columns = draw(st.integers(1, max_columns))
-    labels = np.array(list(range(n_classes)) + draw(st.lists(st.integers(0, n_classes - 1),
-                                                             min_size=n_texts - n_classes, max_size=n_texts - n_classes)))
+    extra = n_texts - n_classes
+    labels = np.array(list(range(n_classes)) + draw(st.lists(st.integers(0, n_classes - 1), min_size=extra,
+                                                             max_size=extra)))
     values = st.one_of(st.sampled_from([-1.0, 0.0, 0.0, 0.5, 2.0]), st.floats(-3, 3, allow_nan=False, width=32))
     scores = np.array(draw(st.lists(values, min_size=n_texts * n_columns, max_size=n_texts * n_columns)))
     return scores.reshape(n_texts, n_columns), labels[np.array(draw(st.permutations(range(n_texts))))], n_classes

@@ -29,7 +29,8 @@ def naive_ap(scores: np.ndarray, positive: np.ndarray) -> float:
 
 @FAST
 @given(scored_texts())
-def test_average_precision_equals_the_step_definition_neuron_by_neuron(data: tuple[np.ndarray, np.ndarray, int]) -> None:
+def test_average_precision_equals_the_step_definition_neuron_by_neuron(
+        data: tuple[np.ndarray, np.ndarray, int]) -> None:
     scores, labels, n_classes = data
     ap = average_precision(torch.tensor(scores), torch.tensor(labels), n_classes).numpy()
     naive = np.array([[naive_ap(scores[:, j], labels == c) for j in range(scores.shape[1])] for c in range(n_classes)])

@@ -51,7 +51,8 @@ def test_selection_equals_a_naive_route(measured: tuple[LanguageNeurons, list]) 
             assert m.layer_counts[lang, side].tolist() == np.bincount(layers, minlength=lm.n_layers).tolist()
     for i in range(3):
         for j in range(3):
-            assert m.overlap[0, i, j] == len(sets[i][0] & sets[j][0]) and m.overlap[1, i, j] == len(sets[i][1] & sets[j][1])
+            for side in range(2):
+                assert m.overlap[side, i, j] == len(sets[i][side] & sets[j][side])
     assert m.boot_layer_counts.shape == (3, 3, 2, lm.n_layers) and (m.boot_layer_counts.sum(dim=-1) == n).all()
     assert m.boot_overlap.shape == (3, 2, 3, 3)
 
@@ -61,7 +62,8 @@ def test_tampering_outcomes_and_state(measured: tuple[LanguageNeurons, list]) ->
     assert m.tampering["baseline"].shape == (4,) and m.tampering["tampered"].shape == (3, 4)
     assert m.tampering["random"].shape == (3, 4) and m.fixed_share == 2 * m.n_selected / (m.n_layers * m.d_ff)
     assert ((m.tampering["tampered"] >= -1) & (m.tampering["tampered"] < 3)).all()
-    assert set(m.samples) == {"baseline"} | {f"{kind} {lang}" for kind in ("tampered", "random") for lang in m.languages}
+    names = {f"{kind} {lang}" for kind in ("tampered", "random") for lang in m.languages}
+    assert set(m.samples) == {"baseline"} | names
     again = LanguageNeurons.from_state(m.to_state())
     assert torch.equal(again.top, m.top) and again.config == m.config
 
