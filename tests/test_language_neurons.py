@@ -103,3 +103,11 @@ def test_config_and_conditions_are_checked() -> None:
     with pytest.raises(ValueError, match="at least two languages"):
         measure_language_neurons(tiny("tiny-bloom"), load_task("xnli", data_dir=FIXTURE_DATA / "xnli",
                                                                languages=["en"], limit=2), task_spec("xnli"), CONFIG)
+
+
+def test_tampering_only_the_top_neurons_fixes_half_as_many() -> None:
+    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "zh"], limit=4)
+    config = LanguageNeuronConfig(share=0.02, tamper="top", n_samples=2, max_new_tokens=2, batch_size=4)
+    m = measure_language_neurons(tiny("tiny-bloom"), examples, task_spec("xnli"), config, conditions=("tampering",))
+    assert m.fixed_share == m.n_selected / (m.n_layers * m.d_ff) and len(m.boot_overlap) == 0
+    assert m.tampering["tampered"].shape == (2, 2)
