@@ -199,8 +199,9 @@ class ClaimsSession:
         params = dict(verdict.params) if verdict else {}
         timings = {"seconds": round(seconds, 3)}
         if m is not None:  # measurement choices go with the rule's parameters; the model's facts to provenance
-            provenance = {**m.model, "data_hash": m.data_hash, "threshold": m.config["threshold"],
-                          "positions": m.config["positions"], "epsilon": m.config["epsilon"]}
+            # (a kind of measurement without a threshold or epsilon, e.g. Kojima's language neurons, records None)
+            provenance = {**m.model, "data_hash": m.data_hash,
+                          **{name: m.config.get(name) for name in ("threshold", "positions", "epsilon")}}
             params |= {**m.config, **m.scoring}
             timings |= m.timings
         record = {

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from harness.stats import bootstrap_ci, bootstrap_support, mcnemar
+from harness.stats import bootstrap_ci, bootstrap_support, mcnemar, mean_difference
 from harness.verdict import Verdict, decide
 
 ABLATION_CONTROLS = ("specific", "partial_shared", "random")
@@ -20,10 +20,6 @@ ABLATION_CONTROLS = ("specific", "partial_shared", "random")
 def _relative_drop(base: np.ndarray, ablated: np.ndarray, axis: int = -1) -> np.ndarray:
     before = base.mean(axis=axis)
     return np.where(before > 0, (before - ablated.mean(axis=axis)) / np.where(before > 0, before, 1), 0.0)
-
-
-def _mean_change(converted: np.ndarray, base: np.ndarray, axis: int = -1) -> np.ndarray:
-    return converted.mean(axis=axis) - base.mean(axis=axis)
 
 
 def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, min_relative_drop: float = 0.5,
@@ -41,7 +37,7 @@ def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, min_relat
     p_base = mcnemar(base, ablated["all_shared"])
     p_controls = {c: mcnemar(ablated[c], ablated["all_shared"]) for c in ABLATION_CONTROLS if c in ablated}
     # CI of (drop of all-shared - drop of control) = accuracy(control) - accuracy(all-shared), paired per item
-    margin_ci = {c: bootstrap_ci(_mean_change, ablated[c].astype(float), ablated["all_shared"].astype(float),
+    margin_ci = {c: bootstrap_ci(mean_difference, ablated[c].astype(float), ablated["all_shared"].astype(float),
                                  seed=seed) for c in p_controls}
     measured = {"baseline": 100 * acc["baseline"], **{f"w/o {c}": 100 * acc[c] for c in ablated},
                 "relative drop (all-shared)": relative, "McNemar p (baseline vs w/o all-shared)": p_base,
@@ -60,10 +56,6 @@ def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, min_relat
     return Verdict(verdict, reason, "relative accuracy drop", relative, ci, measured, params)
 
 
-def _mean_diff(ift: np.ndarray, base: np.ndarray, axis: int = -1) -> np.ndarray:
-    return ift.mean(axis=axis) - base.mean(axis=axis)
-
-
 def share_increase_rule(ift: np.ndarray, base: np.ndarray, *, min_examples: int = 5, seed: int = 0) -> Verdict:
     """The instruction-tuned model has a larger all-shared share than its base (paired per example).
 
@@ -71,7 +63,7 @@ def share_increase_rule(ift: np.ndarray, base: np.ndarray, *, min_examples: int 
     """
     params = {"min_examples": min_examples, "seed": seed}
     diff = float(ift.mean() - base.mean())
-    ci = bootstrap_ci(_mean_diff, ift, base, seed=seed)
+    ci = bootstrap_ci(mean_difference, ift, base, seed=seed)
     measured = {"all-shared share (IFT) %": 100 * float(ift.mean()), "all-shared share (base) %": 100 * float(base.mean()),
                 "difference (points)": 100 * diff}
     if len(ift) < min_examples:
@@ -128,7 +120,7 @@ def conversion_rule(base: np.ndarray, converted: np.ndarray, *, min_language_sha
     mean_change = float(change.mean())
     per_example_base = base.astype(float).mean(axis=1)
     per_example_conv = converted.astype(float).mean(axis=1)
-    ci = bootstrap_ci(_mean_change, per_example_conv, per_example_base, seed=seed)
+    ci = bootstrap_ci(mean_difference, per_example_conv, per_example_base, seed=seed)
     measured = {"mean change (points)": 100 * mean_change, "languages not worse": share_up,
                 "McNemar p (pooled)": mcnemar(base.ravel(), converted.ravel())}
     holds = share_up >= min_language_share and mean_change > 0
@@ -258,8 +250,8 @@ def task_dependence_rule(shared: tuple[np.ndarray, np.ndarray], partial: tuple[n
     params = {"min_difference": min_difference, "min_examples": min_examples, "seed": seed}
     d_shared = float(shared[0].mean() - shared[1].mean())
     d_partial = float(partial[1].mean() - partial[0].mean())
-    ci_shared = bootstrap_ci(_mean_diff, *shared, seed=seed, paired=False)
-    ci_partial = bootstrap_ci(_mean_diff, partial[1], partial[0], seed=seed, paired=False)
+    ci_shared = bootstrap_ci(mean_difference, *shared, seed=seed, paired=False)
+    ci_partial = bootstrap_ci(mean_difference, partial[1], partial[0], seed=seed, paired=False)
     measured = {"all-shared % (task)": 100 * float(shared[0].mean()), "all-shared % (fact probing)":
                 100 * float(shared[1].mean()), "partial-shared % (task)": 100 * float(partial[0].mean()),
                 "partial-shared % (fact probing)": 100 * float(partial[1].mean()),
@@ -296,7 +288,7 @@ def language_count_rule(shared: np.ndarray, partial: np.ndarray, counts: list[in
               "seed": seed, "languages": "first k of the task's languages (nested)"}
     rise = float(partial[:, -1].mean() - partial[:, 0].mean())
     drop = float(_relative_drop(shared[:, 0], shared[:, -1], axis=0))
-    rise_ci = bootstrap_ci(_mean_diff, partial[:, -1], partial[:, 0], seed=seed)
+    rise_ci = bootstrap_ci(mean_difference, partial[:, -1], partial[:, 0], seed=seed)
     drop_ci = bootstrap_ci(_relative_drop, shared[:, 0], shared[:, -1], seed=seed)
     measured = {**{f"all-shared % ({k} languages)": 100 * float(v) for k, v in zip(counts, shared.mean(axis=0), strict=True)},
                 **{f"partial-shared % ({k} languages)": 100 * float(v) for k, v in zip(counts, partial.mean(axis=0), strict=True)},

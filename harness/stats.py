@@ -26,6 +26,11 @@ def bootstrap_ci(statistic: Callable[..., np.ndarray], *samples: np.ndarray, see
     return float(low), float(high)
 
 
+def mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    """mean(a) - mean(b) along ``axis``: the statistic of most paired bootstrap intervals."""
+    return a.mean(axis=axis) - b.mean(axis=axis)
+
+
 def bootstrap_support(holds: Callable[[np.ndarray], bool], n_examples: int, *, seed: int = 0) -> float:
     """Share of bootstrap resamples of the examples (index arrays) on which a decision rule holds."""
     rng = np.random.default_rng(seed)

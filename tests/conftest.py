@@ -51,3 +51,17 @@ def weight_edited(lm: LoadedModel, mask: torch.Tensor) -> LoadedModel:
             else:
                 down.weight[:, mask[layer]] = 0
     return out
+
+
+def weight_fixed(lm: LoadedModel, mask: torch.Tensor, values: torch.Tensor) -> LoadedModel:
+    """A copy in which the masked neurons are constant without hooks: their value vectors are folded into the down
+    projection's bias (value x v_i) and zeroed, i.e. A_i = value at every position (site down_proj_input)."""
+    out = weight_edited(lm, mask)
+    with torch.no_grad():
+        for layer, down in enumerate(out.site.down_projs):
+            vectors = lm.site.value_vectors(layer)  # (d_ff, d_model)
+            shift = values[layer][mask[layer]] @ vectors[mask[layer]]  # (d_model,)
+            if down.bias is None:
+                down.bias = torch.nn.Parameter(torch.zeros_like(shift))
+            down.bias += shift
+    return out

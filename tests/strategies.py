@@ -70,3 +70,77 @@ def type_shares(draw: st.DrawFn, *, max_layers: int = 12) -> np.ndarray:
 def task_shares(mean: float, n: int, seed: int) -> np.ndarray:
     """Per-example shares (n,) around ``mean``, spread +-0.02 (an even grid, shuffled by ``seed``)."""
     return np.random.default_rng(seed).permutation(mean + np.linspace(-0.02, 0.02, n))
+
+
+@st.composite
+def scored_texts(draw: st.DrawFn, *, max_texts: int = 24, max_columns: int = 6,
+                 max_classes: int = 4) -> tuple[np.ndarray, np.ndarray, int]:
+    """(scores (texts, columns), labels (texts,), classes): every class present, scores with ties mixed in."""
+    n_classes = draw(st.integers(2, max_classes))
+    n_texts = draw(st.integers(n_classes, max_texts))
+    n_columns = draw(st.integers(1, max_columns))
+    extra = n_texts - n_classes
+    labels = np.array(list(range(n_classes)) + draw(st.lists(st.integers(0, n_classes - 1), min_size=extra,
+                                                             max_size=extra)))
+    values = st.one_of(st.sampled_from([-1.0, 0.0, 0.0, 0.5, 2.0]), st.floats(-3, 3, allow_nan=False, width=32))
+    scores = np.array(draw(st.lists(values, min_size=n_texts * n_columns, max_size=n_texts * n_columns)))
+    return scores.reshape(n_texts, n_columns), labels[np.array(draw(st.permutations(range(n_texts))))], n_classes
+
+
+@st.composite
+def layer_counts(draw: st.DrawFn, *, band_share: tuple[float, float], n_layers: int = 10, edge_share: float = 0.1,
+                 n_langs: int = 3, n_selected: int = 20, resamples: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """(counts (L, 2, layers), resampled (R, L, 2, layers)): each language's top and bottom N neurons spread over the
+    layers, a share in ``band_share`` of them in the first/last ``edge_share`` of the layers (every resample too).
+    Hypothesis draws the measured in-band counts and a seed for where the neurons go."""
+    k = max(1, math.ceil(edge_share * n_layers))
+    band = np.array(list(range(k)) + list(range(n_layers - k, n_layers)))
+    inside = np.setdiff1d(np.arange(n_layers), band)
+    low, high = math.ceil(band_share[0] * n_selected), math.floor(band_share[1] * n_selected)
+    in_band = np.array(draw(st.lists(st.integers(low, high), min_size=2 * n_langs, max_size=2 * n_langs)))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+
+    def spread(in_band: np.ndarray) -> np.ndarray:
+        counts = np.zeros((n_langs * 2, n_layers), dtype=np.int64)
+        for row, count in enumerate(in_band):
+            np.add.at(counts[row], rng.choice(band, count), 1)
+            np.add.at(counts[row], rng.choice(inside, n_selected - count), 1)
+        return counts.reshape(n_langs, 2, n_layers)
+
+    boot = [spread(rng.integers(low, high + 1, size=2 * n_langs)) for _ in range(resamples)]
+    return spread(in_band), np.stack(boot)
+
+
+@st.composite
+def overlaps(draw: st.DrawFn, *, shared: tuple[int, int], n_langs: int = 4, n_selected: int = 100,
+             resamples: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """(overlap (2, L, L), resampled (R, 2, L, L)): symmetric counts of neurons two languages' sets share, N on the
+    diagonal, off-diagonal counts in ``shared`` (the largest pair exactly at its upper end in some resample)."""
+
+    def one() -> np.ndarray:
+        out = np.zeros((2, n_langs, n_langs), dtype=np.int64)
+        for side in range(2):
+            for i in range(n_langs):
+                out[side, i, i] = n_selected
+                for j in range(i + 1, n_langs):
+                    out[side, i, j] = out[side, j, i] = draw(st.integers(*shared))
+        return out
+
+    return one(), np.stack([one() for _ in range(resamples)])
+
+
+@st.composite
+def generation_outcomes(draw: st.DrawFn, *, tampered_rate: tuple[float, float], control_rate: tuple[float, float],
+                        min_samples: int = 40, max_samples: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(tampered, control, baseline) per sample (samples,) bool: in-target-language outcomes with rates drawn from
+    the ranges; the control equals the baseline (a random set that changes nothing)."""
+    n = draw(st.integers(min_samples, max_samples))
+
+    def outcome(rate: tuple[float, float]) -> np.ndarray:
+        hits = draw(st.integers(math.ceil(rate[0] * n), math.floor(rate[1] * n)))
+        out = np.zeros(n, dtype=bool)
+        out[np.array(draw(st.permutations(range(n))))[:hits]] = True
+        return out
+
+    control = outcome(control_rate)
+    return outcome(tampered_rate), control, control.copy()

@@ -1,4 +1,5 @@
-"""Interventions against independent routes: weight editing, and the FFN output recomputed from captured A."""
+"""Interventions against independent routes: weight editing (fix: value vectors folded into the bias), and the FFN
+output recomputed from captured A."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import torch
 
 from harness.batching import encode, last_logits
 from harness.capture import last_token_activations
-from harness.interventions import convert, deactivate
-from harness.models import LoadedModel
-from tests.conftest import TEXTS, random_masks, tiny, weight_edited
+from harness.interventions import convert, deactivate, fix
+from harness.models import TINY_MODELS, LoadedModel
+from tests.conftest import TEXTS, random_masks, tiny, weight_edited, weight_fixed
 
 
 def test_deactivate_all_positions_equals_weight_editing(tiny_lm: LoadedModel) -> None:
@@ -104,3 +105,67 @@ def test_bad_positions_and_epsilon_are_rejected() -> None:
         pass
     with pytest.raises(ValueError, match="epsilon"):
         convert(lm, mask, epsilon=0.0)
+
+
+DECODERS = [name for name in TINY_MODELS if name != "tiny-mt5"]
+
+
+@pytest.mark.parametrize("name", DECODERS)
+def test_fix_at_every_position_equals_weight_editing(name: str) -> None:
+    """Fixing A_i to c at every token = a model whose v_i is folded into the down projection's bias as c v_i."""
+    lm = tiny(name)
+    mask = random_masks(lm, seed=6)
+    values = torch.randn(mask.shape, generator=torch.Generator().manual_seed(6))
+    inputs = encode(lm, TEXTS)
+    with torch.inference_mode(), fix(lm, mask, values):
+        hooked = last_logits(lm, inputs)
+    torch.testing.assert_close(hooked, last_logits(weight_fixed(lm, mask, values), inputs), atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(hooked, last_logits(lm, inputs))
+
+
+def test_per_row_fixes_equal_one_row_at_a_time() -> None:
+    lm = tiny("tiny-llama")
+    masks = random_masks(lm, len(TEXTS), density=0.1, seed=7)
+    values = torch.randn(masks.shape, generator=torch.Generator().manual_seed(7))
+    with torch.inference_mode(), fix(lm, masks, values):
+        batched = last_logits(lm, encode(lm, TEXTS))
+    for row, text in enumerate(TEXTS):
+        edited = last_logits(weight_fixed(lm, masks[row], values[row]), encode(lm, [text]))
+        torch.testing.assert_close(batched[row:row + 1], edited, atol=1e-5, rtol=1e-4)
+
+
+def test_fix_at_the_last_position_sets_exactly_the_values_there() -> None:
+    lm = tiny("tiny-bloom")
+    mask = random_masks(lm, seed=8)
+    values = torch.full(mask.shape, 0.75)
+    before = last_token_activations(lm, TEXTS)
+    with fix(lm, mask, values, positions="last"), deactivate(lm, torch.zeros_like(mask)):  # composes
+        after = last_token_activations(lm, TEXTS)
+    assert (after[:, mask] == 0.75).all()
+    torch.testing.assert_close(after[:, 0][:, ~mask[0]], before[:, 0][:, ~mask[0]])
+
+
+def test_fix_on_the_gate_site_feeds_the_value_times_up_to_the_down_projection() -> None:
+    """Site gate: A = act(gate) is fixed, so the down projection receives value x up(x) for the fixed neurons."""
+    lm = tiny("tiny-llama", "gate")
+    mask = random_masks(lm, seed=9)
+    values = torch.randn(mask.shape, generator=torch.Generator().manual_seed(9))
+    mlp = lm.site.layers[0].mlp
+    seen = {}
+    hooks = [mlp.register_forward_pre_hook(lambda _m, args: seen.__setitem__("x", args[0])),
+             mlp.down_proj.register_forward_pre_hook(lambda _m, args: seen.__setitem__("a", args[0]))]
+    with torch.inference_mode(), fix(lm, mask, values):
+        last_logits(lm, encode(lm, TEXTS))
+        for hook in hooks:
+            hook.remove()
+        expected = torch.where(mask[0], values[0], mlp.act_fn(mlp.gate_proj(seen["x"]))) * mlp.up_proj(seen["x"])
+    torch.testing.assert_close(seen["a"], expected)
+
+
+def test_fix_rejects_values_that_do_not_match_the_mask() -> None:
+    lm = tiny("tiny-bloom")
+    mask = torch.zeros(lm.n_layers, lm.d_ff, dtype=torch.bool)
+    with pytest.raises(ValueError, match="values must be floating point"):
+        fix(lm, mask, torch.zeros(lm.n_layers, lm.d_ff + 1))
+    with pytest.raises(ValueError, match="values must be floating point"):
+        fix(lm, mask, torch.zeros(mask.shape, dtype=torch.long))

@@ -175,3 +175,24 @@ def test_full_tier_end_to_end_on_a_saved_model(pytester: pytest.Pytester, saved_
     assert outcomes.get("failed", 0) == refuted
     assert outcomes.get("inconclusive", 0) == sum(r["verdict"] == "inconclusive" for r in records)
     result.stdout.fnmatch_lines(["*neuron-claims: model*dtype*device*", "*report: *index.html"])
+
+
+@pytest.mark.slow
+def test_language_neuron_claims_end_to_end_on_a_saved_model(pytester: pytest.Pytester, saved_model: Path) -> None:
+    """Kojima et al.'s claims in the full tier: the second kind of measurement is taken once per task, cached, and
+    its choices are recorded with every instance."""
+    report, cache = pytester.path / "r", pytester.path / "cache"
+    claims = [REPO / "claims" / f"test_lsn_{name}.py" for name in ("first_last_layers", "low_overlap", "tampering")]
+    args = [*map(str, claims), "-m", "full", "--model", str(saved_model), "--languages", "en,de,ru", "--limit", "6",
+            "--data-dir", str(FIXTURE_DATA), "--cache-dir", str(cache), "-p", "no:randomly"]
+    result = pytester.runpytest_subprocess(*args, "--report", str(report))
+    records = _records(report)
+    assert sorted(r["instance"] for r in records) == sorted(
+        ["model-xnli", "model-facts"] * 2 + [f"model-xnli-{lang}" for lang in ("en", "de", "ru")])
+    for record in records:
+        assert record["provenance"]["site"] == "down_proj_input" and record["provenance"]["threshold"] is None
+        assert record["params"]["pooling"] == "mean" and record["params"]["share"] == 0.002
+        assert record["verdict"] in ("supported", "refuted", "inconclusive")
+    assert len(list(cache.glob("*.pt"))) == 2  # one measurement per task, shared by the claims
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == sum(r["verdict"] == "refuted" for r in records)

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from harness.language_neurons import LanguageNeurons
 from harness.measure import MeasureConfig
 from harness.models import load_model
 from harness.store import MeasurementStore
@@ -118,3 +120,22 @@ def test_a_language_subset_is_its_own_measurement_equal_to_a_store_of_those_lang
     assert (subset.correct["baseline"] == alone.correct["baseline"]).all()
     with pytest.raises(ValueError, match="cannot restrict"):
         store.get("tiny-bloom", "xnli", ("en", "pt"))
+
+
+def test_a_second_kind_is_measured_cached_and_peeked_apart_from_the_first(tmp_path: Path) -> None:
+    first = make_store(tmp_path)
+    first.conditions["tiny-bloom", "xnli"] = {"resamples"}  # a language-neuron claim's; the types kind reads none
+    types = first.get("tiny-bloom", "xnli")
+    neurons = first.get("tiny-bloom", "xnli", kind="language_neurons")
+    assert isinstance(neurons, LanguageNeurons) and not neurons.tampering and len(neurons.boot_overlap) == 100
+    assert set(types.correct) == {"baseline"}
+    assert first.peek("tiny-bloom", "xnli") is neurons and first.peek("tiny-bloom", "facts") is None
+    assert first.cache_key("tiny-bloom", "xnli") != first.cache_key("tiny-bloom", "xnli", kind="language_neurons")
+    assert len(list(tmp_path.glob("*.pt"))) == 2
+    loads: list[str] = []
+    second = make_store(tmp_path, loads=loads)
+    second.conditions["tiny-bloom", "xnli"] = {"resamples"}
+    again = second.get("tiny-bloom", "xnli", kind="language_neurons")
+    assert loads == [] and torch.equal(again.top, neurons.top) and torch.equal(again.boot_overlap, neurons.boot_overlap)
+    with pytest.raises(ValueError, match="unknown measurement kind"):
+        second.get("tiny-bloom", "xnli", kind="sharing")

@@ -18,6 +18,7 @@ from harness.tasks.examples import (
     TaskDataError,
     TaskSpec,
     data_fingerprint,
+    prompt_content,
     restrict_languages,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "TaskSpec",
     "data_fingerprint",
     "load_task",
+    "prompt_content",
     "restrict_languages",
     "task_spec",
 ]

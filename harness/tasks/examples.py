@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +65,23 @@ def data_fingerprint(examples: Sequence[ParallelExample]) -> str:
     payload = [{"id": ex.id, "prompts": ex.prompts, "answers": ex.answers} for ex in examples]
     text = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def prompt_content(template: str, prompt: str) -> str:
+    """What a prompt was filled in with: its template's fields joined by new lines, without the template's own words
+    (XNLI: premise and hypothesis in the prompt's language, without the English instructions around them).
+
+    A template without fields (facts: the prompt is a translated pattern) gives the prompt itself; a prompt that
+    does not fit a template with fields is an error.
+    """
+    pieces = list(string.Formatter().parse(template))
+    if all(field is None for _, field, _, _ in pieces):
+        return prompt
+    pattern = "".join(re.escape(literal) + ("(.*?)" if field is not None else "") for literal, field, _, _ in pieces)
+    match = re.fullmatch(pattern, prompt, flags=re.DOTALL)
+    if match is None:
+        raise TaskDataError(f"prompt {prompt[:60]!r} does not fit the template {template[:60]!r}")
+    return "\n".join(match.groups())
 
 
 def restrict_languages(examples: Sequence[ParallelExample], languages: Sequence[str]) -> list[ParallelExample]:

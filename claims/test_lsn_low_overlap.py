@@ -1,0 +1,26 @@
+"""Kojima et al. §4: different languages' language-specific neurons hardly overlap (under 5%)."""
+
+from __future__ import annotations
+
+from claims.kojima import PAPER, language_neurons
+from harness.claim import Claim, ClaimCase, Planted
+from harness.language_rules import overlap_rule
+from harness.views import layer_distribution_plot, overlap_table
+
+CLAIM = Claim(
+    id="lsn-low-overlap",
+    title="Language-specific neurons of different languages overlap under 5%",
+    paper_ref=f"{PAPER} §4",
+    paper_text="language-specific neurons are unique to each language, with a slight overlap (< 5%) between "
+               "languages",
+    tasks=("xnli", "facts"), per_language=False, conditions=("resamples",),
+    planted=(Planted("planted-lang-edges", "supported"), Planted("planted-lang-shared", "refuted")),
+    paper_numbers=lambda *_: {"largest pairwise overlap %": 5.0})
+
+
+def test_lsn_low_overlap(case: ClaimCase, claims, judge) -> None:
+    m = language_neurons(claims, case)
+    verdict = overlap_rule(m.overlap.numpy(), m.boot_overlap.numpy(), m.n_selected, m.n_layers * m.d_ff)
+    verdict.tables.append(overlap_table(m))
+    verdict.plots.append(layer_distribution_plot(m))
+    judge(verdict)

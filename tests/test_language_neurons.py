@@ -1,0 +1,113 @@
+"""The language-neuron measurement (Kojima et al.) against naive routes on a tiny random model: responses one text
+at a time, AP by the step definition neuron by neuron, sets and overlaps by Python sets; its tampering conditions;
+and the texts it reads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from harness.language_neurons import (
+    LanguageNeuronConfig,
+    LanguageNeurons,
+    _tamper_conditions,
+    language_texts,
+    measure_language_neurons,
+)
+from harness.responses import pooled_responses
+from harness.tasks import FIXTURE_DATA, TaskDataError, load_task, prompt_content, task_spec
+from tests.conftest import tiny
+from tests.test_expertise import naive_ap
+
+CONFIG = LanguageNeuronConfig(share=0.02, n_bootstrap=3, n_samples=4, max_new_tokens=6, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def measured() -> tuple[LanguageNeurons, list]:
+    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "de", "ru"], limit=6)
+    return measure_language_neurons(tiny("tiny-llama"), examples, task_spec("xnli"), CONFIG), examples
+
+
+def test_selection_equals_a_naive_route(measured: tuple[LanguageNeurons, list]) -> None:
+    m, examples = measured
+    lm = tiny("tiny-llama")
+    texts, labels = language_texts(examples, task_spec("xnli"))
+    responses = torch.cat([pooled_responses(lm, [t]) for t in texts]).reshape(len(texts), -1).numpy()
+    n = CONFIG.n_selected(responses.shape[1])
+    assert m.n_selected == n == round(0.02 * lm.n_layers * lm.d_ff)
+    for lang in range(3):
+        ap = np.array([naive_ap(responses[:, j], labels.numpy() == lang) for j in range(responses.shape[1])])
+        top, bottom = np.sort(ap)[::-1][:n], np.sort(ap)[:n]
+        # the selected neurons are the most extreme ones (any of equal AP would do) and their APs are right
+        np.testing.assert_allclose(m.top_ap[lang].numpy(), top, rtol=1e-5)
+        np.testing.assert_allclose(m.bottom_ap[lang].numpy(), bottom, rtol=1e-5)
+        np.testing.assert_allclose(ap[m.top[lang].numpy()], top, rtol=1e-5)
+        np.testing.assert_allclose(ap[m.bottom[lang].numpy()], bottom, rtol=1e-5)
+    sets = [(set(m.top[lang].tolist()), set(m.bottom[lang].tolist())) for lang in range(3)]
+    for lang in range(3):
+        for side in range(2):
+            layers = [neuron // lm.d_ff for neuron in sets[lang][side]]
+            assert m.layer_counts[lang, side].tolist() == np.bincount(layers, minlength=lm.n_layers).tolist()
+    for i in range(3):
+        for j in range(3):
+            for side in range(2):
+                assert m.overlap[side, i, j] == len(sets[i][side] & sets[j][side])
+    assert m.boot_layer_counts.shape == (3, 3, 2, lm.n_layers) and (m.boot_layer_counts.sum(dim=-1) == n).all()
+    assert m.boot_overlap.shape == (3, 2, 3, 3)
+
+
+def test_tampering_outcomes_and_state(measured: tuple[LanguageNeurons, list]) -> None:
+    m, _ = measured
+    assert m.tampering["baseline"].shape == (4,) and m.tampering["tampered"].shape == (3, 4)
+    assert m.tampering["random"].shape == (3, 4) and m.fixed_share == 2 * m.n_selected / (m.n_layers * m.d_ff)
+    assert ((m.tampering["tampered"] >= -1) & (m.tampering["tampered"] < 3)).all()
+    names = {f"{kind} {lang}" for kind in ("tampered", "random") for lang in m.languages}
+    assert set(m.samples) == {"baseline"} | names
+    again = LanguageNeurons.from_state(m.to_state())
+    assert torch.equal(again.top, m.top) and again.config == m.config
+
+
+def test_tamper_conditions_fix_own_sets_and_size_matched_random_sets_at_medians() -> None:
+    medians = torch.randn(2, 50, generator=torch.Generator().manual_seed(0))
+    selected = torch.tensor([[0, 1, 2], [3, 4, 5]])
+    masks, values = _tamper_conditions(selected, medians, seed=0)
+    assert masks.shape == values.shape == (5, 50) and not masks[0].any()
+    for lang in range(2):
+        assert set(masks[1 + lang].nonzero().flatten().tolist()) == set(selected[lang].tolist())
+        random = masks[3 + lang]
+        assert random.sum() == 3 and not (random & masks[1 + lang]).any()
+        assert torch.equal(values[1 + lang], medians[lang]) and torch.equal(values[3 + lang], medians[lang])
+    assert torch.equal(masks, _tamper_conditions(selected, medians, seed=0)[0])
+
+
+def test_texts_are_the_templates_fields_in_each_language() -> None:
+    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "de"], limit=2)
+    texts, labels = language_texts(examples, task_spec("xnli"))
+    assert labels.tolist() == [0, 1, 0, 1]
+    assert texts[0] == "The children are playing in the park.\nChildren are outside."
+    facts = load_task("facts", data_dir=FIXTURE_DATA / "mpararel", languages=["en"], limit=1)
+    assert prompt_content(task_spec("facts").template, facts[0].prompts["en"]) == facts[0].prompts["en"]
+    with pytest.raises(TaskDataError, match="does not fit the template"):
+        prompt_content(task_spec("xnli").template, "no template here")
+
+
+def test_config_and_conditions_are_checked() -> None:
+    with pytest.raises(ValueError, match="share must be"):
+        LanguageNeuronConfig(share=0.7)
+    with pytest.raises(ValueError, match="tamper must be"):
+        LanguageNeuronConfig(tamper="all")
+    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "de"], limit=2)
+    with pytest.raises(ValueError, match="unknown conditions"):
+        measure_language_neurons(tiny("tiny-bloom"), examples, task_spec("xnli"), CONFIG, conditions=("convert",))
+    with pytest.raises(ValueError, match="at least two languages"):
+        measure_language_neurons(tiny("tiny-bloom"), load_task("xnli", data_dir=FIXTURE_DATA / "xnli",
+                                                               languages=["en"], limit=2), task_spec("xnli"), CONFIG)
+
+
+def test_tampering_only_the_top_neurons_fixes_half_as_many() -> None:
+    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "zh"], limit=4)
+    config = LanguageNeuronConfig(share=0.02, tamper="top", n_samples=2, max_new_tokens=2, batch_size=4)
+    m = measure_language_neurons(tiny("tiny-bloom"), examples, task_spec("xnli"), config, conditions=("tampering",))
+    assert m.fixed_share == m.n_selected / (m.n_layers * m.d_ff) and len(m.boot_overlap) == 0
+    assert m.tampering["tampered"].shape == (2, 2)
