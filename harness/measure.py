@@ -242,10 +242,13 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         correct["baseline"].append(ok.reshape(len(part), n_langs))
         acts = acts.reshape(len(part), n_langs, lm.n_layers, lm.d_ff)  # (ex, langs, layers, d_ff)
         codes = stats.update(acts)
-        example_shares.append(example_type_shares(codes).cpu())
-        count_shares.append(torch.stack([example_type_shares(type_codes(acts[:, :k], config.threshold))
+        shares = example_type_shares(codes)  # (ex, T, layers); all languages at the run's threshold: reused below
+        example_shares.append(shares.cpu())
+        count_shares.append(torch.stack([shares if k == n_langs else
+                                         example_type_shares(type_codes(acts[:, :k], config.threshold))
                                          for k in counts], dim=1).cpu())
-        threshold_shares.append(torch.stack([example_type_shares(type_codes(acts, t))
+        threshold_shares.append(torch.stack([shares if t == config.threshold else
+                                             example_type_shares(type_codes(acts, t))
                                              for t in config.sweep_thresholds], dim=1).cpu())
         ref_tokens = torch.tensor([choice_ids[spec.choices.index(g)] if choice_ids else first_answer_token(lm, g)
                                    for g in golds], device=lm.device).reshape(len(part), n_langs)

@@ -39,7 +39,7 @@ def pooled_responses(lm: LoadedModel, texts: Sequence[str], *, pooling: str = "m
     current: dict[str, object] = {}
 
     def record(layer: int, a: torch.Tensor) -> None:
-        mask = current["mask"].to(a.device, torch.bool)  # type: ignore[union-attr]
+        mask = current["mask"].to(a.device, torch.bool)  # type: ignore[union-attr]  # always a tensor once armed
         out[current["rows"], layer] = _pool(a, mask, pooling).to(out.device)
 
     handles = register_site_hooks(lm, record)
