@@ -45,3 +45,14 @@ def mcnemar(before: np.ndarray, after: np.ndarray) -> float:
     if lost + gained == 0:
         return 1.0
     return float(stats.binomtest(min(lost, gained), lost + gained, 0.5).pvalue)
+
+
+def holm(pvalues: np.ndarray) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (same order): the family-wise error stays at alpha across the family,
+    e.g. the languages of a per-language claim. Adjusted p_(i) = max over j <= i of min(1, (m - j) p_(j))."""
+    p = np.asarray(pvalues, dtype=float)
+    order = np.argsort(p, kind="stable")
+    scaled = (len(p) - np.arange(len(p))) * p[order]
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return adjusted
