@@ -10,7 +10,7 @@ CLAIM = Claim(
     title="Almost no neuron is inactive at every token of an input",
     paper_ref="§5.1.4, Fig. 6",
     paper_text="fact probing: less than 0.8% of neurons remain non-activated at every token of an input",
-    tasks=("facts", "xnli", "editing"), per_language=False,
+    tasks=("facts", "xnli", "editing", "editing-all-en"), per_language=False,
     planted=(Planted("planted-lively", "supported"), Planted("planted-shared", "refuted")),
     paper_numbers=lambda *_: {"dead across tokens % (mean over layers)": 0.8})
 

@@ -12,13 +12,13 @@ CLAIM = Claim(
     paper_ref="§5.1.2, Figs 2-4 right",
     paper_text="the percentage of activated neurons for each language exhibits a consistent pattern across layers; "
                "the number of activated neurons is not influenced by the language of the inputs",
-    tasks=("xnli", "facts", "editing"), per_language=False,
-    planted=(Planted("planted-shared", "supported"), Planted("planted-skewed", "refuted")),
+    tasks=("xnli", "facts", "editing", "editing-all-en"), per_language=False,
+    planted=(Planted("planted-quiet-layer", "supported"), Planted("planted-skewed", "refuted")),
     paper_numbers=lambda *_: {})
 
 
 def test_language_consistent_activation(case: ClaimCase, claims, judge) -> None:
     m = claims.measurement(case)
-    verdict = language_consistency_rule(m.activated.numpy(), len(m.example_ids))
+    verdict = language_consistency_rule(m.example_activated.numpy(), seed=claims.option("seed"))
     verdict.plots.append(activated_plot(m))
     judge(verdict)

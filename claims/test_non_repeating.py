@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from harness.claim import Claim, ClaimCase, Planted
-from harness.neurons import TYPES
+from harness.neurons import TYPES, independent_overlap
 from harness.rules import non_repeating_rule
 from harness.views import TYPE_LABELS
+
+LATER_EXAMPLES = 1000  # the paper's notebooks take the first 1000 items of a test set
 
 CLAIM = Claim(
     id="non-repeating-across-examples",
@@ -20,7 +22,10 @@ CLAIM = Claim(
 
 def test_non_repeating_across_examples(case: ClaimCase, claims, judge) -> None:
     m = claims.measurement(case)
-    verdict = non_repeating_rule(m.overlap.numpy(), m.shares.numpy(), len(m.example_ids))
+    rates = m.active_rates.double()  # (langs, layers, d_ff)
+    n = len(m.example_ids)
+    verdict = non_repeating_rule(m.overlap.numpy(), m.shares.numpy(), independent_overlap(rates, n).numpy(),
+                                 independent_overlap(rates, LATER_EXAMPLES).numpy(), n, later_examples=LATER_EXAMPLES)
     series = {name: values[i].tolist() for i, t in enumerate(TYPES)  # each type's overlap, its average dashed
               for name, values in ((TYPE_LABELS[t], m.overlap), (f"{TYPE_LABELS[t]} average", m.shares))}
     verdict.plots.append({"id": f"overlap-{m.model['model']}-{m.task}", "kind": "lines", "x_label": "layer",

@@ -18,7 +18,7 @@ CLAIM = Claim(
     paper_ref="§5.1.1, Figs 2-4",
     paper_text="the neuron behaviour is strongly task-related: fact probing has more partial-shared neurons, XNLI and "
                "KE involve far more all-shared neurons",
-    tasks=("xnli", "editing"), versus="facts", per_language=False,
+    tasks=("xnli", "editing", "editing-all-en"), versus="facts", per_language=False,
     planted=(Planted("planted-tasks", "supported"), Planted("planted-tasks-swapped", "refuted")),
     paper_numbers=lambda *_: {})
 

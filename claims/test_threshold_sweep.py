@@ -25,7 +25,8 @@ CLAIM = Claim(
 def test_threshold_sweep(case: ClaimCase, claims, judge) -> None:
     m = claims.measurement(case)
     thresholds = list(m.config["sweep_thresholds"])
-    active = 1 - m.threshold_shares[:, :, NON]  # (examples, thresholds, layers)
+    at = [m.thresholds.index(t) for t in thresholds]
+    active = 1 - m.threshold_shares[:, at, NON]  # (examples, thresholds, layers)
     verdict = threshold_sweep_rule(active.numpy(), thresholds, seed=claims.option("seed"))
     verdict.params["thresholds"] = ",".join(map(str, thresholds))
     verdict.plots.append({"id": f"threshold-sweep-{m.model['model']}-{m.task}", "kind": "lines", "x_label": "layer",

@@ -59,7 +59,7 @@ class TypeStatistics:
         self.threshold = check_threshold(threshold)
         self.n_examples = 0
         self.counts: torch.Tensor | None = None  # (4, layers) summed over examples
-        self.active_per_lang: torch.Tensor | None = None  # (n_langs, layers) activated neurons summed over examples
+        self.active_count: torch.Tensor | None = None  # (n_langs, layers, d_ff) examples in which each neuron is active
         self.first: torch.Tensor | None = None  # (layers, d_ff) codes of the first example
         self.same: torch.Tensor | None = None  # (layers, d_ff) type equal to the first example's in every example
 
@@ -67,13 +67,13 @@ class TypeStatistics:
         """Add a batch of examples; return their type codes (examples, layers, d_ff) for reuse."""
         codes = type_codes(acts, self.threshold)
         counts = type_counts(codes)
-        active = (acts > self.threshold).sum(dim=(0, 3))  # (n_langs, layers)
+        active = (acts > self.threshold).sum(dim=0, dtype=torch.int32)  # (n_langs, layers, d_ff)
         if self.first is None:
             self.first, self.same = codes[0], torch.ones_like(codes[0], dtype=torch.bool)
-            self.counts, self.active_per_lang = torch.zeros_like(counts), torch.zeros_like(active)
+            self.counts, self.active_count = torch.zeros_like(counts), torch.zeros_like(active)
         self.same &= (codes == self.first).all(dim=0)
         self.counts += counts
-        self.active_per_lang += active
+        self.active_count += active
         self.n_examples += codes.shape[0]
         return codes
 
@@ -87,11 +87,41 @@ class TypeStatistics:
 
     def activated_share_per_language(self) -> torch.Tensor:
         """Mean share of activated neurons per language and layer: (n_langs, layers)."""
-        return self.active_per_lang.double() / (self.n_examples * self.d_ff)
+        return self.active_count.double().sum(dim=-1) / (self.n_examples * self.d_ff)
+
+    def active_rates(self) -> torch.Tensor:
+        """Share of examples in which each neuron is active, per language: (n_langs, layers, d_ff)."""
+        return self.active_count.double() / self.n_examples
 
     def overlap(self) -> torch.Tensor:
         """Share of neurons per layer that keep the same type, and that type is t, in every example: (4, layers)."""
         return torch.stack([((self.first == t) & self.same).double().mean(dim=-1) for t in range(len(TYPES))])
+
+
+def type_probabilities(rates: torch.Tensor) -> torch.Tensor:
+    """Probability of each type in one example if a neuron were active in each language independently at its
+    rate: rates (n_langs, ...) -> (4, ...), from the distribution of the number of active languages (the same
+    precedence as ``type_codes``: with one language an active neuron is specific)."""
+    n_langs = rates.shape[0]
+    count = torch.zeros(n_langs + 1, *rates.shape[1:], dtype=torch.float64, device=rates.device)
+    count[0] = 1.0
+    for rate in rates.double():  # Poisson-binomial, one language at a time
+        count[1:] = count[1:] * (1 - rate) + count[:-1] * rate
+        count[0] = count[0] * (1 - rate)
+    probabilities = torch.zeros(4, *rates.shape[1:], dtype=torch.float64, device=rates.device)
+    probabilities[NON] = count[0]
+    probabilities[SPECIFIC] = count[1]
+    if n_langs > 1:
+        probabilities[ALL] = count[n_langs]
+        probabilities[PARTIAL] = count[2:n_langs].sum(dim=0)
+    return probabilities
+
+
+def independent_overlap(rates: torch.Tensor, n_examples: int) -> torch.Tensor:
+    """Expected share of neurons per layer that keep type t in every one of ``n_examples`` examples if their
+    activity were independent across examples and languages at the given rates: rates (n_langs, layers, d_ff) ->
+    (4, layers). Neurons with rates of 0 or 1 keep their type for sure."""
+    return (type_probabilities(rates) ** n_examples).mean(dim=-1)
 
 
 def dead_across_tokens_share(ever_active: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from harness.claim import Claim, ClaimCase
-from harness.measure import MeasureConfig, Measurement
+from harness.measure import SCORINGS, MeasureConfig, Measurement
 from harness.models import base_model_for, load_model
 from harness.results import RunWriter, git_state, package_versions
 from harness.store import MeasurementStore
@@ -26,7 +26,7 @@ from harness.verdict import Verdict
 
 STATE = pytest.StashKey["ClaimsSession"]()
 VERDICT = pytest.StashKey[str]()
-TASK_FOLDERS = {"xnli": "xnli", "facts": "mpararel", "editing": "mzsre"}
+TASK_FOLDERS = {"xnli": "xnli", "facts": "mpararel", "editing": "mzsre", "editing-all-en": "mzsre"}
 TINY_TASK = "xnli"
 
 
@@ -34,7 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("neuron-claims", "claims about multilingual neurons")
     group.addoption("--model", help="full tier: alias (e.g. bloomz-7b1), hub id or local directory")
     group.addoption("--base-model", help="full tier: foundation model of --model (default: the registry pair)")
-    group.addoption("--tasks", help="comma-separated tasks (xnli,facts,editing); default: each claim's tasks")
+    group.addoption("--tasks", help="comma-separated tasks (xnli,facts,editing,editing-all-en); default: each "
+                                    "claim's tasks")
     group.addoption("--languages", help="comma-separated language codes (default: the task's languages)")
     group.addoption("--limit", type=int, help="first N items of each task (paper notebooks: 1000)")
     group.addoption("--dtype", help="float32, bfloat16, float16 (default: bfloat16 on CUDA, float32 on CPU)")
@@ -44,6 +45,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--threshold", type=float, default=0.0, help="activation threshold (a neuron is active if A > t)")
     group.addoption("--epsilon", type=float, default=1e-3, help="conversion sets A <= t to t + epsilon")
     group.addoption("--positions", default="last", choices=("last", "all"), help="positions edited by interventions")
+    group.addoption("--scoring", default="generate", choices=SCORINGS,
+                    help="XNLI: first verbalizer in a greedy continuation (generate, the paper's) or a forced choice "
+                         "among the verbalizers' first tokens (choice; drops are then measured against chance)")
     group.addoption("--site", default="down_proj_input", choices=("down_proj_input", "gate"), help="neuron site")
     group.addoption("--data-dir", help="folder holding xnli/, mpararel/, mzsre/ in the hub/paper schemas")
     group.addoption("--report", default="reports", help="where run directories are written (default: reports)")
@@ -139,7 +143,7 @@ class ClaimsSession:
         store = MeasurementStore(
             lambda name: build_planted(PLANTED[name], {task: store.examples(task) for task in PLANTED[name].tasks}),
             lambda task: load_task(task, data_dir=FIXTURE_DATA / TASK_FOLDERS[task]),
-            MeasureConfig(seed=self.option("seed")),
+            MeasureConfig(seed=self.option("seed"), scoring=self.option("scoring")),
             identity=lambda name: {"planted": repr(PLANTED[name])}, cache_dir=None)
         return store
 
@@ -147,7 +151,7 @@ class ClaimsSession:
         data_dir = self.option("data_dir")
         config = MeasureConfig(threshold=self.option("threshold"), epsilon=self.option("epsilon"),
                                positions=self.option("positions"), batch_size=self.option("batch_size"),
-                               seed=self.option("seed"))
+                               seed=self.option("seed"), scoring=self.option("scoring"))
 
         def examples(task: str) -> list:
             folder = Path(data_dir) / TASK_FOLDERS[task] if data_dir else None
@@ -186,9 +190,9 @@ class ClaimsSession:
                 "command": " ".join(["pytest", *map(shlex.quote, self.config.invocation_params.args)]),
                 "tier": "full" if self.option("model") else "tiny", "git": git_state(Path(self.config.rootpath)),
                 "packages": package_versions(), "seeds": {"bootstrap": self.option("seed"),
-                                                         "random_control": self.option("seed")},
+                                                         "controls": self.option("seed")},
                 "options": {name: self.option(name) for name in (
-                    "model", "base_model", "dtype", "device", "threshold", "site", "positions", "epsilon",
+                    "model", "base_model", "dtype", "device", "threshold", "site", "scoring", "positions", "epsilon",
                     "limit", "tasks", "languages", "batch_size")}})
         return self.writer
 

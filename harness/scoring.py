@@ -1,21 +1,26 @@
-"""Scoring a batch of prompts: multiple choice by first verbalizer token, or greedy generation.
+"""Scoring a batch of prompts: greedy generation, or a forced choice by first verbalizer token.
 
 Both run inside any intervention context, take optional per-row masks, and return per-row results so that
-claims can run paired tests. Verbalizer tokens: the first token of " word" (leading-space convention); when
-those collide (byte-level tokenizers give " " for every word) the first token of "word". Colliding first
-tokens under both conventions are an error.
+claims can run paired tests. A task with answer words (XNLI's verbalizers) is scored by default as the paper's
+below-chance numbers imply: greedy generation of a few tokens, the answer being the first verbalizer found in the
+continuation as a whole word (no verbalizer: wrong). Forced choice, the argmax over the verbalizers' first tokens,
+cannot fall below chance. Verbalizer tokens: the first token of " word" (leading-space convention); when those
+collide (byte-level tokenizers give " " for every word) the first token of "word". Colliding first tokens under both
+conventions are an error.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from harness.batching import encode, last_logits, longest_first, run_with_backoff, token_lengths
 from harness.capture import Recorder
@@ -35,6 +40,33 @@ def verbalizer_tokens(lm: LoadedModel, choices: Sequence[str]) -> tuple[list[int
             return ids, convention
     raise VerbalizerError(f"the answer words {list(choices)} share their first token in {type(lm.tokenizer).__name__}"
                           " with and without a leading space; choose other verbalizers")
+
+
+def verbalizer_budget(lm: LoadedModel, choices: Sequence[str]) -> int:
+    """New tokens that generation needs to write any verbalizer in quotes after a space (e.g. ` "inconclusive"`)."""
+    return max(len(lm.tokenizer(f' "{word}"', add_special_tokens=False)["input_ids"]) for word in choices)
+
+
+@functools.cache
+def _verbalizer_pattern(choices: tuple[str, ...]) -> re.Pattern[str]:
+    words = sorted(choices, key=len, reverse=True)  # the longest first where one word starts another
+    return re.compile(r"(?<!\w)(" + "|".join(map(re.escape, words)) + r")(?!\w)", re.IGNORECASE)
+
+
+def first_verbalizer(text: str, choices: Sequence[str]) -> str | None:
+    """The earliest of ``choices`` in ``text`` as a whole word (case-insensitive; quotes or punctuation around it
+    are fine), in its spelling in ``choices``; None when there is none."""
+    match = _verbalizer_pattern(tuple(choices)).search(text)
+    if match is None:
+        return None
+    return next(word for word in choices if word.lower() == match.group(1).lower())
+
+
+def settled_verbalizer(text: str, choices: Sequence[str]) -> bool:
+    """Whether more tokens can no longer change ``first_verbalizer(text)``: a verbalizer is found and followed by a
+    character that ends the word (a trailing partial UTF-8 character, U+FFFD, does not count)."""
+    match = _verbalizer_pattern(tuple(choices)).search(text.rstrip("\ufffd"))
+    return match is not None and match.end() < len(text.rstrip("\ufffd"))
 
 
 def first_answer_token(lm: LoadedModel, answer: str) -> int:
@@ -127,12 +159,28 @@ def predict_choice(lm: LoadedModel, texts: Sequence[str], choice_ids: Sequence[i
     return out
 
 
+class _StopWhen(StoppingCriteria):
+    """Per-row stop: a row is done when ``stop_when`` holds for its decoded continuation so far."""
+
+    def __init__(self, lm: LoadedModel, prompt_length: int, stop_when: Callable[[str], bool]) -> None:
+        self.lm, self.start, self.stop_when = lm, 1 if lm.is_encoder_decoder else prompt_length, stop_when
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: object) -> torch.Tensor:
+        texts = self.lm.tokenizer.batch_decode(input_ids[:, self.start:], skip_special_tokens=True)
+        return torch.tensor([self.stop_when(text) for text in texts], device=input_ids.device)
+
+
 @torch.inference_mode()
 def generate(lm: LoadedModel, texts: Sequence[str], max_new_tokens: int, *, batch_size: int = 16,
              deactivate_masks: torch.Tensor | None = None, convert_masks: torch.Tensor | None = None,
              threshold: float = 0.0, epsilon: float = 1e-3, positions: str = "last",
-             recorder: Recorder | None = None) -> tuple[list[str], list[int]]:
-    """Greedy continuations (decoded text, first generated token id) per text, at most ``max_new_tokens``."""
+             recorder: Recorder | None = None,
+             stop_when: Callable[[str], bool] | None = None) -> tuple[list[str], list[int]]:
+    """Greedy continuations (decoded text, first generated token id) per text, at most ``max_new_tokens``.
+
+    ``stop_when(continuation)`` ends a row early once it says more tokens cannot change its answer (the rest of
+    the batch goes on): a saving only, the caller must read the same answer from the shorter text.
+    """
     texts_out, first_ids = [""] * len(texts), [0] * len(texts)
     if not texts:
         return texts_out, first_ids
@@ -146,8 +194,11 @@ def generate(lm: LoadedModel, texts: Sequence[str], max_new_tokens: int, *, batc
             _masked(lm, stack, rows, deactivate_masks, convert_masks, threshold, epsilon, positions)
             if recorder is not None:
                 recorder.arm(inputs["attention_mask"])
+            stopping = StoppingCriteriaList([_StopWhen(lm, inputs["input_ids"].shape[1], stop_when)]
+                                            if stop_when else [])
             sequences = lm.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                          num_beams=1, pad_token_id=lm.tokenizer.pad_token_id)
+                                          num_beams=1, pad_token_id=lm.tokenizer.pad_token_id,
+                                          stopping_criteria=stopping)
             if recorder is not None:
                 recorder.collect(rows)
         new = sequences[:, 1:] if lm.is_encoder_decoder else sequences[:, inputs["input_ids"].shape[1]:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -31,20 +32,47 @@ def mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     return a.mean(axis=axis) - b.mean(axis=axis)
 
 
+def _index_draws(n_examples: int, seed: int) -> np.ndarray:
+    """(N_BOOTSTRAP // 4, n_examples) resamples of example indices, with replacement."""
+    return np.random.default_rng(seed).integers(0, n_examples, size=(N_BOOTSTRAP // 4, n_examples))
+
+
 def bootstrap_support(holds: Callable[[np.ndarray], bool], n_examples: int, *, seed: int = 0) -> float:
     """Share of bootstrap resamples of the examples (index arrays) on which a decision rule holds."""
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_examples, size=(N_BOOTSTRAP // 4, n_examples))
-    return float(np.mean([holds(indices) for indices in draws]))
+    return float(np.mean([holds(indices) for indices in _index_draws(n_examples, seed)]))
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray], float], n_examples: int, *, seed: int = 0,
+                       confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of ``statistic(indices)`` over resamples of the examples, for statistics of several
+    arrays or shapes that ``bootstrap_ci`` does not vectorise (e.g. a maximum over layers of a spread over
+    languages). One example: no spread to resample."""
+    if n_examples < 2:
+        value = float(statistic(np.arange(n_examples)))
+        return value, value
+    values = np.array([statistic(indices) for indices in _index_draws(n_examples, seed)], dtype=float)
+    if np.isnan(values).all():
+        return math.nan, math.nan
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.nanpercentile(values, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def mcnemar(before: np.ndarray, after: np.ndarray) -> float:
-    """Two-sided exact McNemar p-value for paired correctness vectors (bool, same items)."""
-    lost = int(np.sum(before & ~after))
-    gained = int(np.sum(~before & after))
+    """Two-sided exact sign test for paired outcomes (same items): McNemar's exact test for correctness vectors
+    (bool); outcomes averaged over seeds (floats in [0, 1]) count an item by the sign of its difference."""
+    before, after = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
+    lost, gained = int(np.sum(before > after)), int(np.sum(before < after))
     if lost + gained == 0:
         return 1.0
     return float(stats.binomtest(min(lost, gained), lost + gained, 0.5).pvalue)
+
+
+def above_chance(correct: int, n: int, chance: float) -> float:
+    """One-sided exact binomial p-value that an accuracy of correct / n is above ``chance``."""
+    if n == 0:
+        return 1.0
+    return float(stats.binomtest(correct, n, chance, alternative="greater").pvalue)
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:

@@ -55,7 +55,7 @@ def _language_settings(config: MeasureConfig) -> LanguageNeuronConfig:
 
 
 KINDS: dict[str, Kind] = {
-    "types": Kind(lambda config: config, measure, CONDITIONS[1:], Measurement.from_state),
+    "types": Kind(lambda config: config, measure, CONDITIONS, Measurement.from_state),
     "language_neurons": Kind(_language_settings, measure_language_neurons, LANGUAGE_CONDITIONS,
                              LanguageNeurons.from_state),
 }

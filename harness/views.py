@@ -42,12 +42,33 @@ def accuracy_table(m: Measurement, table_id: str, title: str, conditions: dict[s
     columns = list(dict.fromkeys(columns))
     rows = []
     for condition, label in conditions.items():
+        if condition != "baseline" and not m.seeds(condition):
+            continue  # not run (e.g. the contribution-matched control without value vectors)
         acc = dict(zip(m.languages, (100 * m.accuracy(condition)).tolist(), strict=True))
         rows.append({"label": label, "source": "ours", "values": [acc.get(c) for c in columns]})
     for label, values in paper.items():
         rows.append({"label": label, "source": "paper", "values": [values.get(c) for c in columns]})
     return {"id": f"{table_id}-{m.model['model']}-{m.task}", "title": f"{title}: {m.model['model']} {m.task}",
             "columns": columns, "rows": rows}
+
+
+def edits_table(m: Measurement, table_id: str, families: list[str]) -> dict[str, Any]:
+    """Neurons each condition edits per row (all layers, mean over examples; a seeded control: over its seeds too),
+    and how far the drawn controls fell short of their target, per language."""
+    rows = []
+    for family in families:
+        runs = m.seeds(family)
+        if not runs:
+            continue
+        edits = torch.stack([m.edits[c].double() for c in runs]).mean(dim=(0, 1))  # (langs,)
+        rows.append({"label": f"{family}: neurons edited per row", "source": "ours", "values": edits.tolist()})
+        if runs[0] in m.shortfall:
+            short = torch.stack([m.shortfall[c] for c in runs]).mean(dim=(0, 1))
+            unit = "share of the target contribution" if family == "matched" else "neurons"
+            rows.append({"label": f"{family}: short of its target ({unit})", "source": "ours",
+                         "values": short.tolist()})
+    return {"id": f"{table_id}-{m.model['model']}-{m.task}", "columns": list(m.languages), "rows": rows,
+            "title": f"Neurons edited per row (example x language): {m.model['model']} {m.task}"}
 
 
 def contribution_plot(m: Measurement) -> dict[str, Any]:

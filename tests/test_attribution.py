@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.attribution import contribution_scores, effective_scores
 from harness.batching import encode, last_logits
 from harness.capture import last_token_activations
 from harness.models import LoadedModel
+from harness.reducers import expected_subset_span
 from tests.conftest import TEXTS, tiny
 
 
@@ -79,3 +84,21 @@ def test_measured_effective_scores_equal_a_direct_computation() -> None:
             if len(chosen):
                 torch.testing.assert_close(m.effective[li, t, 0].float(), chosen.max(), rtol=1e-4, atol=1e-6)
                 torch.testing.assert_close(m.effective[li, t, 1].float(), chosen.min(), rtol=1e-4, atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5), st.integers(0, 10_000))
+def test_expected_subset_span_equals_the_mean_over_every_subset(size: int, seed: int) -> None:
+    """The order-statistics formula against enumerating every subset of ``size`` members of each row."""
+    g = torch.Generator().manual_seed(seed)
+    values = torch.randn(4, 9, generator=g).double()
+    member = torch.rand(4, 9, generator=g) < 0.6
+    got = expected_subset_span(values, member, size)
+    for row in range(4):
+        members = member[row].nonzero().flatten().tolist()
+        if len(members) < size:
+            assert torch.isnan(got[row])
+            continue
+        spans = [float(values[row, list(c)].max() - values[row, list(c)].min())
+                 for c in itertools.combinations(members, size)]
+        assert float(got[row]) == pytest.approx(sum(spans) / len(spans), abs=1e-9)

@@ -5,66 +5,94 @@ from __future__ import annotations
 import torch
 
 from harness.capture import last_token_activations
+from harness.conditions import RowState, condition_mask
 from harness.interventions import convert, deactivate
-from harness.measure import MeasureConfig, measure, random_control
-from harness.neurons import ALL, classify_neurons, type_codes
-from harness.scoring import predict_choice, verbalizer_tokens
+from harness.measure import MeasureConfig, _row_generators, measure
+from harness.neurons import example_type_shares, type_codes
+from harness.scoring import first_verbalizer, generate, predict_choice, verbalizer_budget, verbalizer_tokens
 from harness.tasks import FIXTURE_DATA, load_task, task_spec
 from tests.conftest import tiny
 
 
-def test_random_control_is_size_matched_disjoint_and_seeded() -> None:
-    codes = type_codes(torch.randn(5, 4, 3, 64))  # (examples, layers, d_ff) from 4 languages
-    generators = [torch.Generator().manual_seed(i) for i in range(5)]
-    mask = random_control(codes, generators)
-    assert torch.equal(mask.sum(-1), (codes == ALL).sum(-1))
-    assert not (mask & (codes == ALL)).any()
-    again = random_control(codes, [torch.Generator().manual_seed(i) for i in range(5)])
-    assert torch.equal(mask, again)
+def _answers(lm, texts: list[str], spec, scoring: str) -> list[str | None]:
+    """One text at a time, no early stop: the scorer's answer for each text."""
+    if scoring == "choice":
+        ids, _ = verbalizer_tokens(lm, spec.choices)
+        return [spec.choices[i] for i in predict_choice(lm, texts, ids, batch_size=1)]
+    continuations, _ = generate(lm, texts, verbalizer_budget(lm, spec.choices), batch_size=1)
+    return [first_verbalizer(c, spec.choices) for c in continuations]
 
 
 def test_conditions_equal_one_example_at_a_time() -> None:
+    """Every condition's per-row masks rebuilt by hand from a separate capture of each example, each row scored
+    alone under its own mask (seeded controls draw with the same per-row generators)."""
     lm = tiny("tiny-llama")
     spec = task_spec("xnli")
-    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "de", "ru"], limit=5)
-    m = measure(lm, examples, spec, MeasureConfig(batch_size=4, chunk_rows=6))  # several chunks and batches
-    ids, _ = verbalizer_tokens(lm, spec.choices)
+    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "de", "ru"], limit=4)
+    config = MeasureConfig(batch_size=4, chunk_rows=6, control_seeds=2, scoring="choice")
+    m = measure(lm, examples, spec, config)  # several chunks and batches
+    n_langs = len(m.languages)
     for e, ex in enumerate(examples):
         texts = [ex.prompts[lang] for lang in m.languages]
-        types = classify_neurons(last_token_activations(lm, texts))
-        for condition, key in (("all_shared", "all_shared"), ("specific", "specific"),
-                               ("partial_shared", "partial_shared")):
-            with deactivate(lm, types[key]):
-                predicted = predict_choice(lm, texts, ids, batch_size=1)
-            naive = [spec.choices[i] == ex.answers[lang] for i, lang in zip(predicted, m.languages, strict=True)]
+        acts = last_token_activations(lm, texts)  # (langs, layers, d_ff)
+        codes = type_codes(acts).expand(n_langs, -1, -1)
+        weight = acts.abs() * torch.stack([lm.site.value_vectors(i).norm(dim=-1) for i in range(lm.n_layers)])
+        state = RowState(codes, acts > 0, weight)
+        rows = range(e * n_langs, (e + 1) * n_langs)
+        for condition in m.correct:
+            if condition == "baseline":
+                continue
+            family, _, seed = condition.partition("/")
+            mask = condition_mask(condition, state, _row_generators(config, family, int(seed or 0), rows,
+                                                                    lm.device))
+            naive = []
+            for row, text in enumerate(texts):
+                edit = convert(lm, mask[row]) if family.startswith("convert") else deactivate(lm, mask[row])
+                with edit:
+                    naive.append(_answers(lm, [text], spec, "choice")[0] == ex.answers[m.languages[row]])
             assert m.correct[condition][e].tolist() == naive, (condition, ex.id)
-        with convert(lm, types["specific"] | types["partial_shared"]):
-            predicted = predict_choice(lm, texts, ids, batch_size=1)
-        naive = [spec.choices[i] == ex.answers[lang] for i, lang in zip(predicted, m.languages, strict=True)]
-        assert m.correct["convert"][e].tolist() == naive
-        shares = torch.stack([types[k].double().mean(-1) for k in ("non_activated", "specific", "partial_shared",
-                                                                     "all_shared")])
-        torch.testing.assert_close(m.example_shares[e], shares)
+            assert m.edits[condition][e].tolist() == mask.sum(dim=(-2, -1)).tolist()
+        torch.testing.assert_close(m.example_shares[e], example_type_shares(codes[:1])[0])
 
 
-def test_language_counts_and_threshold_sweep_equal_separate_runs() -> None:
-    """Types over the first k languages equal a run on those languages; types at a sweep threshold equal a run at
-    that threshold (each a separate capture, classified by its own TypeStatistics)."""
+def test_generated_answers_equal_one_text_at_a_time_without_early_stop() -> None:
+    """The default scoring (first verbalizer in a greedy continuation) with batches and early stopping against
+    plain generation of each text to the full budget; and the accuracy floor and chance recorded."""
+    lm = tiny("tiny-gpt2")
+    spec = task_spec("xnli")
+    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "zh"], limit=6)
+    m = measure(lm, examples, spec, MeasureConfig(batch_size=4), conditions=("all_shared",))
+    texts = [ex.prompts[lang] for ex in examples for lang in m.languages]
+    golds = [ex.answers[lang] for ex in examples for lang in m.languages]
+    naive = [a == g for a, g in zip(_answers(lm, texts, spec, "generate"), golds, strict=True)]
+    assert m.correct["baseline"].flatten().tolist() == naive
+    assert m.scoring["kind"] == "generate" and m.scoring["accuracy floor"] == 0.0
+    counts = [sum(ex.answers["en"] == c for ex in examples) for c in spec.choices]
+    assert m.chance.tolist() == [max(counts) / len(examples)] * 2
+
+
+def test_language_counts_and_threshold_grid_equal_separate_runs() -> None:
+    """Types over a subset of the languages equal a run on that subset (averaged over the drawn subsets); types and
+    density at a grid threshold equal a run at that threshold (each a separate capture)."""
     lm = tiny("tiny-bloom")
     spec = task_spec("xnli")
     languages = ["en", "de", "fr", "ru", "zh"]
     examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=languages, limit=4)
-    config = MeasureConfig(batch_size=4, chunk_rows=10, language_counts=(1, 3, 7), sweep_thresholds=(0.0, 0.05))
+    config = MeasureConfig(batch_size=4, chunk_rows=10, language_counts=(1, 3, 7), language_draws=3,
+                           sweep_thresholds=(0.0, 0.05), density_thresholds=(-0.05, 0.1))
     m = measure(lm, examples, spec, config, conditions=())
     assert m.language_counts == [1, 3, 5]  # 7 > 5 languages: dropped; all 5 always included
+    assert m.thresholds == [-0.05, 0.0, 0.05, 0.1]
     torch.testing.assert_close(m.count_shares[:, -1], m.example_shares)
-    for i, k in enumerate(m.language_counts[:-1]):
-        subset = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=languages[:k], limit=4)
-        torch.testing.assert_close(m.count_shares[:, i], measure(lm, subset, spec, conditions=()).example_shares)
+    for i, drawn in enumerate(m.language_subsets[:-1]):
+        assert len(drawn) == 3 and all(len(s) == m.language_counts[i] for s in drawn)
+        separate = [measure(lm, load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=list(s), limit=4), spec,
+                            conditions=()).example_shares for s in drawn]
+        torch.testing.assert_close(m.count_shares[:, i], torch.stack(separate).mean(dim=0))
     assert (m.count_shares[:, 0, 2:] == 0).all()  # one language: never partial- or all-shared
-    for j, t in enumerate(config.sweep_thresholds):
+    for j, t in enumerate(m.thresholds):
         at_t = measure(lm, examples, spec, MeasureConfig(threshold=t, batch_size=3), conditions=())
         torch.testing.assert_close(m.threshold_shares[:, j], at_t.example_shares)
-    # a higher threshold only switches neurons off: fewer neurons active in at least one language
-    active = 1 - m.threshold_shares[:, :, 0]  # (examples, thresholds, layers)
-    assert (active[:, 1] <= active[:, 0]).all() and (active[:, 1] < active[:, 0]).any()
+        torch.testing.assert_close(m.threshold_density[:, j], at_t.example_activated.mean(dim=1))
+    active = 1 - m.threshold_shares[:, :, 0]  # (examples, thresholds, layers): raising t only switches off
+    assert (active[:, 1:] <= active[:, :-1]).all()

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.neurons import TYPES, TypeStatistics, classify_neurons, dead_across_tokens_share, type_codes
+from harness.neurons import (
+    ALL,
+    NON,
+    SPECIFIC,
+    TYPES,
+    TypeStatistics,
+    classify_neurons,
+    dead_across_tokens_share,
+    independent_overlap,
+    type_codes,
+    type_probabilities,
+)
 from tests.strategies import activations, thresholds
 
 
@@ -84,3 +96,31 @@ def test_overlap_of_identical_examples_is_the_share_itself() -> None:
 def test_dead_across_tokens_share() -> None:
     ever = torch.tensor([[[True, False, False, False]], [[True, True, False, False]]])  # (2 inputs, 1 layer, 4)
     assert dead_across_tokens_share(ever).tolist() == [0.625]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5), st.integers(0, 10_000))
+def test_type_probabilities_equal_enumerating_every_activity_pattern(n_langs: int, seed: int) -> None:
+    """P(type) for independent languages at given rates, against the sum over all 2^L patterns, each classified by
+    type_codes itself."""
+    rates = torch.rand(n_langs, 2, 3, generator=torch.Generator().manual_seed(seed)).double()
+    rates[:, 0, 0] = 1.0  # deterministic neurons: always active, never active
+    rates[:, 0, 1] = 0.0
+    expected = torch.zeros(4, 2, 3, dtype=torch.float64)
+    for pattern in itertools.product([0.0, 1.0], repeat=n_langs):
+        active = torch.tensor(pattern, dtype=torch.float64)[:, None, None]  # (langs, 1, 1)
+        probability = (rates * active + (1 - rates) * (1 - active)).prod(dim=0)  # (2, 3)
+        codes = type_codes(active.expand(-1, 2, 3) - 0.5)  # active -> +0.5 > 0
+        for t in range(4):
+            expected[t] += probability * (codes == t)
+    torch.testing.assert_close(type_probabilities(rates), expected)
+    torch.testing.assert_close(independent_overlap(rates, 1), expected.mean(dim=-1))
+
+
+def test_independent_overlap_falls_with_examples_except_for_deterministic_neurons() -> None:
+    rates = torch.tensor([[[1.0, 0.5, 0.0]], [[1.0, 0.5, 0.0]]])  # (2 langs, 1 layer, 3 neurons)
+    few, many = independent_overlap(rates, 5), independent_overlap(rates, 500)
+    assert many[ALL, 0] == pytest.approx(1 / 3)  # the always-active neuron keeps all-shared
+    assert many[NON, 0] == pytest.approx(1 / 3)  # the never-active one keeps non-activated
+    assert few[SPECIFIC, 0] == pytest.approx(0.5 ** 5 / 3)  # the coin flip is specific in one example with 1/2
+    assert many[SPECIFIC, 0] < 1e-12

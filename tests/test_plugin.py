@@ -196,3 +196,24 @@ def test_language_neuron_claims_end_to_end_on_a_saved_model(pytester: pytest.Pyt
     assert len(list(cache.glob("*.pt"))) == 2  # one measurement per task, shared by the claims
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == sum(r["verdict"] == "refuted" for r in records)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scoring", ["generate", "choice"])
+def test_accuracy_claims_on_a_random_model_are_inconclusive(pytester: pytest.Pytester, saved_model: Path,
+                                                             scoring: str) -> None:
+    """A random model cannot do XNLI: deactivation and conversion claims decline with that reason, whatever the
+    scoring, instead of refuting the paper with a zero effect."""
+    report = pytester.path / "r"
+    claims = [REPO / "claims" / f"test_{name}.py" for name in ("ablate_all_shared", "convert_improves")]
+    result = pytester.runpytest_subprocess(
+        *map(str, claims), "-m", "full", "--model", str(saved_model), "--tasks", "xnli", "--languages", "en,de",
+        "--limit", "12", "--data-dir", str(FIXTURE_DATA), "--report", str(report), "--no-cache", "--scoring",
+        scoring, "-p", "no:randomly")
+    records = _records(report)
+    assert len(records) == 3
+    for record in records:
+        assert record["verdict"] == "inconclusive", record["reason"]
+        assert "cannot do the task" in record["reason"]
+        assert record["params"]["kind"] == scoring
+    assert result.parseoutcomes().get("inconclusive") == 3

@@ -1,9 +1,9 @@
 """Decision rules and statistics on synthetic measurements.
 
-A large all-shared drop is supported, a drop no larger than a control's is refuted, too little evidence is
-inconclusive; the same three-way outcome for the share increase, the mid-layer peak and conversion (the rules on
-type shares across examples, tasks, language counts and thresholds: test_rules_shares.py); McNemar against
-a hand computation and the bootstrap's determinism and degenerate cases.
+The share increase under instruction tuning (with its density-matched control) and the mid-layer peak come out
+supported, refuted or inconclusive as their evidence says (the rules on accuracy: test_rules_accuracy.py; on
+attribution: test_rules_attribution.py; on type shares across examples, tasks, language counts and thresholds:
+test_rules_shares.py); McNemar against a hand computation and the bootstrap's determinism and degenerate cases.
 """
 
 from __future__ import annotations
@@ -15,165 +15,76 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.rules import (
-    ablation_rule,
-    conversion_rule,
-    mid_layer_peak_rule,
-    peak_holds,
-    share_increase_rule,
-)
+from harness.rules import density_matched_shares, mid_layer_peak_rule, peak_holds, share_increase_rule
 from harness.stats import bootstrap_ci, bootstrap_support, mcnemar
-from harness.verdict import Verdict
-from tests.strategies import collapsing_ablation, share_pairs
+from tests.strategies import share_pairs
 
 FAST = settings(max_examples=40, deadline=None)
-
-
-def _controls(base: np.ndarray, **overrides: np.ndarray) -> dict[str, np.ndarray]:
-    """Ablated outcomes with every control equal to the baseline unless overridden."""
-    return {"specific": base.copy(), "partial_shared": base.copy(), "random": base.copy(), **overrides}
-
-
-def _items(n: int, correct: int) -> np.ndarray:
-    out = np.zeros(n, dtype=bool)
-    out[:correct] = True
-    return out
-
-
-def _lose(correct: np.ndarray, n_lost: int, start: int = 0) -> np.ndarray:
-    """A copy that loses the correct items start .. start + n_lost - 1 (items are correct first)."""
-    out = correct.copy()
-    out[start:start + n_lost] = False
-    return out
 
 
 def _contains(ci: tuple[float, float], value: float) -> bool:
     return ci[0] - 1e-12 <= value <= ci[1] + 1e-12
 
 
-# --- ablation_rule --------------------------------------------------------------------------------------------
+# --- share_increase_rule ------------------------------------------------------------------------------------
 
 
-@FAST
-@given(collapsing_ablation())
-def test_large_all_shared_drop_with_untouched_controls_is_supported(data: tuple[np.ndarray, np.ndarray]) -> None:
-    base, all_shared = data
-    verdict = ablation_rule(base, _controls(base, all_shared=all_shared))
-    n_correct, n_lost = int(base.sum()), int((base & ~all_shared).sum())
-    assert verdict.verdict == "supported"
-    assert verdict.effect == pytest.approx(n_lost / n_correct)
-    assert _contains(verdict.ci, verdict.effect)
-    assert verdict.measured["baseline"] == pytest.approx(100 * n_correct / len(base))
-    assert verdict.measured["w/o all_shared"] == pytest.approx(100 * (n_correct - n_lost) / len(base))
-
-
-@FAST
-@given(collapsing_ablation(min_items=100, lost_share=(0.0, 0.1)))
-def test_small_drop_equal_to_random_control_is_refuted(data: tuple[np.ndarray, np.ndarray]) -> None:
-    """Identical all-shared and random outcomes with a small drop: the CI upper bound of the relative drop is
-    below the threshold, which refutes."""
-    base, all_shared = data
-    verdict = ablation_rule(base, _controls(base, all_shared=all_shared, random=all_shared.copy()))
-    assert verdict.verdict == "refuted"
-    assert verdict.ci[1] < 0.5
-
-
-@FAST
-@given(collapsing_ablation(min_items=40, lost_share=(0.5, 0.6)))
-def test_drop_smaller_than_a_significantly_larger_control_drop_is_refuted(
-        data: tuple[np.ndarray, np.ndarray]) -> None:
-    """The all-shared drop is large (>= half the correct items) but random deactivation loses every correct item:
-    a control beats all-shared significantly (McNemar), which refutes."""
-    base, all_shared = data
-    random = np.zeros_like(base)
-    verdict = ablation_rule(base, _controls(base, all_shared=all_shared, random=random))
-    assert verdict.effect >= 0.5  # the relative drop alone would pass
-    assert verdict.measured["McNemar p (w/o all-shared vs w/o random)"] < 0.05
-    assert verdict.verdict == "refuted"
-
-
-def test_large_drop_equal_to_random_control_is_refuted() -> None:
-    base = _items(200, 150)
-    all_shared = _lose(base, 130)
-    verdict = ablation_rule(base, _controls(base, all_shared=all_shared, random=all_shared.copy()))
-    assert verdict.verdict == "refuted"
-
-
-@settings(max_examples=30, deadline=None)
-@given(st.integers(0, 4), st.lists(st.booleans(), min_size=6, max_size=6))
-def test_too_few_correct_items_are_inconclusive(n_correct: int, ablated_list: list[bool]) -> None:
-    """6 items with at most 4 correct at baseline (< min_correct = 5): inconclusive whatever the ablation does."""
-    base, ablated = _items(6, n_correct), np.array(ablated_list)
-    verdict = ablation_rule(base, _controls(base, all_shared=ablated, random=ablated.copy()))
-    assert verdict.verdict == "inconclusive"
-    assert f"only {n_correct} items correct" in verdict.reason
-
-
-def test_six_items_three_correct_all_lost_is_inconclusive() -> None:
-    base = _items(6, 3)
-    verdict = ablation_rule(base, _controls(base, all_shared=np.zeros(6, dtype=bool)))
-    assert verdict.verdict == "inconclusive"
-    assert verdict.effect == 1.0 and verdict.ci == (1.0, 1.0)  # both vectors are constant: no spread to resample
-
-
-def test_large_but_not_significant_drop_is_inconclusive() -> None:
-    """8 items, 5 correct, 3 lost: relative drop 0.6 >= 0.5 and above every control, but McNemar p = 0.25 and the
-    interval is wide."""
-    base = _items(8, 5)
-    verdict = ablation_rule(base, _controls(base, all_shared=_lose(base, 3)))
-    assert verdict.effect == pytest.approx(0.6)
-    assert verdict.measured["McNemar p (baseline vs w/o all-shared)"] == pytest.approx(0.25)
-    assert verdict.verdict == "inconclusive"
-    assert verdict.ci[0] < 0.5 < verdict.ci[1]
-
-
-def test_ablation_verdict_records_its_parameters() -> None:
-    base = _items(40, 30)
-    verdict = ablation_rule(base, _controls(base, all_shared=_lose(base, 28)), min_relative_drop=0.7, alpha=0.01,
-                            min_correct=10, seed=7)
-    assert isinstance(verdict, Verdict)
-    assert verdict.params == {"min_relative_drop": 0.7, "alpha": 0.01, "min_correct": 10, "seed": 7}
-    assert verdict.effect_name == "relative accuracy drop"
-    assert verdict.verdict == "supported"
-    stricter = ablation_rule(base, _controls(base, all_shared=_lose(base, 28)), min_relative_drop=0.95)
-    assert stricter.verdict != "supported"  # 28 / 30 = 0.93 < 0.95: the threshold is used
-
-
-def test_controls_that_drop_as_much_block_support() -> None:
-    base = _items(100, 80)
-    all_shared = _lose(base, 70)
-    for control in ("specific", "partial_shared", "random"):
-        verdict = ablation_rule(base, _controls(base, all_shared=all_shared, **{control: all_shared.copy()}))
-        assert verdict.verdict != "supported", control
-
-
-# --- share_increase_rule --------------------------------------------------------------------------------------
+def _ift_pair(ift_shared: np.ndarray, base_shared: np.ndarray, partial_drop: float = 0.05) -> tuple[dict, dict]:
+    """IFT and base per-example shares; partial-shared falls by ``partial_drop`` under IFT."""
+    base = {"all_shared": base_shared, "partial_shared": np.full(len(base_shared), 0.3)}
+    ift = {"all_shared": ift_shared, "partial_shared": base["partial_shared"] - partial_drop}
+    return ift, base
 
 
 @FAST
 @given(share_pairs(shift=(0.01, 0.2)))
-def test_clear_share_increase_is_supported(data: tuple[np.ndarray, np.ndarray]) -> None:
+def test_clear_share_increase_that_survives_matched_density_is_supported(data: tuple[np.ndarray, np.ndarray]) -> None:
     ift, base = data
-    verdict = share_increase_rule(ift, base)
+    verdict = share_increase_rule(*_ift_pair(ift, base), matched_shared=ift)
     assert verdict.verdict == "supported"
     assert verdict.effect == pytest.approx(float(np.mean(ift - base)))
     assert 0 < verdict.ci[0] <= verdict.ci[1]
 
 
 @FAST
+@given(share_pairs(shift=(0.01, 0.2)))
+def test_an_increase_that_matched_density_removes_is_refuted(data: tuple[np.ndarray, np.ndarray]) -> None:
+    """A model that is only denser: more all-shared neurons at the fixed threshold, as many at matched density."""
+    ift, base = data
+    verdict = share_increase_rule(*_ift_pair(ift, base), matched_shared=base.copy())
+    assert verdict.ci[0] > 0  # the comparison at a fixed threshold alone would support it
+    assert verdict.verdict == "refuted"
+
+
+@FAST
 @given(share_pairs(shift=(-0.2, -0.01)))
 def test_clear_share_decrease_is_refuted(data: tuple[np.ndarray, np.ndarray]) -> None:
     ift, base = data
-    verdict = share_increase_rule(ift, base)
+    verdict = share_increase_rule(*_ift_pair(ift, base), matched_shared=ift)
     assert verdict.verdict == "refuted"
     assert verdict.ci[1] <= 0
+
+
+def test_partial_shared_rising_under_ift_is_refuted_and_falling_is_required() -> None:
+    base = np.linspace(0.2, 0.4, 20)
+    assert share_increase_rule(*_ift_pair(base + 0.1, base, partial_drop=-0.05), matched_shared=base + 0.1).verdict \
+        == "refuted"
+    assert share_increase_rule(*_ift_pair(base + 0.1, base, partial_drop=0.0), matched_shared=base + 0.1).verdict \
+        == "inconclusive"
+
+
+def test_no_density_match_cannot_support() -> None:
+    base = np.linspace(0.2, 0.4, 20)
+    verdict = share_increase_rule(*_ift_pair(base + 0.1, base), matched_shared=None)
+    assert verdict.verdict == "inconclusive"
+    assert "no threshold of the grid" in verdict.reason
 
 
 @FAST
 @given(share_pairs(min_examples=1, max_examples=4, shift=(-0.2, 0.2)))
 def test_fewer_than_min_examples_are_inconclusive(data: tuple[np.ndarray, np.ndarray]) -> None:
     ift, base = data
-    verdict = share_increase_rule(ift, base)
+    verdict = share_increase_rule(*_ift_pair(ift, base), matched_shared=ift)
     assert verdict.verdict == "inconclusive"
     assert f"only {len(ift)} examples" in verdict.reason
 
@@ -181,28 +92,31 @@ def test_fewer_than_min_examples_are_inconclusive(data: tuple[np.ndarray, np.nda
 def test_noisy_difference_near_zero_is_inconclusive() -> None:
     base = np.full(8, 0.4)
     ift = base + np.array([0.2, -0.2, 0.15, -0.1, 0.1, -0.2, 0.05, 0.02])  # mean +0.0025
-    verdict = share_increase_rule(ift, base)
+    verdict = share_increase_rule(*_ift_pair(ift, base), matched_shared=ift)
     assert verdict.effect == pytest.approx(0.0025)
     assert verdict.ci[0] < 0 < verdict.ci[1]
     assert verdict.verdict == "inconclusive"
 
 
-@FAST
-@given(st.lists(st.floats(0.0, 1.0), min_size=5, max_size=40))
-def test_identical_shares_are_refuted_with_a_zero_interval(values: list[float]) -> None:
-    shares = np.array(values)
-    verdict = share_increase_rule(shares, shares.copy())
-    assert verdict.verdict == "refuted"
-    assert verdict.effect == 0.0 and verdict.ci == (0.0, 0.0)
-
-
-def test_share_verdict_records_its_parameters() -> None:
-    base = np.linspace(0.2, 0.4, 6)
-    verdict = share_increase_rule(base + 0.1, base, min_examples=7, seed=3)
-    assert verdict.params == {"min_examples": 7, "seed": 3}
-    assert verdict.verdict == "inconclusive"  # 6 examples < 7
-    assert verdict.effect == pytest.approx(0.1)
+def test_matched_difference_threshold_is_used_and_recorded() -> None:
+    base = np.linspace(0.2, 0.4, 12)
+    ift, base_shares = _ift_pair(base + 0.1, base)
+    verdict = share_increase_rule(ift, base_shares, matched_shared=base + 0.004, min_examples=5, seed=3)
+    assert verdict.params["min_difference"] == 0.005 and verdict.params["seed"] == 3
+    assert verdict.verdict == "refuted"  # +0.4 points at matched density < 0.5
+    assert share_increase_rule(ift, base_shares, matched_shared=base + 0.006).verdict == "supported"
     assert verdict.measured["difference (points)"] == pytest.approx(10.0)
+
+
+def test_density_matching_interpolates_between_grid_thresholds() -> None:
+    thresholds = [0.0, 0.1, 0.2]
+    density = np.array([[[0.6, 0.5], [0.4, 0.5], [0.2, 0.1]]] * 3)  # (examples, thr, layers)
+    shares = np.array([[[0.3, 0.2], [0.2, 0.2], [0.1, 0.0]]] * 3)
+    matched, at = density_matched_shares(thresholds, density, shares, np.array([0.5, 0.3]))
+    assert at == pytest.approx([0.05, 0.15])  # layer 0 halfway between 0 and 0.1; layer 1 halfway to 0.2
+    assert matched == pytest.approx([(0.25 + 0.1) / 2] * 3)
+    out_of_grid, at = density_matched_shares(thresholds, density, shares, np.array([0.9, 0.05]))
+    assert out_of_grid is None and np.isnan(at).all()
 
 
 # --- mid_layer_peak_rule / peak_holds -------------------------------------------------------------------------
@@ -291,69 +205,6 @@ def test_peak_rule_records_its_parameters_and_uses_them() -> None:
     assert default.verdict == "supported"
     assert strict.verdict == "refuted"
     assert strict.params == {"edge_low": 0.2, "edge_high": 0.3, "min_fall": 0.5, "min_support": 0.9, "seed": 4}
-
-
-# --- conversion_rule ------------------------------------------------------------------------------------------
-
-
-def _accuracy_grid(n_examples: int, n_langs: int, accuracy: float, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).random((n_examples, n_langs)) < accuracy
-
-
-@settings(max_examples=25, deadline=None)
-@given(st.integers(40, 150), st.integers(3, 12), st.integers(0, 10_000))
-def test_improvement_in_every_language_is_supported(n_examples: int, n_langs: int, seed: int) -> None:
-    base = _accuracy_grid(n_examples, n_langs, 0.5, seed)
-    base[0] = False  # example 0 is wrong in every language and gets fixed: every language gains
-    fixed = np.random.default_rng(seed + 1).random(base.shape) < 0.4
-    fixed[0] = True
-    converted = base | fixed  # no answer gets worse
-    verdict = conversion_rule(base, converted)
-    assert verdict.verdict == "supported"
-    assert verdict.effect == pytest.approx(float(converted.mean() - base.mean()))
-    assert verdict.ci[0] > 0
-    assert verdict.measured["languages not worse"] == 1.0
-
-
-@FAST
-@given(st.integers(1, 100), st.integers(1, 12), st.integers(0, 10_000))
-def test_no_change_is_refuted(n_examples: int, n_langs: int, seed: int) -> None:
-    base = _accuracy_grid(n_examples, n_langs, 0.5, seed)
-    verdict = conversion_rule(base, base.copy())
-    assert verdict.verdict == "refuted"
-    assert verdict.effect == 0.0 and verdict.ci == (0.0, 0.0)
-
-
-def _mixed(n_worse: int, n_langs: int = 6, n_examples: int = 90) -> tuple[np.ndarray, np.ndarray]:
-    """Languages 0 .. n_worse - 1 lose 5 correct answers, the others gain 40."""
-    base = np.zeros((n_examples, n_langs), dtype=bool)
-    base[:45] = True
-    converted = base.copy()
-    converted[:5, :n_worse] = False
-    converted[45:85, n_worse:] = True
-    return base, converted
-
-
-def test_worse_in_more_than_a_third_of_languages_is_refuted() -> None:
-    base, converted = _mixed(n_worse=3)  # half the languages worse, though the mean rises a lot
-    verdict = conversion_rule(base, converted)
-    assert verdict.effect > 0 and verdict.ci[0] > 0
-    assert verdict.measured["languages not worse"] == 0.5
-    assert verdict.verdict == "refuted"
-
-
-def test_worse_in_exactly_a_third_of_languages_is_still_supported() -> None:
-    base, converted = _mixed(n_worse=2)
-    verdict = conversion_rule(base, converted)
-    assert verdict.measured["languages not worse"] == pytest.approx(2 / 3)
-    assert verdict.verdict == "supported"
-
-
-def test_conversion_verdict_records_its_parameters() -> None:
-    base, converted = _mixed(n_worse=2)
-    verdict = conversion_rule(base, converted, min_language_share=0.8, seed=5)
-    assert verdict.params == {"min_language_share": 0.8, "seed": 5}
-    assert verdict.verdict == "refuted"  # 4 of 6 languages not worse < 0.8
 
 
 # --- stats ----------------------------------------------------------------------------------------------------
@@ -450,24 +301,37 @@ def test_dead_across_tokens_rule() -> None:
     assert dead_across_tokens_rule(np.zeros(10), 3).verdict == "inconclusive"
 
 
+def _activated(n_examples: int, spread: float, seed: int = 0) -> np.ndarray:
+    """(examples, 9 langs, 10 layers) activated shares around a common curve; language 8 is ``spread`` higher in
+    layer 5."""
+    rng = np.random.default_rng(seed)
+    out = np.tile(np.linspace(0.3, 0.6, 10), (n_examples, 9, 1)) + rng.normal(0, 0.01, (n_examples, 9, 10))
+    out[:, 8, 5] += spread
+    return out
+
+
 def test_language_consistency_rule() -> None:
     from harness.rules import language_consistency_rule
 
-    even = np.tile(np.linspace(0.3, 0.6, 10), (9, 1))
-    assert language_consistency_rule(even, 20).verdict == "supported"
-    skewed = even.copy()
-    skewed[8, 5] += 0.4
-    refuted = language_consistency_rule(skewed, 20)
+    assert language_consistency_rule(_activated(20, 0.0)).verdict == "supported"
+    refuted = language_consistency_rule(_activated(20, 0.4))
     assert refuted.verdict == "refuted" and refuted.measured["layer of largest spread"] == 5
-    assert language_consistency_rule(even, 2).verdict == "inconclusive"
+    assert language_consistency_rule(_activated(2, 0.0)).verdict == "inconclusive"
+    assert language_consistency_rule(_activated(20, 0.05)).verdict == "inconclusive"  # at the limit: either side
 
 
-def test_contribution_rule() -> None:
-    from harness.rules import contribution_rule
+def test_language_consistency_skips_near_empty_layers_and_uses_points() -> None:
+    """A layer where 0.1% of the neurons fire in one language and none in the others: a relative spread of 9
+    times its mean, an absolute one of 0.1 points; under 1% active, the layer is skipped anyway."""
+    from harness.rules import language_consistency_rule
 
-    led = np.tile(np.array([[0.1], [0.1], [0.2], [0.6]]), (1, 10))  # (types, layers): all-shared leads
-    assert contribution_rule(led).verdict == "supported"
-    assert contribution_rule(led[[0, 1, 3, 2]]).verdict == "refuted"  # partial-shared leads instead
-    half = led.copy()
-    half[:, :5] = led[[0, 1, 3, 2], :5]
-    assert contribution_rule(half).verdict == "inconclusive"
+    activated = _activated(20, 0.0)
+    activated[:, :, 5] = 0.0
+    activated[:, 8, 5] = 0.001
+    verdict = language_consistency_rule(activated)
+    assert verdict.measured["layers skipped (under min_active)"] == 1
+    assert verdict.verdict == "supported"
+    activated[:, :, 5] = 0.3
+    activated[:, 8, 5] = 0.38  # 8 points apart in a busy layer
+    assert language_consistency_rule(activated).verdict == "refuted"
+    assert language_consistency_rule(activated, max_spread=0.1).verdict == "supported"

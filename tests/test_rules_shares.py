@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from harness.rules import language_count_rule, non_repeating_rule, task_dependence_rule, threshold_sweep_rule
 from harness.stats import bootstrap_ci
+from harness.verdict import Verdict
 from tests.strategies import task_shares, type_shares
 
 FAST = settings(max_examples=40, deadline=None)
@@ -26,6 +27,40 @@ def _contains(ci: tuple[float, float], value: float) -> bool:
 # --- non_repeating_rule ---------------------------------------------------------------------------------------
 
 
+def _non_repeating(overlap: np.ndarray, shares: np.ndarray, n: int, *, null_now: np.ndarray | None = None,
+                   null_later: np.ndarray | None = None, **kwargs: float) -> Verdict:
+    """The rule with every repeating neuron deterministic (rates 0 or 1) unless nulls are given: chance explains
+    none of the overlap, which stays on any number of examples."""
+    null_now = overlap if null_now is None else null_now
+    return non_repeating_rule(overlap, shares, null_now, overlap if null_later is None else null_later, n, **kwargs)
+
+
+@FAST
+@given(type_shares(), st.floats(0.2, 1.0), st.integers(20, 60))
+def test_overlap_that_chance_explains_is_supported(shares: np.ndarray, inactive: float, n: int) -> None:
+    """Non-activated neurons that stayed so in all n examples only as often as their rates predict (chance), and
+    would not over 1000: the old fixed cut at n examples refuted this, the projection supports it."""
+    overlap = np.zeros_like(shares)
+    overlap[0] = inactive * shares[0]
+    verdict = _non_repeating(overlap, shares, n, null_now=overlap, null_later=np.zeros_like(shares))
+    assert verdict.measured["non-activated neurons that stay so in every example %"] > 10
+    assert verdict.verdict == "supported"
+
+
+def test_overlap_beyond_chance_counts_in_the_projection() -> None:
+    shares = np.full((4, 5), 0.25)
+    overlap = np.zeros_like(shares)
+    overlap[0] = 0.5 * shares[0]
+    null_now = np.zeros_like(shares)
+    null_now[0] = 0.3 * shares[0]  # chance explains 30 of the 50 points
+    verdict = _non_repeating(overlap, shares, 30, null_now=null_now, null_later=np.zeros_like(shares))
+    assert verdict.measured["non-activated that stay so, expected over 1000 examples %"] == pytest.approx(20.0)
+    assert verdict.verdict == "refuted"
+    null_now[0] = 0.41 * shares[0]  # 9 points beyond chance: under the 10% limit
+    assert _non_repeating(overlap, shares, 30, null_now=null_now,
+                          null_later=np.zeros_like(shares)).verdict == "supported"
+
+
 @FAST
 @given(type_shares(), st.floats(0, 0.099), st.floats(0, 0.99), st.integers(1, 500))
 def test_little_overlap_is_supported_with_any_number_of_examples(shares: np.ndarray, inactive: float,
@@ -34,7 +69,7 @@ def test_little_overlap_is_supported_with_any_number_of_examples(shares: np.ndar
     overlap = np.zeros_like(shares)
     overlap[0] = inactive * shares[0]
     overlap[1:] = shares[1:] * min(1.0, active_part * 0.01 / shares[1:].sum(axis=0).max())
-    verdict = non_repeating_rule(overlap, shares, n)
+    verdict = _non_repeating(overlap, shares, n)
     assert verdict.verdict == "supported"
     assert math.isclose(verdict.effect, inactive, abs_tol=1e-9)
 
@@ -44,7 +79,7 @@ def test_little_overlap_is_supported_with_any_number_of_examples(shares: np.ndar
 def test_repeating_non_activated_neurons_are_refuted(shares: np.ndarray, inactive: float, n: int) -> None:
     overlap = np.zeros_like(shares)
     overlap[0] = inactive * shares[0]
-    verdict = non_repeating_rule(overlap, shares, n)
+    verdict = _non_repeating(overlap, shares, n)
     assert verdict.verdict == "refuted" and "non-activated" in verdict.reason
 
 
@@ -53,13 +88,13 @@ def test_repeating_non_activated_neurons_are_refuted(shares: np.ndarray, inactiv
 def test_an_active_type_kept_in_every_example_is_refuted(shares: np.ndarray, t: int, n: int) -> None:
     overlap = np.zeros_like(shares)
     overlap[t] = np.maximum(shares[t], 0.011)  # at least 1.1% of every layer keeps type t
-    assert non_repeating_rule(overlap, shares, n).verdict == "refuted"
+    assert _non_repeating(overlap, shares, n).verdict == "refuted"
 
 
 @FAST
 @given(type_shares(), st.integers(1, 19))
 def test_repeating_on_too_few_examples_is_inconclusive(shares: np.ndarray, n: int) -> None:
-    verdict = non_repeating_rule(shares.copy(), shares, n)  # every neuron keeps its type: overlap = shares
+    verdict = _non_repeating(shares.copy(), shares, n)  # every neuron keeps its type: overlap = shares
     assert verdict.verdict == "inconclusive" and "may still fall" in verdict.reason
 
 
@@ -67,11 +102,12 @@ def test_non_repeating_limits_are_strict_and_recorded() -> None:
     shares = np.full((4, 5), 0.25)
     overlap = np.zeros_like(shares)
     overlap[0] = 0.1 * shares[0]  # exactly 10% of non-activated neurons repeat
-    verdict = non_repeating_rule(overlap, shares, 30)
+    verdict = _non_repeating(overlap, shares, 30)
     assert verdict.verdict == "refuted"
-    assert non_repeating_rule(overlap, shares, 30, max_inactive_repeat=0.11).verdict == "supported"
-    assert verdict.params == {"max_active_overlap": 0.01, "max_inactive_repeat": 0.1, "min_examples": 20}
-    assert non_repeating_rule(np.zeros((4, 3)), np.vstack([np.zeros(3), np.ones((3, 3)) / 3]), 30).effect == 0.0
+    assert _non_repeating(overlap, shares, 30, max_inactive_repeat=0.11).verdict == "supported"
+    assert verdict.params["max_active_overlap"] == 0.01 and verdict.params["max_inactive_repeat"] == 0.1
+    assert verdict.params["min_examples"] == 20 and verdict.params["later_examples"] == 1000
+    assert _non_repeating(np.zeros((4, 3)), np.vstack([np.zeros(3), np.ones((3, 3)) / 3]), 30).effect == 0.0
 
 
 # --- task_dependence_rule -------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
 def test_specs() -> None:
     xnli = task_spec("xnli")
     assert (xnli.scoring, xnli.choices, xnli.languages) == (
-        "choice",
+        "verbalizer",
         ("true", "false", "inconclusive"),
         XNLI_LANGS,
     )
@@ -66,7 +66,7 @@ def test_specs() -> None:
 
 
 def test_unknown_task_lists_known() -> None:
-    with pytest.raises(TaskDataError, match="known tasks: xnli, facts, editing"):
+    with pytest.raises(TaskDataError, match="known tasks: xnli, facts, editing, editing-all-en"):
         load_task("squad", data_dir=XNLI_DIR)
     with pytest.raises(ValueError, match="unknown task"):
         task_spec("squad")
@@ -320,6 +320,13 @@ def test_editing_fixture(direction: str) -> None:
         assert ex.answers["de"] == test["alt"]
         assert ex.prompts["en"] == f"{en['src']} {en['alt']} Question: {en['src']} Answer:"
         assert ex.answers["en"] == en["alt"]
+
+
+def test_reverse_editing_task_is_the_all_to_en_direction() -> None:
+    assert load_task("editing-all-en", data_dir=MZSRE_DIR, limit=3) == load_task(
+        "editing", data_dir=MZSRE_DIR, direction="all->en", limit=3)
+    with pytest.raises(TaskDataError, match="editing-all-en is the all->en direction"):
+        load_task("editing-all-en", data_dir=MZSRE_DIR, direction="en->all")
 
 
 def test_editing_default_direction_is_en_to_all() -> None:

@@ -37,7 +37,7 @@ __all__ = [
     "task_spec",
 ]
 
-_SPECS: dict[str, TaskSpec] = {"xnli": xnli.SPEC, "facts": facts.SPEC, "editing": editing.SPEC}
+_SPECS: dict[str, TaskSpec] = {spec.name: spec for spec in (xnli.SPEC, facts.SPEC, editing.SPEC, editing.REVERSE_SPEC)}
 TASKS: tuple[str, ...] = tuple(_SPECS)
 
 
@@ -55,10 +55,14 @@ def load_task(
     direction: str | None = None,
     shots: int = 0,
 ) -> list[ParallelExample]:
-    """Load task ``name`` as parallel examples (keys in ``LANGUAGES`` order); ``direction``/``shots``: editing only."""
+    """Load task ``name`` as parallel examples (keys in ``LANGUAGES`` order); ``direction``/``shots``: editing only
+    (``editing`` takes either direction, en->all by default; ``editing-all-en`` is all->en)."""
     _check_name(name)
-    if name == "editing":
-        return editing.load(languages, limit, data_dir, direction=direction, shots=shots)
+    if name in editing.DIRECTION_OF:
+        if name != editing.SPEC.name and direction not in (None, editing.DIRECTION_OF[name]):
+            raise TaskDataError(f"{name} is the {editing.DIRECTION_OF[name]} direction; got direction {direction!r}")
+        return editing.load(languages, limit, data_dir, direction=direction or editing.DIRECTION_OF[name],
+                            shots=shots)
     if direction is not None or shots:
         raise TaskDataError(f"{name}: direction and shots apply to the editing task only")
     loader = xnli.load if name == "xnli" else facts.load

@@ -50,6 +50,17 @@ SPEC = TaskSpec(
     max_new_tokens=16,
     languages=LANGUAGES,
 )
+#: The reverse direction as a task of its own (the paper reports it apart: Table 5, Fig. 11).
+REVERSE_SPEC = TaskSpec(
+    name="editing-all-en",
+    scoring="generate",
+    choices=None,
+    template=TEMPLATE,
+    max_new_tokens=16,
+    languages=LANGUAGES,
+)
+#: Task name -> its editing direction.
+DIRECTION_OF = {SPEC.name: "en->all", REVERSE_SPEC.name: "all->en"}
 
 Side = dict[str, Any]
 

@@ -53,10 +53,12 @@ class TaskSpec:
     """How a task is prompted and scored; recorded with every result."""
 
     name: str
-    scoring: str  # "choice" (argmax over verbalizers) or "generate" (greedy continuation)
+    # "verbalizer": the answer is one of ``choices`` (greedy generation, the first verbalizer found; or a forced
+    # choice among their first tokens); "generate": an open answer, compared with the gold by the task's metric
+    scoring: str
     choices: tuple[str, ...] | None
     template: str
-    max_new_tokens: int
+    max_new_tokens: int | None  # open answers: the generation budget; verbalizers: the tokenizer decides
     languages: tuple[str, ...]
 
 

@@ -44,10 +44,10 @@ LABEL_WORDS: dict[int, str] = {0: "true", 1: "inconclusive", 2: "false"}
 
 SPEC = TaskSpec(
     name="xnli",
-    scoring="choice",
+    scoring="verbalizer",
     choices=("true", "false", "inconclusive"),
     template=TEMPLATE,
-    max_new_tokens=1,
+    max_new_tokens=None,
     languages=tuple(lang for lang in LANGUAGES if lang != "pt"),
 )
 

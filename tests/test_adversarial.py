@@ -1,0 +1,124 @@
+"""Each adversarial planted model embodies the most plausible alternative explanation of a finding: the rules and
+controls as they were before (tests/rules_before.py) give the wrong verdict on it, the claim's verdict now is its
+planted truth. Measured on the project's XNLI items, like the tiny tier, and scored the same way in both (the
+first verbalizer in a greedy continuation), so that only the rules and controls differ."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+
+from claims.test_ablate_all_shared import verdict_for as ablation_verdict
+from claims.test_contribution_dominance import verdict_for as contribution_verdict
+from claims.test_convert_improves import verdict_for as conversion_verdict
+from claims.test_ift_raises_all_shared import verdict_for as ift_verdict
+from fixtures.planted import PLANTED, build_planted
+from harness.capture import Recorder
+from harness.measure import MeasureConfig, Measurement, measure
+from harness.models import LoadedModel
+from harness.neurons import ALL, PARTIAL, SPECIFIC, type_codes
+from harness.rules import language_consistency_rule
+from harness.scoring import first_verbalizer, generate, verbalizer_budget
+from harness.tasks import FIXTURE_DATA, load_task, task_spec
+from tests import rules_before
+
+pytestmark = pytest.mark.slow
+SPEC = task_spec("xnli")
+
+
+@functools.cache
+def _examples() -> tuple:
+    return tuple(load_task("xnli", data_dir=FIXTURE_DATA / "xnli"))
+
+
+@functools.cache
+def _planted(name: str) -> LoadedModel:
+    torch.set_num_threads(1)
+    return build_planted(PLANTED[name], {"xnli": list(_examples())})
+
+
+@functools.cache
+def _measured(name: str, conditions: tuple[str, ...] = ()) -> Measurement:
+    return measure(_planted(name), list(_examples()), SPEC, MeasureConfig(), conditions=conditions)
+
+
+def _answers(lm: LoadedModel, texts: list[str], recorder: Recorder | None = None,
+             **masks: torch.Tensor) -> np.ndarray:
+    """Today's scoring (the first verbalizer in a greedy continuation) under optional per-row masks."""
+    continuations, _ = generate(lm, texts, verbalizer_budget(lm, SPEC.choices), recorder=recorder, **masks)
+    return np.array([first_verbalizer(c, SPEC.choices) for c in continuations], dtype=object)
+
+
+def _old_outcomes(lm: LoadedModel) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The old masks, scored today's way: each type's whole mask (active in the row or not), a random control drawn
+    from every neuron that is not all-shared, conversion of every specific and partial-shared neuron. Returns the
+    baseline (examples, langs) and each condition's outcome, correctness as bool."""
+    examples = list(_examples())
+    n_langs = len(examples[0].prompts)
+    texts = [ex.prompts[lang] for ex in examples for lang in ex.prompts]
+    golds = np.array([ex.answers[lang] for ex in examples for lang in ex.prompts], dtype=object)
+    with Recorder(lm) as recorder:
+        base = _answers(lm, texts, recorder) == golds
+        acts, _ = recorder.gather()
+    codes = type_codes(acts.reshape(len(examples), n_langs, lm.n_layers, lm.d_ff))  # (examples, layers, d_ff)
+    generators = [torch.Generator().manual_seed(i) for i in range(len(examples))]
+    masks = {"all_shared": codes == ALL, "specific": codes == SPECIFIC, "partial_shared": codes == PARTIAL,
+             "random": rules_before.random_control(codes, generators),
+             "convert": (codes == SPECIFIC) | (codes == PARTIAL)}
+    outcomes = {}
+    for condition, mask in masks.items():
+        rows = mask.repeat_interleave(n_langs, dim=0)
+        edit = {"convert_masks" if condition == "convert" else "deactivate_masks": rows}
+        outcomes[condition] = (_answers(lm, texts, **edit) == golds).reshape(len(examples), n_langs)
+    return base.reshape(len(examples), n_langs), outcomes
+
+
+def test_an_answer_spread_over_every_active_neuron_fools_the_old_random_control() -> None:
+    """planted-spread: deactivating the all-shared carriers costs no more than deactivating as many other active
+    ones. The old control drew mostly inactive neurons and lost nothing."""
+    base, old = _old_outcomes(_planted("planted-spread"))
+    m = _measured("planted-spread", ("all_shared", "specific", "partial_shared", "random", "matched"))
+    for lang, language in enumerate(m.languages):
+        before = rules_before.ablation_rule(base[:, lang], {c: old[c][:, lang] for c in rules_before.ABLATION_CONTROLS
+                                                            + ("all_shared",)})
+        assert before.verdict == "supported", language
+        assert ablation_verdict(m, language).verdict == "refuted", language
+
+
+def test_all_shared_leading_the_top_contributors_by_number_only_fools_the_old_rule() -> None:
+    m = _measured("planted-crowded")
+    assert rules_before.contribution_rule(m.top_contribution.numpy()).verdict == "supported"
+    assert contribution_verdict(m).verdict == "refuted"
+
+
+def test_a_generic_perturbation_that_helps_as_much_fools_the_old_conversion_rule() -> None:
+    base, old = _old_outcomes(_planted("planted-perturbed"))
+    assert rules_before.conversion_rule(base, old["convert"]).verdict == "supported"
+    assert conversion_verdict(_measured("planted-perturbed", ("convert", "convert_random"))).verdict == "refuted"
+
+
+def test_a_denser_model_with_the_same_sharing_fools_the_old_ift_rule() -> None:
+    denser, base = _measured("planted-denser"), _measured("planted-shared")
+    shared = [m.example_shares[:, ALL].mean(dim=-1).numpy() for m in (denser, base)]
+    assert rules_before.share_increase_rule(*shared).verdict == "supported"
+    assert float(denser.activated.mean()) > float(base.activated.mean())  # only denser
+    assert ift_verdict(denser, base).verdict == "refuted"
+
+
+def test_a_near_empty_layer_fools_the_old_relative_spread() -> None:
+    """planted-quiet-layer: 2 of 256 neurons of layer 5 fire on Chinese prompts only, nothing else there."""
+    m = _measured("planted-quiet-layer")
+    before = rules_before.language_consistency_rule(m.activated.numpy(), len(m.example_ids))
+    assert before.verdict == "refuted" and before.measured["layer of largest spread"] == 5
+    assert language_consistency_rule(m.example_activated.numpy()).verdict == "supported"
+
+
+def test_a_model_that_cannot_do_the_task_was_refuted_and_is_inconclusive() -> None:
+    """planted-crowded answers nothing: the old conversion rule refuted a zero change, the new one declines."""
+    base, old = _old_outcomes(_planted("planted-crowded"))
+    assert rules_before.conversion_rule(base, old["convert"]).verdict == "refuted"
+    verdict = conversion_verdict(_measured("planted-crowded", ("convert", "convert_random")))
+    assert verdict.verdict == "inconclusive" and "cannot do the task" in verdict.reason
