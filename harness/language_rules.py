@@ -115,7 +115,7 @@ def overlap_rule(overlap: np.ndarray, boot_overlap: np.ndarray, n_selected: int,
                 "random same-size sets (expected) %": 100 * control, "bootstrap resamples": len(boot_overlap)}
     verdict = decide(largest < max_overlap, ci[1] < max_overlap, ci[0] >= max_overlap)
     reason = (f"two languages share at most {100 * largest:.1f}% of their {n_selected} neurons [{100 * ci[0]:.1f}, "
-              f"{100 * ci[1]:.1f}] (limit {100 * max_overlap:.0f}%; random sets: {100 * control:.2f}%)")
+              f"{100 * ci[1]:.1f}] (limit {100 * max_overlap:g}%; random sets: {100 * control:.2f}%)")
     return Verdict(verdict, reason, "largest pairwise overlap", largest, ci, measured, params)
 
 
@@ -168,7 +168,7 @@ def tampering_rule(tampered: np.ndarray, control: np.ndarray, baseline: np.ndarr
     reason = (f"target language in {100 * shares['its neurons fixed']:.0f}% of generations with "
               f"{100 * fixed_share:.2f}% of neurons fixed, {100 * shares['random neurons fixed']:.0f}% with a random "
               f"set, {100 * shares['no fix']:.0f}% without: gain {100 * gain:.0f}% of the control's headroom "
-              f"[{100 * ci[0]:.0f}, {100 * ci[1]:.0f}] (needs {100 * min_gain:.0f}%), McNemar p={raw[target]:.2g}, "
+              f"[{100 * ci[0]:.0f}, {100 * ci[1]:.0f}] (needs {100 * min_gain:g}%), McNemar p={raw[target]:.2g}, "
               f"Holm-adjusted over {len(raw)} languages p={adjusted[target]:.2g}")
 
     def inconclusive(why: str) -> Verdict:
@@ -176,14 +176,14 @@ def tampering_rule(tampered: np.ndarray, control: np.ndarray, baseline: np.ndarr
 
     if fixed_share > max_share:
         return inconclusive(f"{100 * fixed_share:.2f}% of neurons fixed, the finding is about under "
-                            f"{100 * max_share:.0f}%")
+                            f"{100 * max_share:g}%")
     if not identifier_recall >= min_recall:
         return inconclusive(f"the identifier recognises {100 * identifier_recall:.0f}% of held-out texts of the "
-                            f"language (< {100 * min_recall:.0f}%)")
+                            f"language (< {100 * min_recall:g}%)")
     for condition in ("no fix", "random neurons fixed"):
         if shares[condition] >= ceiling:
             return inconclusive(f"the model already writes the language in {100 * shares[condition]:.0f}% of "
-                                f"generations with {condition} (ceiling {100 * ceiling:.0f}%): no room to show "
+                                f"generations with {condition} (ceiling {100 * ceiling:g}%): no room to show "
                                 f"the rise")
     verdict = decide(gain >= min_gain, adjusted[target] < alpha, ci[1] < min_gain)
     return Verdict(verdict, reason, EFFECT_TAMPERING, gain, ci, measured, params)

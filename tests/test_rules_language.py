@@ -189,6 +189,34 @@ def test_layer_measurements_parameters_and_reason() -> None:
     assert (wide.params["first band layers"], wide.params["last band layers"]) == ("0,1,2", "27,28,29")
 
 
+def test_intervals_are_the_percentiles_of_the_resamples() -> None:
+    counts = counts_in(10, {0: 40, 9: 30, 5: 30})
+    boot = np.stack([counts_in(10, {0: 20 + r, 9: 30, 5: 50 - r}) for r in range(40)])  # 20% .. 59% in layer 0
+    shares = (20 + np.arange(40)) / 100
+    for confidence, tails in ((0.95, [2.5, 97.5]), (0.9, [5, 95])):
+        verdict = layer_concentration_rule(counts, boot, confidence=confidence)
+        low, high = np.percentile(shares, tails) / 0.1
+        assert verdict.measured["first layers: enrichment low"] == pytest.approx(low, abs=0, rel=1e-12)
+        assert verdict.measured["first layers: enrichment high"] == pytest.approx(high, abs=0, rel=1e-12)
+        assert verdict.effect_name == "enrichment of the weaker end (first or last layers)"
+
+
+def test_too_few_layers_reports_what_a_decided_verdict_would() -> None:
+    counts = counts_in(3, {0: 2, 1: 1, 2: 2})
+    boot = resampled(counts, counts_in(3, {0: 1, 1: 2, 2: 2}))
+    too_few = layer_concentration_rule(counts, boot)
+    decided = layer_concentration_rule(counts, boot, min_enrichment=1.4)  # 2 ends x 1 layer x 1.4 <= 3 layers
+    assert too_few.verdict == "inconclusive" and decided.verdict != "inconclusive"
+    assert (too_few.effect_name, too_few.effect, too_few.ci, too_few.measured) == (
+        decided.effect_name, decided.effect, decided.ci, decided.measured)
+    assert too_few.params == decided.params | {"min_enrichment": 2.0}
+    assert too_few.reason == (
+        "too few layers (3) for both ends to reach an enrichment of 2.0; first layers (0): 40% of the "
+        f"language-specific neurons, enrichment 1.20 [{too_few.measured['first layers: enrichment low']:.2f}, 1.20]; "
+        "last layers (2): 40% of the language-specific neurons, enrichment 1.20 [1.20, 1.20] (each band 33% of 3 "
+        "layers); both ends need 2.0")
+
+
 def test_without_resamples_the_interval_is_the_point() -> None:
     counts = counts_in(10, {0: 6, 9: 4})
     verdict = layer_concentration_rule(counts, np.zeros((0, *counts.shape), dtype=np.int64))
@@ -253,6 +281,23 @@ def test_two_languages_sharing_neurons_are_refuted_and_two_apart_supported() -> 
     assert overlap_rule(apart, apart[None], 100, 10_000).verdict == "supported"
 
 
+def test_one_language_has_no_pair_to_compare() -> None:
+    verdict = overlap_rule(np.full((2, 1, 1), 10), np.full((3, 2, 1, 1), 10), 10, 1000)
+    assert (verdict.verdict, verdict.reason, verdict.effect_name) == (
+        "inconclusive", "one language: no pair to compare", "largest pairwise overlap")
+    assert np.isnan(verdict.effect) and np.isnan(verdict.ci).all() and verdict.measured == {}
+    assert verdict.params["N"] == 10 and verdict.params["max_overlap"] == 0.05
+
+
+def test_overlap_without_resamples_and_its_reason() -> None:
+    overlap = shared_pairs(3, {(0, 1, 2): 6})
+    verdict = overlap_rule(overlap, np.zeros((0, 2, 3, 3), dtype=np.int64), 100, 10_000, max_overlap=0.025)
+    assert verdict.verdict == "refuted" and verdict.ci == (0.06, 0.06) and verdict.effect_name == (
+        "largest pairwise overlap")
+    assert verdict.reason == ("two languages share at most 6.0% of their 100 neurons [6.0, 6.0] (limit 2.5%; random "
+                              "sets: 1.00%)")
+
+
 def test_overlap_measurements_parameters_and_reason() -> None:
     overlap = shared_pairs(3, {(0, 0, 1): 2, (1, 0, 2): 1, (1, 1, 2): 3}, n_selected=50)
     boot = np.stack([overlap] * 10 + [shared_pairs(3, {}, n_selected=50)] * 10)
@@ -266,7 +311,7 @@ def test_overlap_measurements_parameters_and_reason() -> None:
                               "statistic": "largest share of N shared by two languages (top with top, bottom with "
                                            "bottom)"}
     assert verdict.reason == (f"two languages share at most 6.0% of their 50 neurons [{100 * ci[0]:.1f}, "
-                              f"{100 * ci[1]:.1f}] (limit 6%; random sets: 5.00%)")
+                              f"{100 * ci[1]:.1f}] (limit 5.5%; random sets: 5.00%)")
 
 
 # --- tampering ----------------------------------------------------------------------------------------------------
@@ -443,9 +488,45 @@ def test_tampering_measurements_parameters_and_reason() -> None:
 def test_tampering_reads_zeros_and_ones_as_booleans() -> None:
     tampered, control = hits(30, 20), hits(30, 4)
     as_bool = tampering_rule(tampered, control, control, 0.004, 1.0)
-    as_int = tampering_rule(tampered.astype(int), control.astype(int), control.astype(int), 0.004, 1.0)
-    assert (as_int.verdict, as_int.effect, as_int.ci, as_int.measured) == (
-        as_bool.verdict, as_bool.effect, as_bool.ci, as_bool.measured)
+    for kind in (int, float):
+        other = tampering_rule(tampered.astype(kind), control.astype(kind), control.astype(kind), 0.004, 1.0)
+        assert (other.verdict, other.effect, other.ci, other.measured) == (
+            as_bool.verdict, as_bool.effect, as_bool.ci, as_bool.measured)
+
+
+def test_tampering_reasons_round_what_they_show() -> None:
+    everything, nothing = np.ones(100, dtype=bool), np.zeros(100, dtype=bool)
+    verdict = tampering_rule(everything, nothing, hits(100, 70), 0.0099, 1.0, min_gain=0.7)
+    p = mcnemar(nothing, everything)
+    assert verdict.ci == (1.0, 1.0) and verdict.effect_name == "gain over random control (share of its headroom)"
+    assert verdict.reason == ("target language in 100% of generations with 0.99% of neurons fixed, 0% with a random "
+                              "set, 70% without: gain 100% of the control's headroom [100, 100] (needs 70%), McNemar "
+                              f"p={p:.2g}, Holm-adjusted over 1 languages p={p:.2g}")
+    random_at_70 = tampering_rule(everything, hits(100, 70), nothing, 0.004, 1.0)
+    assert ", 70% with a random set, 0% without: gain 100%" in random_at_70.reason
+    too_many = tampering_rule(everything, nothing, nothing, 0.006, 1.0, max_share=0.005)
+    assert too_many.reason.startswith("0.60% of neurons fixed, the finding is about under 0.5%; target language")
+
+
+def test_an_inconclusive_gate_reports_what_a_decided_verdict_would() -> None:
+    """Each gate (too many neurons, a weak identifier, the ceiling) keeps the effect, interval, measurements and the
+    decided verdict's reason; relaxing its parameter gives the decided verdict."""
+    tampered, control = hits(50, 30), hits(50, 5)
+    usual = {"baseline": control, "fixed_share": 0.004, "identifier_recall": 1.0}
+    gates = (({"fixed_share": 0.02}, {"max_share": 0.05}), ({"identifier_recall": 0.5}, {"min_recall": 0.4}),
+             ({"baseline": hits(50, 45)}, {"ceiling": 0.95}))
+    for cause, relief in gates:
+        args = usual | cause
+        inconclusive = tampering_rule(tampered, control, args["baseline"], args["fixed_share"],
+                                      args["identifier_recall"])
+        decided = tampering_rule(tampered, control, args["baseline"], args["fixed_share"], args["identifier_recall"],
+                                 **relief)
+        assert inconclusive.verdict == "inconclusive" != decided.verdict
+        assert (inconclusive.effect_name, inconclusive.effect, inconclusive.ci, inconclusive.measured) == (
+            decided.effect_name, decided.effect, decided.ci, decided.measured)
+        defaults = {"max_share": 0.01, "min_recall": 0.8, "ceiling": 0.8}
+        assert inconclusive.params == decided.params | {name: defaults[name] for name in relief}
+        assert inconclusive.reason.endswith(f"; {decided.reason}")
 
 
 def test_outcomes_of_different_shapes_are_one_clear_error() -> None:
