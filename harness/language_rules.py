@@ -158,9 +158,9 @@ def tampering_rule(tampered: np.ndarray, control: np.ndarray, baseline: np.ndarr
               "no fix": float(b.mean())}
     gain = float(headroom_gain(t, c))
     ci = bootstrap_ci(headroom_gain, t, c, seed=seed)
+    increase = shares["its neurons fixed"] - shares["random neurons fixed"]
     measured = {**{f"target language, {name} %": 100 * share for name, share in shares.items()},
-                "gain over the control's headroom %": 100 * gain,
-                "increase over random control (points)": 100 * (shares["its neurons fixed"] - shares["random neurons fixed"]),
+                "gain over the control's headroom %": 100 * gain, "increase over random control (points)": 100 * increase,
                 "McNemar p (fixed vs random)": float(raw[target]),
                 "McNemar p, Holm-adjusted over languages": float(adjusted[target]),
                 "languages in the Holm family": len(raw), "neurons fixed %": 100 * fixed_share,
