@@ -7,6 +7,9 @@ task's parallel texts: XNLI premise and hypothesis, or fact-probing patterns, in
 
 from __future__ import annotations
 
+import numpy as np
+import torch
+
 from harness.claim import ClaimCase
 from harness.language_neurons import LanguageNeurons
 
@@ -17,3 +20,11 @@ PAPER_N = 1000  # top-N and bottom-N neurons per language in the paper (7B model
 def language_neurons(claims, case: ClaimCase) -> LanguageNeurons:
     """The case's language-neuron measurement (computed once per model and task, then shared by the claims)."""
     return claims.store(case.tier).get(case.model, case.task, kind="language_neurons")
+
+
+def tampering_outcomes(m: LanguageNeurons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the tampering rule reads, for every language l (row l): generations identified as l with l's own
+    neurons fixed, with l's random same-size set fixed, and with no fix; each (languages, samples) bool."""
+    rows = torch.arange(len(m.languages))[:, None]  # (languages, 1)
+    return ((m.tampering["tampered"] == rows).numpy(), (m.tampering["random"] == rows).numpy(),
+            (m.tampering["baseline"][None] == rows).numpy())

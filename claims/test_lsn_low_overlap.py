@@ -1,4 +1,5 @@
-"""Kojima et al. §4: different languages' language-specific neurons hardly overlap (under 5%)."""
+"""Kojima et al. §4: different languages' language-specific neurons hardly overlap (under 5%), for every pair: two
+related languages sharing part of their neurons refute it even when all the other pairs share none."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ CLAIM = Claim(
     paper_text="language-specific neurons are unique to each language, with a slight overlap (< 5%) between "
                "languages",
     tasks=("xnli", "facts"), per_language=False, conditions=("resamples",),
-    planted=(Planted("planted-lang-edges", "supported"), Planted("planted-lang-shared", "refuted")),
+    planted=(Planted("planted-lang-edges", "supported"), Planted("planted-lang-shared", "refuted"),
+             Planted("planted-lang-related", "refuted")),
     paper_numbers=lambda *_: {"largest pairwise overlap %": 5.0})
 
 

@@ -1,9 +1,10 @@
 """Kojima et al. §5: fixing a language's own neurons (under 1% of all) at their median response on its texts makes
-unconditional generation produce that language far more often; our control fixes a random same-size set."""
+unconditional generation produce that language far more often; our control fixes a random same-size set. A language
+the model already writes (>= 80% without a fix) leaves no room for the rise: inconclusive, never refuted."""
 
 from __future__ import annotations
 
-from claims.kojima import PAPER, language_neurons
+from claims.kojima import PAPER, language_neurons, tampering_outcomes
 from harness.claim import Claim, ClaimCase, Planted
 from harness.language_rules import tampering_rule
 from harness.views import samples_table, tampering_plot
@@ -15,17 +16,16 @@ CLAIM = Claim(
     paper_text="fixing the top-1000 and bottom-1000 neurons of a language to their median response on its texts "
                "(under 1% of the neurons) drastically raises the probability of that language in generated text",
     tasks=("xnli",), per_language=True, conditions=("tampering",),
-    planted=(Planted("planted-lang-steer", "supported"), Planted("planted-lang-mute", "refuted")),
+    planted=(Planted("planted-lang-steer", "supported"), Planted("planted-lang-mute", "refuted"),
+             Planted("planted-lang-ceiling", "supported", by_language=(("en", "inconclusive"),))),
     paper_numbers=lambda *_: {"neurons fixed %": 1.0})
 
 
 def test_lsn_tampering_steers_language(case: ClaimCase, claims, judge) -> None:
     m = language_neurons(claims, case)
     lang = m.languages.index(case.language)
-    verdict = tampering_rule((m.tampering["tampered"][lang] == lang).numpy(),
-                             (m.tampering["random"][lang] == lang).numpy(),
-                             (m.tampering["baseline"] == lang).numpy(), m.fixed_share,
-                             float(m.identifier_recall[lang]), seed=claims.option("seed"))
+    verdict = tampering_rule(*tampering_outcomes(m), m.fixed_share, float(m.identifier_recall[lang]), target=lang,
+                             seed=claims.option("seed"))
     verdict.plots.append(tampering_plot(m))
     verdict.tables.append(samples_table(m, case.language))
     judge(verdict)

@@ -8,11 +8,16 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Planted:
-    """One tiny-tier instance: a planted model (and base model for pair claims) and the verdict it must give."""
+    """One tiny-tier instance: a planted model (and base model for pair claims) and the verdict it must give;
+    ``by_language`` overrides it for some languages of a per-language claim, as (language, verdict) pairs."""
 
     model: str
     expected: str
     base_model: str | None = None
+    by_language: tuple[tuple[str, str], ...] = ()
+
+    def expected_for(self, language: str | None) -> str:
+        return dict(self.by_language).get(language, self.expected)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -88,27 +89,33 @@ def scored_texts(draw: st.DrawFn, *, max_texts: int = 24, max_columns: int = 6,
 
 
 @st.composite
-def layer_counts(draw: st.DrawFn, *, band_share: tuple[float, float], n_layers: int = 10, edge_share: float = 0.1,
-                 n_langs: int = 3, n_selected: int = 20, resamples: int = 30) -> tuple[np.ndarray, np.ndarray]:
+def band_counts(draw: st.DrawFn, *, first: tuple[float, float], last: tuple[float, float], n_layers: int = 10,
+                edge_share: float = 0.1, n_langs: int = 3, n_selected: int = 20,
+                resamples: int = 30) -> tuple[np.ndarray, np.ndarray]:
     """(counts (L, 2, layers), resampled (R, L, 2, layers)): each language's top and bottom N neurons spread over the
-    layers, a share in ``band_share`` of them in the first/last ``edge_share`` of the layers (every resample too).
-    Hypothesis draws the measured in-band counts and a seed for where the neurons go."""
+    layers, a share in ``first`` of them in the first ``edge_share`` of the layers and a share in ``last`` in the
+    last (every resample too; the rest in the middle layers; the last band gives way where the two add up to more
+    than N). Hypothesis draws the measured in-band counts and a seed for where the neurons go."""
     k = max(1, math.ceil(edge_share * n_layers))
-    band = np.array(list(range(k)) + list(range(n_layers - k, n_layers)))
-    inside = np.setdiff1d(np.arange(n_layers), band)
-    low, high = math.ceil(band_share[0] * n_selected), math.floor(band_share[1] * n_selected)
-    in_band = np.array(draw(st.lists(st.integers(low, high), min_size=2 * n_langs, max_size=2 * n_langs)))
+    bands = (np.arange(k), np.arange(n_layers - k, n_layers))
+    middle = np.arange(k, n_layers - k)
+    ranges = [(math.ceil(lo * n_selected), math.floor(hi * n_selected)) for lo, hi in (first, last)]
     rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
 
-    def spread(in_band: np.ndarray) -> np.ndarray:
+    def spread(pick: Callable[[int, int], int]) -> np.ndarray:  # pick(low, high) -> an in-band count
         counts = np.zeros((n_langs * 2, n_layers), dtype=np.int64)
-        for row, count in enumerate(in_band):
-            np.add.at(counts[row], rng.choice(band, count), 1)
-            np.add.at(counts[row], rng.choice(inside, n_selected - count), 1)
+        for row in range(n_langs * 2):
+            in_first = pick(*ranges[0])
+            in_last = min(pick(*ranges[1]), n_selected - in_first)
+            np.add.at(counts[row], rng.choice(bands[0], in_first), 1)
+            np.add.at(counts[row], rng.choice(bands[1], in_last), 1)
+            if n_selected - in_first - in_last:
+                np.add.at(counts[row], rng.choice(middle, n_selected - in_first - in_last), 1)
         return counts.reshape(n_langs, 2, n_layers)
 
-    boot = [spread(rng.integers(low, high + 1, size=2 * n_langs)) for _ in range(resamples)]
-    return spread(in_band), np.stack(boot)
+    measured = spread(lambda low, high: draw(st.integers(low, high)))
+    boot = [spread(lambda low, high: int(rng.integers(low, high + 1))) for _ in range(resamples)]
+    return measured, np.stack(boot)
 
 
 @st.composite
@@ -144,3 +151,16 @@ def generation_outcomes(draw: st.DrawFn, *, tampered_rate: tuple[float, float], 
 
     control = outcome(control_rate)
     return outcome(tampered_rate), control, control.copy()
+
+
+@st.composite
+def generation_families(draw: st.DrawFn, *, n_langs: tuple[int, int] = (1, 9), min_samples: int = 20,
+                        max_samples: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(tampered, control, baseline (languages, samples) bool, target): a claim's whole family of tampering outcomes
+    with rates anywhere in [0, 1], and the instance's language."""
+    n, langs = draw(st.integers(min_samples, max_samples)), draw(st.integers(*n_langs))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    rates = np.array(draw(st.lists(st.sampled_from([0.0, 0.05, 0.2, 0.5, 0.79, 0.8, 0.9, 1.0]),
+                                   min_size=3 * langs, max_size=3 * langs))).reshape(3, langs, 1)
+    tampered, control, baseline = rng.random((3, langs, n)) < rates
+    return tampered, control, baseline, draw(st.integers(0, langs - 1))

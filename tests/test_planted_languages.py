@@ -1,5 +1,6 @@
-"""The language-neuron planted models check their own construction: a spec whose groups miss a language, dead
-neurons that respond, and writers that do not steer are all caught while building."""
+"""The language-neuron planted models check their own construction: a spec whose groups miss a language or whose
+shared groups or prior name an unknown one, dead neurons that respond, writers that do not steer and a prior
+language the model does not favour are all caught while building."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ def test_groups_must_cover_every_language_once(examples: dict[str, list]) -> Non
         build_planted(spec, examples)
 
 
+def test_shared_groups_and_the_prior_must_name_known_languages(examples: dict[str, list]) -> None:
+    spec = dataclasses.replace(PLANTED["planted-lang-related"], shared=(("en", "xx"),))
+    with pytest.raises(ValueError, match=r"name languages \['xx'\] not in"):
+        build_planted(spec, examples)
+    with pytest.raises(ValueError, match=r"name languages \['yy'\] not in"):
+        build_planted(dataclasses.replace(PLANTED["planted-lang-ceiling"], prior="yy"), examples)
+
+
 @pytest.mark.slow
 def test_neurons_that_should_be_dead_but_respond_are_caught(examples: dict[str, list],
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,3 +45,11 @@ def test_writers_that_do_not_steer_are_caught(examples: dict[str, list], monkeyp
     monkeypatch.setattr(planted_languages, "STEER", 0.0)
     with pytest.raises(RuntimeError, match="does not favour its bytes"):
         build_planted(PLANTED["planted-lang-steer"], examples)
+
+
+@pytest.mark.slow
+def test_a_prior_language_the_model_does_not_favour_is_caught(examples: dict[str, list],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(planted_languages, "PRIOR", 0.0)
+    with pytest.raises(RuntimeError, match="without a fix the model does not favour en's bytes"):
+        build_planted(PLANTED["planted-lang-ceiling"], examples)

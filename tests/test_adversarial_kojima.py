@@ -1,0 +1,97 @@
+"""Adversarial planted models of Kojima et al.'s claims: each claim's finding is false for its most plausible other
+reason rather than because nothing happens. On each model's own measurement, the arrays the claim feeds its rule
+give the planted truth under the rule now, and the wrong verdict under the rule as it was before
+(tests/rules_before_kojima.py):
+
+- planted-lang-first (``lsn-first-last-layers``): the language-specific neurons sit in the first layers only; the
+  old rule pooled both ends, so the first layers alone made it "supported".
+- planted-lang-ceiling (``lsn-tampering-steers-language``): the model already writes en in nearly all of its
+  unconditional generations, so no fix can add 20 points; the old rule called that "refuted", the truth is that
+  the experiment cannot tell (inconclusive). Its other languages keep their own truth (supported).
+- planted-lang-related (``lsn-low-overlap``): the related pairs en de and es fr share one of their N neurons (20%),
+  no other pair shares any. The rule already takes the largest pair, so old and new agree (refuted); the test
+  shows that the mean over pairs, the statistic a weaker rule would take, stays under the 5% limit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from claims import test_lsn_first_last_layers, test_lsn_low_overlap, test_lsn_tampering
+from claims.kojima import tampering_outcomes
+from fixtures.planted import PLANTED, build_planted
+from harness.claim import Claim, Planted
+from harness.language_neurons import LanguageNeurons
+from harness.language_rules import layer_concentration_rule, overlap_rule, tampering_rule
+from harness.measure import MeasureConfig
+from harness.store import MeasurementStore
+from harness.tasks import FIXTURE_DATA, load_task
+from tests import rules_before_kojima as before
+
+
+@pytest.fixture(scope="module")
+def store() -> MeasurementStore:
+    """The tiny tier's store, as the plugin makes it (same models, data, seeds and measurement settings)."""
+    store = MeasurementStore(
+        lambda name: build_planted(PLANTED[name], {task: store.examples(task) for task in PLANTED[name].tasks}),
+        lambda task: load_task(task, data_dir=FIXTURE_DATA / "xnli"), MeasureConfig(seed=0),
+        identity=lambda name: {"planted": repr(PLANTED[name])}, cache_dir=None)
+    return store
+
+
+def measured(store: MeasurementStore, claim: Claim, model: str) -> tuple[LanguageNeurons, Planted]:
+    """The claim's measurement of a planted model under the conditions the claim reads, and its planted truth."""
+    store.conditions.setdefault((model, "xnli"), set()).update(claim.conditions)
+    planted = next(p for p in claim.planted if p.model == model)
+    return store.get(model, "xnli", kind="language_neurons"), planted
+
+
+def test_planted_truth_by_language() -> None:
+    planted = Planted("m", "supported", by_language=(("en", "inconclusive"),))
+    assert [planted.expected_for(lang) for lang in ("en", "de", None)] == ["inconclusive", "supported", "supported"]
+    assert Planted("m", "refuted").expected_for("en") == "refuted"
+
+
+@pytest.mark.slow
+def test_neurons_in_the_first_layers_only(store: MeasurementStore) -> None:
+    claim = test_lsn_first_last_layers.CLAIM
+    m, planted = measured(store, claim, "planted-lang-first")
+    counts, boot = m.layer_counts.numpy(), m.boot_layer_counts.numpy()
+    assert counts[..., -1].sum() == 0 and counts[..., :2].sum() == counts.sum()  # as planted: layers 0 and 1
+    old = before.layer_concentration_rule(counts, boot)
+    new = layer_concentration_rule(counts, boot)
+    assert old.verdict != planted.expected == new.verdict
+    assert old.verdict == "supported" and new.measured["first layers: enrichment low"] >= 2.0
+
+
+@pytest.mark.slow
+def test_a_language_the_model_already_writes(store: MeasurementStore) -> None:
+    claim = test_lsn_tampering.CLAIM
+    m, planted = measured(store, claim, "planted-lang-ceiling")
+    tampered, control, baseline = tampering_outcomes(m)
+    en = m.languages.index("en")
+    assert baseline[en].mean() >= 0.8  # as planted: unconditional generation is already en
+    recall = m.identifier_recall.numpy()
+    old = before.tampering_rule(tampered[en], control[en], baseline[en], m.fixed_share, float(recall[en]))
+    new = tampering_rule(tampered, control, baseline, m.fixed_share, float(recall[en]), target=en)
+    assert old.verdict != planted.expected_for("en") == new.verdict
+    assert old.verdict == "refuted" and "already writes the language" in new.reason
+    for lang, code in enumerate(m.languages):  # the other languages keep their own truth
+        if lang != en:
+            verdict = tampering_rule(tampered, control, baseline, m.fixed_share, float(recall[lang]), target=lang)
+            assert verdict.verdict == planted.expected_for(code) == "supported", code
+
+
+@pytest.mark.slow
+def test_related_languages_sharing_part_of_their_neurons(store: MeasurementStore) -> None:
+    claim = test_lsn_low_overlap.CLAIM
+    m, planted = measured(store, claim, "planted-lang-related")
+    overlap = m.overlap.numpy()
+    shared = {(m.languages[i], m.languages[j]) for side in range(2) for i, j in zip(*np.nonzero(overlap[side]))
+              if i < j}
+    assert shared == {("en", "de"), ("es", "fr")}  # as planted, on both sides
+    assert overlap[:, 0, 1].tolist() == [1, 1] and m.n_selected == 5
+    verdict = overlap_rule(overlap, m.boot_overlap.numpy(), m.n_selected, m.n_layers * m.d_ff)
+    assert verdict.verdict == planted.expected == "refuted" and verdict.effect == 0.2
+    assert verdict.measured["mean pairwise overlap %"] < 5  # the mean over pairs would have passed it
