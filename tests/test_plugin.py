@@ -166,9 +166,8 @@ def test_full_tier_end_to_end_on_a_saved_model(pytester: pytest.Pytester, saved_
         "--languages", "en,de", "--limit", "4", "--data-dir", str(FIXTURE_DATA), "--report", str(report),
         "--no-cache", "-p", "no:randomly")
     records = _records(report)
-    assert sorted(r["instance"] for r in records) == sorted(
-        [f"model-xnli-{lang}" for lang in ("en", "de")] + ["model-xnli", "model-facts", "model-xnli-vs-facts",
-                                                          "model-facts"])
+    assert sorted(r["instance"] for r in records) == sorted(  # the mid-layer peak is claimed for XNLI and KE only
+        [f"model-xnli-{lang}" for lang in ("en", "de")] + ["model-xnli", "model-xnli-vs-facts", "model-facts"])
     assert all(r["tier"] == "full" and r["provenance"]["model_id"] == str(saved_model) for r in records)
     outcomes = result.parseoutcomes()
     refuted = sum(r["verdict"] == "refuted" for r in records)

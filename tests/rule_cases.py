@@ -1,0 +1,183 @@
+"""Fixed inputs for every decision rule, one per branch (supported, refuted, each way of being inconclusive), whose
+complete verdicts (reason text, effect, interval, measured numbers, parameters) are approved in
+tests/golden/rules.json: what a user reads must not change unnoticed (tests/test_rules_golden.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from harness.accuracy_rules import ablation_rule, conversion_rule
+from harness.attribution_rules import contribution_rule, effective_span_rule
+from harness.rules import (
+    dead_across_tokens_rule,
+    language_consistency_rule,
+    language_count_rule,
+    mid_layer_peak_rule,
+    non_repeating_rule,
+    share_increase_rule,
+    task_dependence_rule,
+    threshold_sweep_rule,
+)
+from harness.verdict import Verdict
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _items(n: int, correct: int) -> np.ndarray:
+    out = np.zeros(n, dtype=bool)
+    out[:correct] = True
+    return out
+
+
+def _ablated(base: np.ndarray, lost: int, **controls: np.ndarray) -> dict[str, np.ndarray]:
+    all_shared = base.copy()
+    all_shared[:lost] = False
+    return {"all_shared": all_shared, "specific": base.copy(), "partial_shared": base.copy(),
+            "random": np.where(base, 0.8, 0.0), "matched": base.astype(float), **controls}
+
+
+def _ablation() -> dict[str, Callable[[], Verdict]]:
+    base = _items(60, 45)
+    return {
+        "supported": lambda: ablation_rule(base, _ablated(base, 40), floor=0.0, chance=1 / 3),
+        "holm": lambda: ablation_rule(base, _ablated(base, 40), floor=1 / 3, chance=1 / 3,
+                                      adjusted={"baseline": 0.01, "specific": 0.02, "partial_shared": 0.03,
+                                                "random": 0.04, "matched": 0.049}),
+        "refuted by a control": lambda: ablation_rule(base, _ablated(base, 40, random=_ablated(base, 40)["all_shared"]
+                                                                     .astype(float)), floor=0.0, chance=0.0),
+        "refuted, small drop": lambda: ablation_rule(base, _ablated(base, 5), floor=0.0, chance=0.0),
+        "inconclusive, at chance": lambda: ablation_rule(_items(60, 20), _ablated(_items(60, 20), 18), floor=0.0,
+                                                         chance=1 / 3),
+        "inconclusive, few correct": lambda: ablation_rule(_items(8, 4), _ablated(_items(8, 4), 4), floor=0.0,
+                                                           chance=0.0),
+        "inconclusive, not significant": lambda: ablation_rule(_items(8, 5), _ablated(_items(8, 5), 3), floor=0.0,
+                                                               chance=0.0),
+    }
+
+
+def _conversion() -> dict[str, Callable[[], Verdict]]:
+    base = _rng(1).random((40, 6)) < 0.5
+    gained = base | (_rng(2).random(base.shape) < 0.5)
+    return {
+        "supported": lambda: conversion_rule(base, gained, base.astype(float), chance=0.3),
+        "refuted by the control": lambda: conversion_rule(base, gained, gained.astype(float), chance=0.3),
+        "refuted, no change": lambda: conversion_rule(base, base.copy(), base.astype(float), chance=0.0),
+        "inconclusive, no room": lambda: conversion_rule(np.ones((10, 3), bool), np.ones((10, 3), bool),
+                                                         np.ones((10, 3)), chance=0.0),
+    }
+
+
+def _base_rate(seed: int, scale: float, shared: float = 0.6) -> np.ndarray:
+    """(examples 20, langs 3, layers 2, 4) summaries of rows with contributions drawn per type."""
+    rng, out = _rng(seed), []
+    for _ in range(20 * 3 * 2):
+        codes = np.where(rng.random(40) < shared, 3, np.where(rng.random(40) < 0.3, 2, 0))
+        active = codes != 0
+        contribution = rng.exponential(size=40) * np.where(codes == 3, scale, 1.0) * active
+        top = np.argsort(-contribution)[:3]
+        out.append([((codes[top] == 3) & active[top]).sum(), active[top].sum(), active.sum(), (codes == 3).sum()])
+    return np.array(out).reshape(20, 3, 2, 4)
+
+
+def _contribution() -> dict[str, Callable[[], Verdict]]:
+    led = np.array([[0.0, 0.1], [0.1, 0.0], [0.2, 0.2], [0.7, 0.7]])
+    return {
+        "supported": lambda: contribution_rule(led, _base_rate(3, 3.0), permutations=200),
+        "refuted, base rate": lambda: contribution_rule(led, _base_rate(4, 0.7), permutations=200),
+        "refuted, not leading": lambda: contribution_rule(led[[0, 1, 3, 2]], _base_rate(5, 3.0), permutations=200),
+        "inconclusive, no all-shared": lambda: contribution_rule(led, np.zeros((5, 3, 2, 4), int)),
+    }
+
+
+def _spans(seed: int, shared: float, n: int = 12, langs: int = 3) -> np.ndarray:
+    scale = np.array([1.0, 1.0, 1.2, shared])
+    draws = _rng(seed).normal(size=(n, langs, 4, 16)) * scale[:, None]
+    spans = draws.max(axis=-1) - draws.min(axis=-1)
+    spans[0, 0, 1] = np.nan  # a row where a type has too few neurons
+    return spans
+
+
+def _span() -> dict[str, Callable[[], Verdict]]:
+    return {
+        "supported": lambda: effective_span_rule(_spans(6, 3.0)),
+        "refuted": lambda: effective_span_rule(_spans(7, 0.8)),
+        "inconclusive, too few rows": lambda: effective_span_rule(_spans(8, 3.0, n=4)),
+    }
+
+
+def _shares(n: int, seed: int, level: float) -> np.ndarray:
+    return level + _rng(seed).normal(0, 0.01, n)
+
+
+def _ift() -> dict[str, Callable[[], Verdict]]:
+    def pair(d_shared: float, d_partial: float, n: int = 12) -> tuple[dict, dict]:
+        base = {"all_shared": _shares(n, 1, 0.2), "partial_shared": _shares(n, 2, 0.3)}
+        return ({"all_shared": base["all_shared"] + d_shared, "partial_shared": base["partial_shared"] + d_partial},
+                base)
+
+    return {
+        "supported": lambda: share_increase_rule(*pair(0.05, -0.03), matched_shared=_shares(12, 1, 0.23)),
+        "refuted at matched density": lambda: share_increase_rule(*pair(0.05, -0.03),
+                                                                  matched_shared=_shares(12, 1, 0.2)),
+        "inconclusive, no match": lambda: share_increase_rule(*pair(0.05, -0.03), matched_shared=None),
+        "inconclusive, few examples": lambda: share_increase_rule(*pair(0.05, -0.03, n=3),
+                                                                  matched_shared=_shares(3, 1, 0.25)),
+    }
+
+
+def _layers() -> dict[str, Callable[[], Verdict]]:
+    peak = np.array([0.1, 0.3, 0.6, 0.9, 0.6, 0.4, 0.3, 0.2, 0.2, 0.1])
+    curves = peak + _rng(9).normal(0, 0.01, (15, 10))
+    activated = np.clip(np.linspace(0.3, 0.6, 6) + _rng(10).normal(0, 0.01, (10, 4, 6)), 0, 1)
+    skewed = activated.copy()
+    skewed[:, 3, 2] += 0.2
+    return {
+        "peak supported": lambda: mid_layer_peak_rule(curves),
+        "peak refuted": lambda: mid_layer_peak_rule(np.sort(curves, axis=1)),  # rising: peaks at the top
+        "dead supported": lambda: dead_across_tokens_rule(np.full(6, 0.004), 10),
+        "dead refuted": lambda: dead_across_tokens_rule(np.array([0.0, 0.0, 0.05, 0.0]), 10),
+        "dead inconclusive": lambda: dead_across_tokens_rule(np.zeros(4), 3),
+        "consistency supported": lambda: language_consistency_rule(activated),
+        "consistency refuted": lambda: language_consistency_rule(skewed),
+        "consistency inconclusive": lambda: language_consistency_rule(activated[:3]),
+    }
+
+
+def _examples_rules() -> dict[str, Callable[[], Verdict]]:
+    shares = np.array([[0.6, 0.5], [0.1, 0.1], [0.1, 0.2], [0.2, 0.2]])
+    low = np.zeros_like(shares)
+    high = shares * 0.5
+    counts = [3, 5, 9]
+    shared = np.stack([_shares(10, 3, 0.3), _shares(10, 4, 0.28), _shares(10, 5, 0.27)], axis=1)
+    partial = np.stack([_shares(10, 6, 0.1), _shares(10, 7, 0.15), _shares(10, 8, 0.2)], axis=1)
+    sweep = np.stack([np.stack([_shares(12, s, lo), _shares(12, s + 1, hi)], axis=1)
+                      for s, (lo, hi) in enumerate([(0.5, 0.5), (0.2, 0.3), (0.1, 0.25)])], axis=1)  # (12, 3, 2)
+    return {
+        "non-repeating supported": lambda: non_repeating_rule(low, shares, low, low, 30),
+        "non-repeating supported by projection": lambda: non_repeating_rule(high, shares, high, low, 30),
+        "non-repeating refuted": lambda: non_repeating_rule(high, shares, low, low, 30),
+        "non-repeating inconclusive": lambda: non_repeating_rule(high, shares, low, low, 10),
+        "tasks supported": lambda: task_dependence_rule((_shares(10, 1, 0.3), _shares(12, 2, 0.2)),
+                                                        (_shares(10, 3, 0.1), _shares(12, 4, 0.2))),
+        "tasks refuted": lambda: task_dependence_rule((_shares(10, 1, 0.2), _shares(12, 2, 0.3)),
+                                                      (_shares(10, 3, 0.1), _shares(12, 4, 0.2))),
+        "tasks inconclusive": lambda: task_dependence_rule((_shares(3, 1, 0.3), _shares(12, 2, 0.2)),
+                                                           (_shares(3, 3, 0.1), _shares(12, 4, 0.2))),
+        "count supported": lambda: language_count_rule(shared, partial, counts),
+        "count refuted": lambda: language_count_rule(shared * np.array([1.0, 0.6, 0.3]), partial, counts),
+        "count inconclusive": lambda: language_count_rule(shared[:3], partial[:3], counts),
+        "sweep supported": lambda: threshold_sweep_rule(sweep, [0.0, 0.1, 0.2]),
+        "sweep refuted": lambda: threshold_sweep_rule(sweep[:, :, ::-1].copy(), [0.0, 0.1, 0.2]),
+        "sweep inconclusive": lambda: threshold_sweep_rule(sweep[:3], [0.0, 0.1, 0.2]),
+    }
+
+
+CASES: dict[str, Callable[[], Verdict]] = {
+    f"{rule} / {name}": case for rule, cases in (
+        ("ablation", _ablation()), ("conversion", _conversion()), ("contribution", _contribution()),
+        ("effective span", _span()), ("ift", _ift()), ("layers", _layers()), ("examples", _examples_rules()))
+    for name, case in cases.items()}
