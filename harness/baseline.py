@@ -8,14 +8,18 @@ now errors has regressed); otherwise a same-key twin whose settings differ is re
 not compared, since it is another measurement.
 
 A compared instance is a *regression* when its verdict changed, or its effect lies outside the baseline's interval
-(the baseline's value when it has no interval).
+(widened to hold the baseline's own effect, which a percentile interval need not; the baseline's value when it has
+no interval).
 """
 
 from __future__ import annotations
 
 import math
+import os
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness.instances import IDENTITY_FIELDS, Instance
@@ -36,6 +40,11 @@ class Match:
     @property
     def regression(self) -> bool:
         return self.status == REGRESSION
+
+    @property
+    def compared(self) -> bool:
+        """Whether the baseline holds this same instance (not a new one, nor one measured with other settings)."""
+        return self.status in (UNCHANGED, REGRESSION)
 
     def message(self, baseline_run: str) -> str:
         """The failure text: both runs quoted."""
@@ -70,6 +79,7 @@ def regression_reasons(current: Instance, baseline: Instance) -> list[str]:
         reasons.append(f"verdict {baseline.verdict} -> {current.verdict}")
     if current.effect is not None and baseline.effect is not None:
         low, high = baseline.ci if baseline.ci is not None and None not in baseline.ci else (baseline.effect,) * 2
+        low, high = min(low, baseline.effect), max(high, baseline.effect)  # a run always agrees with itself
         slack = _TOLERANCE * max(1.0, abs(low), abs(high))
         if not low - slack <= current.effect <= high + slack or not math.isfinite(current.effect):
             interval = f"interval [{low:.4g}, {high:.4g}]" if low != high else f"value {low:.4g}"
@@ -146,3 +156,25 @@ def missing_from(index: BaselineIndex, matches: Iterable[Match]) -> list[Instanc
     """Baseline instances that no current instance was matched with (exactly, or as a same-key twin)."""
     seen = {id(m.baseline) for m in matches if m.baseline is not None}
     return [instance for instance in index.instances if id(instance) not in seen]
+
+
+BASELINE_FILES = ("run.json", "results.jsonl", "summary.json", "index.html")
+
+
+def update_baseline(run_dir: Path, target: Path) -> None:
+    """Make the run at ``run_dir`` the baseline at ``target``: its summary.json when ``target`` names a .json file,
+    else a copy of the run's files in the directory ``target`` (each replaced atomically; other files stay)."""
+    if target.suffix == ".json":
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _copy(run_dir / "summary.json", target)
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    for name in BASELINE_FILES:
+        if (run_dir / name).is_file():
+            _copy(run_dir / name, target / name)
+
+
+def _copy(source: Path, destination: Path) -> None:
+    tmp = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, destination)

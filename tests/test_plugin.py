@@ -56,6 +56,7 @@ def test_full_tier_without_model_is_a_usage_error(pytester: pytest.Pytester) -> 
 
 def test_missing_data_stops_the_run_once_with_what_is_missing(pytester: pytest.Pytester, saved_model: Path) -> None:
     claims = [REPO / "claims" / f"test_{name}.py" for name in ("ablate_all_shared", "mid_layer_peak")]
+    (pytester.path / "nowhere").mkdir()  # a data directory without the task's folder
     result = pytester.runpytest_subprocess(*map(str, claims), "-m", "full", "--model", str(saved_model),
                                            "--data-dir", str(pytester.path / "nowhere"))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
