@@ -18,6 +18,7 @@ import pytest
 import torch
 
 SHARED_DIR = "neuron_claims_shared_dir"  # workerinput: the measurement directory the workers share
+RUN_ID = "neuron_claims_run_id"  # workerinput: the controller's run id (a baseline failure quotes it)
 WORK = "neuron_claims_work"  # workeroutput: what a worker measured and built
 
 
@@ -33,6 +34,11 @@ def shared_dir(config: pytest.Config) -> Path | None:
     """On a worker: the measurement directory the controller made for all workers; elsewhere None."""
     value = config.workerinput.get(SHARED_DIR) if is_worker(config) else None  # type: ignore[attr-defined]
     return None if value is None else Path(value)
+
+
+def controller_run_id(config: pytest.Config) -> str | None:
+    """On a worker: the run id of the controller's run directory; elsewhere None."""
+    return config.workerinput.get(RUN_ID) if is_worker(config) else None  # type: ignore[attr-defined]
 
 
 def auto_device(config: pytest.Config) -> str:
@@ -53,7 +59,8 @@ def group_mark(model: str, task: str) -> pytest.MarkDecorator:
 class Controller:
     """The controller's side: makes the shared directory, passes it to workers, gathers what they did."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
         self.directory: Path | None = None
         self.work: list[dict[str, Any]] = []
 
@@ -62,6 +69,7 @@ class Controller:
         if self.directory is None:
             self.directory = Path(tempfile.mkdtemp(prefix="neuron-claims-measurements-"))
         node.workerinput[SHARED_DIR] = str(self.directory)
+        node.workerinput[RUN_ID] = self.run_id
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

@@ -24,7 +24,7 @@ from harness.instances import instance_of, load_snapshot
 from harness.measure import MeasureConfig, Measurement
 from harness.models import base_model_for, load_model
 from harness.options import option_problems
-from harness.results import RunWriter, git_state, package_versions
+from harness.results import RunWriter, git_state, new_run_id, package_versions
 from harness.shared_store import SharedStore
 from harness.store import MeasurementStore
 from harness.tasks import FIXTURE_DATA, MissingDataError, TaskDataError, load_task
@@ -100,7 +100,8 @@ class ClaimsSession:
         self.records: list[dict[str, Any]] = []
         self._stores: dict[str, MeasurementStore] = {}
         self.data_error: str | None = None  # the first task data that could not be loaded while collecting
-        self.controller = distributed.Controller()  # pytest-xdist: hooks of the controller's side
+        self.run_id = distributed.controller_run_id(config) or new_run_id()  # one id, known to every worker
+        self.controller = distributed.Controller(self.run_id)  # pytest-xdist: hooks of the controller's side
         self.planted: Any = None  # fixtures.planted_cache.PlantedCache, made with the tiny store
         self.baseline: BaselineIndex | None = None
         self.baseline_run: str | None = None
@@ -207,7 +208,8 @@ class ClaimsSession:
     # -- records -----------------------------------------------------------------------------------------------
     def run_info(self) -> dict[str, Any]:
         """What run.json says about the run's settings (instances read their limit and languages from it)."""
-        return {"seeds": {"bootstrap": self.option("seed"), "random_control": self.option("seed")},
+        return {"run_id": self.run_id,
+                "seeds": {"bootstrap": self.option("seed"), "random_control": self.option("seed")},
                 "options": {name: self.option(name) for name in (
                     "model", "base_model", "dtype", "device", "threshold", "site", "positions", "epsilon",
                     "limit", "tasks", "languages", "batch_size")}}
@@ -215,10 +217,12 @@ class ClaimsSession:
     def run_writer(self) -> RunWriter:
         if self.writer is None:
             root = Path(self.option("report"))
+            info = self.run_info()
+            run_id = info.pop("run_id")
             self.writer = RunWriter(root, {
                 "command": " ".join(["pytest", *map(shlex.quote, self.config.invocation_params.args)]),
                 "tier": "full" if self.option("model") else "tiny", "git": git_state(Path(self.config.rootpath)),
-                "packages": package_versions(), **self.run_info()})
+                "packages": package_versions(), **info}, run_id=run_id)
         return self.writer
 
     def add(self, record: dict[str, Any]) -> None:
@@ -238,7 +242,7 @@ class ClaimsSession:
         """The whole run against the baseline, for run.json and the terminal: counts, and the instances that
         regressed, are new, changed settings or are missing."""
         assert self.baseline is not None
-        info = self.run_info() | {"run_id": self.writer.run_id if self.writer else None}
+        info = self.run_info()
         comparison = compare([instance_of(r, info) for r in self.records], self.baseline.instances,
                              self.baseline.ignore)
         lines = [f"{m.status:<16}  {m.current.claim} [{m.current.instance}]: {'; '.join(m.changes)}".rstrip(": ")

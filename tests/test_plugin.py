@@ -66,17 +66,6 @@ def test_missing_data_stops_the_run_once_with_what_is_missing(pytester: pytest.P
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
-@pytest.mark.parametrize(("option", "message"), [(("--threshold", "nan"), "--threshold must be a finite number"),
-                                                 (("--epsilon", "0"), "--epsilon must be a positive number"),
-                                                 (("--limit", "0"), "--limit must be at least 1")])
-def test_bad_options_are_one_clear_usage_error(pytester: pytest.Pytester, option: tuple[str, str],
-                                               message: str) -> None:
-    result = pytester.runpytest_subprocess(str(REPO / "claims" / "test_mid_layer_peak.py"), *option)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*{message}*"])
-    assert "Traceback" not in result.stderr.str()
-
-
 def test_inconclusive_is_its_own_outcome_and_strict_makes_it_fail(pytester: pytest.Pytester,
                                                                    saved_model: Path) -> None:
     path = _write_fake(pytester, "inconclusive")
