@@ -130,7 +130,7 @@ def _runs(merged: Merged) -> dict[str, Any]:
     rows = []
     for label, read in facts:
         values = [read(run.info) for run in merged.runs]
-        rows.append({"label": label, "values": values, "differs": len({json.dumps(v, default=str) for v in values}) > 1})
+        rows.append({"label": label, "cells": values, "differs": len({json.dumps(v, default=str) for v in values}) > 1})
     return {"ids": [r.info.get("run_id") for r in merged.runs], "rows": rows,
             "interrupted": [r.info.get("run_id") for r in merged.runs if r.info.get("finished") is None]}
 
@@ -198,8 +198,9 @@ def _matrix(records: list[dict[str, Any]], variants: dict[tuple[Any, Any, str], 
         by_column = _group_by(claim_records, _column)
         cells = [_matrix_cell(by_column.get(column, []), folded=column[0] == PLANTED_COLUMN) for column in columns]
         rows.append({"claim": claim, "title": claim_records[0].get("title"), "cells": cells})
-    bases = {r.get("model"): r.get("base_model") for r in records if r.get("base_model") and not _planted(r)}
-    heads = [{"model": model, "task": task, "base": bases.get(model), "planted": model == PLANTED_COLUMN,
+    bases = {_column(r): r.get("base_model") for r in records if r.get("base_model") and not _planted(r)}
+    heads = [{"model": model, "task": task, "base": bases.get((model, task, variant)),
+              "planted": model == PLANTED_COLUMN,
               "variant": variant, "label": variants.get((model, task, variant)) if variant else None}
              for model, task, variant in columns]
     return {"columns": heads, "rows": rows}
@@ -207,7 +208,7 @@ def _matrix(records: list[dict[str, Any]], variants: dict[tuple[Any, Any, str], 
 
 def _ordered_columns(records: list[dict[str, Any]]) -> list[tuple[Any, Any, Any]]:
     """First-seen order, except that a base model's columns follow its instruction-tuned model's (the pair lines
-    up) and the folded planted column comes last."""
+    up), a (model, task) split by conflicting runs keeps its columns together, and planted models come last."""
     columns = list(_group_by(records, _column))
     ift_of = {r.get("base_model"): r.get("model") for r in records if r.get("base_model") and not _planted(r)}
     models = list(dict.fromkeys(model for model, _, _ in columns))
@@ -215,9 +216,12 @@ def _ordered_columns(records: list[dict[str, Any]]) -> list[tuple[Any, Any, Any]
     def head(model: Any) -> Any:
         return ift_of[model] if ift_of.get(model) in models else model
 
-    def order(column: tuple[Any, Any, Any]) -> tuple[int, int, int, int]:
-        model = column[0]
-        return (model == PLANTED_COLUMN, models.index(head(model)), head(model) != model, columns.index(column))
+    pairs = list(dict.fromkeys((model, task) for model, task, _ in columns))
+
+    def order(column: tuple[Any, Any, Any]) -> tuple[int, ...]:  # a split column's runs side by side
+        model, task, _ = column
+        return (model == PLANTED_COLUMN, models.index(head(model)), head(model) != model, pairs.index((model, task)),
+                columns.index(column))
 
     return sorted(columns, key=order)
 
