@@ -26,6 +26,12 @@ def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def distributing(config: pytest.Config) -> bool:
+    """Whether this process is a pytest-xdist controller about to start workers."""
+    return not is_worker(config) and config.getoption("dist", "no") != "no" and bool(config.getoption("tx", None)) \
+        and not config.getoption("collectonly")
+
+
 def worker_id(config: pytest.Config) -> str:
     return str(config.workerinput["workerid"]) if is_worker(config) else "main"  # type: ignore[attr-defined]
 

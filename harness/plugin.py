@@ -27,7 +27,7 @@ from harness.options import option_problems
 from harness.results import RunWriter, git_state, new_run_id, package_versions
 from harness.shared_store import SharedStore
 from harness.store import MeasurementStore
-from harness.tasks import FIXTURE_DATA, MissingDataError, TaskDataError, load_task
+from harness.tasks import FIXTURE_DATA, TASKS, MissingDataError, TaskDataError, load_task
 from harness.verdict import Verdict
 
 STATE = pytest.StashKey["ClaimsSession"]()
@@ -82,6 +82,10 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError("neuron-claims: " + "; ".join(problems))
     state = ClaimsSession(config)
     config.stash[STATE] = state
+    if distributed.distributing(config) and config.getoption("model"):
+        problem = state.task_data_problem()  # workers would each fail to collect; say it once, here
+        if problem:
+            raise pytest.UsageError(f"neuron-claims: {problem}")
     if not distributed.is_worker(config):
         config.pluginmanager.register(RecordWriter(state), "neuron-claims-records")
         config.pluginmanager.register(state.controller, "neuron-claims-xdist")
@@ -145,6 +149,16 @@ class ClaimsSession:
 
     def full_languages(self, task: str) -> list[str]:
         return self.store("full").languages(task)
+
+    def task_data_problem(self) -> str | None:
+        """The first selected task (--tasks, or all) whose data does not load, in words; None when all load."""
+        for task in _split(self.option("tasks")) or TASKS:
+            try:
+                self.full_languages(task)
+            except (TaskDataError, MissingDataError) as error:
+                return f"{error} (with -n, every selected task's data is checked before the workers start; " \
+                       "--tasks selects the tasks)"
+        return None
 
     # -- measurements ------------------------------------------------------------------------------------------
     def store(self, tier: str) -> MeasurementStore:

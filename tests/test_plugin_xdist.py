@@ -67,6 +67,19 @@ def test_two_workers_write_one_run_and_print_the_summary_once(pytester: pytest.P
         "supported": 2, "refuted": 0, "inconclusive": 0, "error": 1}
 
 
+def test_missing_data_stops_a_distributed_run_once_before_the_workers_start(pytester: pytest.Pytester,
+                                                                            saved_model: Path) -> None:  # noqa: F811
+    (pytester.path / "empty").mkdir()
+    result = pytester.runpytest_subprocess(str(REPO / "claims" / "test_mid_layer_peak.py"), "-n", "2", "-m", "full",
+                                           "--model", str(saved_model), "--data-dir", str(pytester.path / "empty"),
+                                           "--report", str(pytester.path / "r"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    (line,) = [line for line in result.errlines if line]
+    assert line.startswith(f"ERROR: neuron-claims: xnli: data directory not found (needed for language 'en'): "
+                           f"{pytester.path / 'empty' / 'xnli'} (with -n, every selected task's data is checked")
+    assert not (pytester.path / "r").exists() and "INTERNALERROR" not in result.stdout.str()
+
+
 @pytest.mark.slow
 def test_two_workers_give_the_records_of_a_serial_run(pytester: pytest.Pytester) -> None:
     """Real claims on planted models: serial (no cache) against -n 2 --dist loadgroup with an empty planted cache.
