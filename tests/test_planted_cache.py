@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,14 @@ from harness.batching import encode
 from harness.tasks import FIXTURE_DATA, load_task
 
 SPEC = PLANTED["planted-lang-edges"]  # the quickest to build
+
+
+@pytest.fixture(autouse=True)
+def _denormals_restored() -> Iterator[None]:
+    """Building or loading a planted model flushes denormals process-wide; the rest of the suite (hypothesis's
+    floats) needs them back."""
+    yield
+    torch.set_flush_denormal(False)
 
 
 @pytest.fixture(scope="module")

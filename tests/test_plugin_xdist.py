@@ -17,6 +17,7 @@ import torch
 from test_plugin import saved_model  # noqa: F401 - a session fixture shared with the plugin's tests
 
 from harness import distributed
+from harness.tasks import FIXTURE_DATA
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,7 +53,7 @@ def test_two_workers_write_one_run_and_print_the_summary_once(pytester: pytest.P
     files = [str(pytester.makepyfile(**{f"test_fake_{name}": FAKE.format(name=name)})) for name in ("a", "b", "crash")]
     report = pytester.path / "reports"
     result = pytester.runpytest_subprocess(*files, "-n", "2", "-m", "full", "--model", str(saved_model),
-                                           "--report", str(report))
+                                           "--data-dir", str(FIXTURE_DATA), "--report", str(report))
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     run_dir = _run_dir(report)
     records = comparable_records(run_dir)
