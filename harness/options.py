@@ -6,8 +6,10 @@ option is one line there. A flag (store_true) has no value to be wrong and no ch
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +80,8 @@ def model(value: str | None, _config: pytest.Config) -> str | None:
     except ValueError as error:
         return str(error)
     try:
-        config = AutoConfig.from_pretrained(model_id)
+        with _quiet("huggingface_hub", "transformers"):  # its retries' warnings would break the one line
+            config = AutoConfig.from_pretrained(model_id)
     except (OSError, ValueError) as error:
         return f"cannot read its configuration ({_first_line(error)}); valid: an alias, a local model directory " \
                "or a hub id you can download"
@@ -181,6 +184,18 @@ CHECKS: dict[str, Check] = {
     "baseline_ignore": baseline_ignore,
     "baseline_update": baseline_update,
 }
+
+
+@contextlib.contextmanager
+def _quiet(*loggers: str) -> Iterator[None]:
+    levels = {name: logging.getLogger(name).level for name in loggers}
+    for name in loggers:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def _first_line(error: BaseException) -> str:
