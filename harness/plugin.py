@@ -7,6 +7,7 @@ The tiny tier (default) runs each claim on its planted models and asserts the pl
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 import sys
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -302,11 +304,14 @@ class ClaimsSession:
             "measured": verdict.measured if verdict else {}, "params": params, "provenance": provenance,
             "plots": verdict.plots if verdict else [], "tables": verdict.tables if verdict else [],
             "timings": timings, "error": error}
-        return _finite(record)
+        return json.loads(json.dumps(_finite(record), default=str, allow_nan=False))  # as results.jsonl has it
 
 
 def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: write them as null."""
+    """JSON has no NaN or infinity: write them as null. NumPy scalars become Python numbers (records cross process
+    boundaries under pytest-xdist, whose serializer knows only plain types)."""
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):

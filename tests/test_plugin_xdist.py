@@ -22,6 +22,7 @@ from harness.tasks import FIXTURE_DATA
 REPO = Path(__file__).resolve().parents[1]
 
 FAKE = '''
+import numpy as np
 from harness.claim import Claim
 from harness.verdict import Verdict
 
@@ -31,7 +32,8 @@ CLAIM = Claim(id="fake-{name}", title="t", paper_ref="§0", paper_text="p", task
 def test_fake(case, judge):
     if "{name}" == "crash":
         raise RuntimeError("claim crashed")
-    judge(Verdict("supported", "r", "effect", 0.5, (0.4, 0.6)))
+    judge(Verdict("supported", "r", "effect", np.float64(0.5), (np.float32(0.25), 0.75),
+                  {{"count": np.int64(3), "share": np.float32(0.5), "nan": float("nan")}}))
 '''
 
 
@@ -59,6 +61,9 @@ def test_two_workers_write_one_run_and_print_the_summary_once(pytester: pytest.P
     records = comparable_records(run_dir)
     assert sorted(records) == [("fake-a", "model-xnli"), ("fake-b", "model-xnli"), ("fake-crash", "model-xnli")]
     assert records["fake-crash", "model-xnli"]["error"] == "RuntimeError: claim crashed"
+    # NumPy numbers reach the controller (pytest-xdist's serializer knows plain types only) as JSON numbers
+    assert records["fake-a", "model-xnli"]["measured"] == {"count": 3, "share": 0.5, "nan": None}
+    assert records["fake-a", "model-xnli"]["effect"] == {"name": "effect", "value": 0.5, "ci": [0.25, 0.75]}
     out = result.outlines
     assert sum("= claims =" in line for line in out) == 1
     assert [line for line in out if line.startswith("report: ")] == [f"report: {run_dir / 'index.html'}"]
