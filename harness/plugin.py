@@ -35,6 +35,7 @@ from harness.verdict import Verdict
 STATE = pytest.StashKey["ClaimsSession"]()
 VERDICT = pytest.StashKey[str]()
 RECORD = pytest.StashKey[dict[str, Any]]()  # the item's run record, sent to the controller on its call report
+POSITION = pytest.StashKey[int]()  # the item's place in the run's order (the same in every pytest-xdist worker)
 TASK_FOLDERS = {"xnli": "xnli", "facts": "mpararel", "editing": "mzsre"}
 TINY_TASK = "xnli"
 
@@ -351,7 +352,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if state.data_error is not None:  # one clear message, not one collection error per claim module
         raise pytest.UsageError(f"neuron-claims: {state.data_error}")
     items.sort(key=lambda item: getattr(_case(item), "base_model", None) is not None)
-    for item in items:
+    for position, item in enumerate(items):
+        item.stash[POSITION] = position
         case = _case(item)
         if case is not None:
             store = state.store(case.tier)
@@ -406,8 +408,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             record = session.record(case, None, call.duration, error=f"{call.excinfo.typename}: {call.excinfo.value}")
             session.compare(record)
             item.stash[RECORD] = record
+        record = item.stash.get(RECORD, None)
+        if record is not None:  # finished in any order (pytest-xdist), shown in the run's order
+            record["position"] = item.stash.get(POSITION, None)
         # the record rides on the report: pytest-xdist serializes it to the controller with the report's attributes
-        report.claim_record = item.stash.get(RECORD, None)  # type: ignore[attr-defined]
+        report.claim_record = record  # type: ignore[attr-defined]
     return report
 
 
@@ -453,7 +458,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("claims")
     claim_width = max(len(r["claim"]) for r in session.records)
     width = max(len(r["instance"]) for r in session.records)
-    for r in session.records:
+    for r in sorted(session.records, key=lambda r: r.get("position") if isinstance(r.get("position"), int) else 0):
         planted = f" (planted: {r['expected']})" if r["expected"] else ""
         since = (r.get("baseline") or {}).get("status")
         since = f" [{since} since baseline]" if since and since != "unchanged" else ""

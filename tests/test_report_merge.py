@@ -130,3 +130,16 @@ def test_since_baseline_column(tmp_path: Path) -> None:
     assert '<span class="badge other">unchanged</span>' in html
     assert "Compared with baseline <code>base</code> (ci/base)" in html and "<li><code>mid-layer-peak [x-xnli]" in html
     assert '<span class="mismatch">1 regression</span>' in html and "1 changed since baseline" in html
+
+
+def test_records_finished_out_of_order_are_shown_in_the_runs_order(tmp_path: Path) -> None:
+    """Under pytest-xdist records arrive as workers finish; their position (collection order) orders the page."""
+    write_sample_run(tmp_path / "ordered")
+    write_sample_run(tmp_path / "shuffled")
+    for name in ("ordered", "shuffled"):
+        records = [json.loads(line) for line in (tmp_path / name / "results.jsonl").read_text().splitlines()]
+        records = [r | {"position": i} for i, r in enumerate(records)]
+        if name == "shuffled":
+            records = records[1::2] + records[::2]
+        (tmp_path / name / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert render_report(tmp_path / "shuffled").read_text() == render_report(tmp_path / "ordered").read_text()

@@ -45,7 +45,7 @@ def merge_runs(runs: list[Run]) -> Merged:
     warnings = [f"{ids[i]}: {w}" if len(runs) > 1 else w for i, run in enumerate(runs) for w in run.warnings]
     # instance key -> identity -> (run id, record, instance); later runs replace earlier ones of the same identity
     found: dict[tuple[Any, ...], dict[str, tuple[str, Record, Instance]]] = {}
-    position: dict[int, tuple[int, int]] = {}  # id(tagged record) -> (run number, line number): the page's order
+    position: dict[int, tuple[int, int, int]] = {}  # id(tagged record) -> (run, place in its run, line): page order
     for number, (rid, run) in enumerate(zip(ids, runs, strict=True)):
         for line, record in enumerate(run.records):
             instance = instance_of(record, run.info)
@@ -58,7 +58,8 @@ def merge_runs(runs: list[Run]) -> Merged:
                 warnings.append(f"{instance.claim} [{instance.instance}] is in runs {earlier_run} and {rid} with the "
                                 f"same settings{differs}; the record of {rid} is shown")
             tagged = {**record, "_run": rid}
-            position[id(tagged)] = (number, line)
+            place = record.get("position")
+            position[id(tagged)] = (number, place if isinstance(place, int) else line, line)
             versions[identity] = (rid, tagged, instance)
     merged = Merged(runs, [], warnings=warnings)
     split: dict[tuple[Any, Any], dict[str, list[str]]] = {}  # (model, task) -> run id -> differing settings
@@ -79,7 +80,7 @@ def merge_runs(runs: list[Run]) -> Merged:
                 record["_variant"] = rid
                 merged.variants[(record.get("model"), record.get("task"), rid)] = "; ".join(label.get(rid, []))
     records = [record for versions in found.values() for _, record, _ in versions.values()]
-    merged.records = sorted(records, key=lambda r: position[id(r)])  # run by run, each in its own order
+    merged.records = sorted(records, key=lambda r: position[id(r)])  # run by run, each in its collection order
     return merged
 
 
