@@ -4,10 +4,13 @@ a missing instance is listed, ``--baseline-update`` makes the run the new baseli
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from test_plugin import saved_model  # noqa: F401 - a session fixture shared with the plugin's tests
+
+from harness.__main__ import main
 
 FAKE = '''
 import os
@@ -47,7 +50,8 @@ def _lines_in(result: pytest.RunResult, lines: list[str]) -> None:
 
 
 def test_baseline_flipped_unchanged_missing_and_update(pytester: pytest.Pytester, fakes: dict[str, str],
-                                                       saved_model: Path) -> None:  # noqa: F811
+                                                       saved_model: Path,  # noqa: F811
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
     base = pytester.path / "ci-baseline"  # made by the first run
     first, first_dir = _run(pytester, saved_model, "r1", fakes["a"], fakes["b"], "--baseline", str(base),
                             "--baseline-update")
@@ -73,6 +77,13 @@ def test_baseline_flipped_unchanged_missing_and_update(pytester: pytest.Pytester
                                   "effect": 0.5, "ci": [0.4, 0.6], "changes": ["verdict supported -> refuted"]}
     html = (run_dir / "index.html").read_text()
     assert "<th>since baseline</th>" in html and "1 baseline instance(s) not in this run" in html
+
+    # What a CI script runs on the two run directories: status 1 on the regression, 0 for a run against itself.
+    assert main(["diff", str(base), str(run_dir)]) == 1
+    assert main(["diff", str(base), str(first_dir)]) == 0
+    table = capsys.readouterr().out
+    assert re.search(r"REGRESSION\s+fake-a\s+model-xnli\s+supported -> refuted", table)
+    assert re.search(r"missing\s+fake-b\s+model-xnli", table)
 
     # The refuted run as the baseline: the same refuted verdict passes, since nothing changed.
     unchanged, _ = _run(pytester, saved_model, "r3", fakes["a"], "--baseline", str(run_dir), VERDICT_a="refuted")
