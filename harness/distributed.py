@@ -32,19 +32,29 @@ def distributing(config: pytest.Config) -> bool:
         and not config.getoption("collectonly")
 
 
+def _worker_input(config: pytest.Config) -> dict[str, Any]:
+    """What the controller handed this worker (empty outside workers)."""
+    return getattr(config, "workerinput", {})  # set by pytest-xdist on a worker's config only
+
+
 def worker_id(config: pytest.Config) -> str:
-    return str(config.workerinput["workerid"]) if is_worker(config) else "main"  # type: ignore[attr-defined]
+    return str(_worker_input(config).get("workerid", "main"))
 
 
 def shared_dir(config: pytest.Config) -> Path | None:
     """On a worker: the measurement directory the controller made for all workers; elsewhere None."""
-    value = config.workerinput.get(SHARED_DIR) if is_worker(config) else None  # type: ignore[attr-defined]
+    value = _worker_input(config).get(SHARED_DIR)
     return None if value is None else Path(value)
 
 
 def controller_run_id(config: pytest.Config) -> str | None:
     """On a worker: the run id of the controller's run directory; elsewhere None."""
-    return config.workerinput.get(RUN_ID) if is_worker(config) else None  # type: ignore[attr-defined]
+    return _worker_input(config).get(RUN_ID)
+
+
+def send_work(config: pytest.Config, work: list[dict[str, Any]]) -> None:
+    """On a worker: hand what it measured and built to the controller (pytest-xdist sends workeroutput at the end)."""
+    config.workeroutput[WORK] = work  # type: ignore[attr-defined]  # pytest-xdist sets it on a worker's config
 
 
 def auto_device(config: pytest.Config) -> str:

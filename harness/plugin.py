@@ -412,7 +412,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if record is not None:  # finished in any order (pytest-xdist), shown in the run's order
             record["position"] = item.stash.get(POSITION, None)
         # the record rides on the report: pytest-xdist serializes it to the controller with the report's attributes
-        report.claim_record = record  # type: ignore[attr-defined]
+        report.claim_record = record  # type: ignore[attr-defined]  # extra attributes are part of a report's state
     return report
 
 
@@ -487,7 +487,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None:
         return
     if distributed.is_worker(config):
-        config.workeroutput[distributed.WORK] = state.work()  # type: ignore[attr-defined]
+        distributed.send_work(config, state.work())
         return
     state.controller.cleanup()
     if state.writer is None:

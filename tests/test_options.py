@@ -32,7 +32,7 @@ class OptionList:
 
 def plugin_options() -> dict[str, dict[str, Any]]:
     declared = OptionList()
-    plugin.pytest_addoption(declared)  # type: ignore[arg-type]
+    plugin.pytest_addoption(declared)  # type: ignore[arg-type]  # it records what a parser is told
     return declared.options
 
 
