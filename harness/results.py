@@ -48,8 +48,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 class RunWriter:
     """Owns one run directory; every record is appended, flushed and fsynced at once, so a crash loses none."""
 
-    def __init__(self, root: Path, run_info: dict[str, Any]) -> None:
-        self.run_id = new_run_id()
+    def __init__(self, root: Path, run_info: dict[str, Any], run_id: str | None = None) -> None:
+        self.run_id = run_id or new_run_id()
         self.dir = root / self.run_id
         self.dir.mkdir(parents=True, exist_ok=False)
         self.info = {"run_id": self.run_id, "started": _now(), "finished": None, **run_info}

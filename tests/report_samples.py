@@ -26,7 +26,7 @@ def write_sample_run(run_dir: Path, *, interrupted: bool = False, evil: bool = F
         "command": f"pytest claims -m tiny{tag}", "tier": "tiny",
         "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": True},
         "packages": {"torch": "2.13.0", "transformers": "5.23.0", "jinja2": "3.1.6", "matplotlib": "3.11.2"},
-        "seeds": {"bootstrap": 0, "random_control": 0},
+        "seeds": {"bootstrap": 0, "controls": 0},
         "options": {"model": "tiny-paper", "base_model": None, "dtype": "float32", "device": "cpu", "threshold": 0.0,
                     "site": "down_proj_input", "positions": "last", "epsilon": 0.001, "limit": None,
                     "tasks": ["xnli", "facts"], "languages": None},
@@ -163,3 +163,47 @@ def _convert(lang: str, up: bool, tag: str) -> dict[str, Any]:
                           {"label": "baseline", "source": "paper", "values": [paper[0]]},
                           {"label": "converted", "source": "paper", "values": [paper[1]]}]}],
     )
+
+
+def write_model_run(run_dir: Path, model: str, run_id: str, *, base_model: str | None = None,
+                    dtype: str = "float32", tier: str = "full") -> list[dict[str, Any]]:
+    """A run of one model: the sample's tiny-paper records renamed (pair claims against ``base_model``, dropped when
+    None), with its own run id and dtype. Returns the records."""
+    write_sample_run(run_dir)
+    records = []
+    for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record["model"] != "tiny-paper" or (record["base_model"] and base_model is None):
+            continue
+        record |= {"model": model, "instance": record["instance"].replace("tiny-paper", model), "tier": tier,
+                   "base_model": base_model if record["base_model"] else None}
+        record["provenance"] |= {"model_id": f"org/{model}", "dtype": dtype}
+        records.append(record)
+    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    info |= {"run_id": run_id, "tier": tier}
+    info["options"] |= {"model": model, "dtype": dtype}
+    (run_dir / "run.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+    (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return records
+
+
+def write_planted_run(run_dir: Path, n_models: int = 20) -> None:
+    """A tiny-tier run on many planted models (two per claim, of two families), as `pytest claims` writes it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run = {"run_id": "20261122-050000-ef56", "started": "2026-11-22T05:00:00Z", "finished": "2026-11-22T05:02:00Z",
+           "command": "pytest claims", "tier": "tiny", "git": {"commit": "0" * 40, "dirty": False},
+           "packages": {"torch": "2.13.0"}, "seeds": {"bootstrap": 0}, "options": {"model": None}}
+    (run_dir / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    records = []
+    for number in range(n_models):
+        model, claim = f"planted-model-{number:02d}", f"claim-{number // 2:02d}"
+        verdict = "supported" if number % 2 == 0 else "refuted"
+        for language in ("en", "de", "zh") if number < 4 else (None,):
+            records.append(_record(
+                claim, f"Planted claim {number // 2}", model, "xnli", language, verdict, tier="tiny",
+                expected=verdict, effect={"name": "effect", "value": 0.5, "ci": [0.4, 0.6]},
+                provenance={"model_id": f"planted:{model}", "revision": "", "model_type": ("bloom", "llama")[number % 2],
+                            "dtype": "float32", "device": "cpu", "site": "down_proj_input", "n_layers": 10,
+                            "d_ff": 256, "threshold": 0.0, "positions": "last", "epsilon": 0.001,
+                            "data_hash": "918f727946b7a5728834517f5594b87fda3245a253f0403c9b5b780336de6f9b"}))
+    (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")

@@ -164,3 +164,28 @@ def generation_families(draw: st.DrawFn, *, n_langs: tuple[int, int] = (1, 9), m
                                    min_size=3 * langs, max_size=3 * langs))).reshape(3, langs, 1)
     tampered, control, baseline = rng.random((3, langs, n)) < rates
     return tampered, control, baseline, draw(st.integers(0, langs - 1))
+
+
+VERDICT_NAMES = ("supported", "refuted", "inconclusive", "error")
+
+
+@st.composite
+def claim_instances(draw: st.DrawFn, *, max_size: int = 12) -> list:
+    """Distinct claim instances (harness.instances.Instance) of a few claims, models and languages, with verdicts,
+    effects and intervals (the effect inside its interval)."""
+    from harness.instances import Instance
+
+    keys = draw(st.lists(st.tuples(st.sampled_from(("claim-a", "claim-b", "claim-c")), st.sampled_from(("m1", "m2")),
+                                   st.sampled_from(("en", "de", None))), unique=True, min_size=1, max_size=max_size))
+    instances = []
+    for claim, model, language in keys:
+        low = draw(st.floats(-1, 1, allow_nan=False))
+        width = draw(st.floats(0, 1, allow_nan=False))
+        effect = low + draw(st.floats(0, 1)) * width
+        verdict = draw(st.sampled_from(VERDICT_NAMES))
+        instances.append(Instance(
+            claim=claim, instance="-".join(filter(None, (model, "xnli", language))), model=model, base_model=None,
+            task="xnli", language=language, settings={"threshold": 0.0, "dtype": "float32", "data_hash": "abc"},
+            verdict=verdict, effect_name="effect", effect=None if verdict == "error" else effect,
+            ci=None if verdict == "error" else (low, low + width), run_id="r1"))
+    return instances

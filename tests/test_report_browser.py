@@ -12,11 +12,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from report_samples import write_sample_run
+from report_samples import write_model_run, write_planted_run, write_sample_run
 
-from harness.report import render_report
+from harness.report import render_merged, render_report
 
 CONSOLE = re.compile(r":CONSOLE[:(]|Uncaught")
+VIEWPORT = 1400  # the page must read without horizontal scrolling at this width
+# Injected into a copy of a page (the page itself has no script): the widths the layout came to.
+MEASURE = ("<script>const b = document.body.dataset; b.pageWidth = document.documentElement.scrollWidth; "
+           "b.matrixRight = Math.ceil(document.querySelector('table.matrix').getBoundingClientRect().right);</script>")
 
 
 def _chromium() -> str:
@@ -64,3 +68,36 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
     assert "<script" not in dom.lower()
     assert dom.count("<img ") == page.read_text(encoding="utf-8").count("<img ")
     assert "Interrupted run" in dom and "ablate-all-shared" in dom
+
+
+def _layout(page: Path, profile: Path) -> dict[str, int]:
+    """The page's scroll width and the matrix's right edge in a 1400 px wide window."""
+    probe = page.with_name("measured.html")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    dom = _run_chromium(probe, profile, "--dump-dom", f"--window-size={VIEWPORT},1000").stdout
+    body = re.search(r"<body([^>]*)>", dom)
+    assert body is not None
+    return {name: int(value) for name, value in re.findall(r'data-([a-z-]+)="(\d+)"', body.group(1))}
+
+
+def test_merged_report_of_two_models_renders_in_chromium(tmp_path: Path) -> None:
+    write_model_run(tmp_path / "bloomz", "bloomz-7b1", "20261201-010000-aaaa", base_model="bloom-7b1")
+    write_model_run(tmp_path / "bloom", "bloom-7b1", "20261201-020000-bbbb")
+    write_model_run(tmp_path / "fp16", "bloomz-7b1", "20261201-030000-cccc", base_model="bloom-7b1", dtype="float16")
+    page = render_merged([tmp_path / "bloomz", tmp_path / "bloom", tmp_path / "fp16"], tmp_path / "merged")
+    screenshot = tmp_path / "merged" / "screenshot.png"
+    shot = _run_chromium(page, tmp_path / "profile", f"--screenshot={screenshot}", f"--window-size={VIEWPORT},3000")
+    assert _console_lines(shot.stderr) == []
+    assert screenshot.stat().st_size > 50_000
+    dom = _run_chromium(page, tmp_path / "profile", "--dump-dom").stdout
+    assert "3 runs merged" in dom and "appear in several runs with different settings" in dom
+    layout = _layout(page, tmp_path / "profile")
+    assert layout["page-width"] <= VIEWPORT and layout["matrix-right"] <= VIEWPORT, layout
+
+
+def test_a_tiny_tier_page_reads_without_horizontal_scrolling(tmp_path: Path) -> None:
+    """20 planted models: one folded matrix column and one provenance row, all inside a 1400 px window."""
+    write_planted_run(tmp_path / "run")
+    page = render_report(tmp_path / "run")
+    layout = _layout(page, tmp_path / "profile")
+    assert layout["page-width"] <= VIEWPORT and layout["matrix-right"] <= VIEWPORT, layout

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from test_report_browser import _console_lines, _run_chromium
 
+from harness.__main__ import main
 from harness.models import build_tiny
 from harness.report import render_report
 from harness.tasks import FIXTURE_DATA
@@ -49,3 +50,33 @@ def test_report_of_a_real_run(pytester: pytest.Pytester, tmp_path_factory: pytes
                          "--window-size=1400,4000")
     assert _console_lines(shot.stderr) == []
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_merged_report_of_two_real_runs(pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Two models, one command each (as in the README's audit), then one page: both in the verdict matrix, each
+    with its provenance; rendered in Chromium without console messages."""
+    root = tmp_path_factory.mktemp("models")
+    reports = pytester.path / "audit"
+    for name in ("tiny-bloom", "tiny-llama"):
+        model, tokenizer = build_tiny(name, seed=5)
+        model.save_pretrained(root / name)
+        tokenizer.save_pretrained(root / name)
+        result = pytester.runpytest_subprocess(
+            str(REPO / "claims" / "test_mid_layer_peak.py"), str(REPO / "claims" / "test_dead_across_tokens.py"),
+            "-m", "full", "--model", str(root / name), "--tasks", "xnli", "--languages", "en,de", "--limit", "4",
+            "--data-dir", str(FIXTURE_DATA), "--report", str(reports), "--no-cache")
+        assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)  # refuted verdicts fail
+    runs = sorted(reports.iterdir())
+    out = pytester.path / "page"
+    assert main(["report", *map(str, runs), "--out", str(out)]) == 0
+    html = (out / "index.html").read_text(encoding="utf-8")
+    matrix = html.split('<table class="matrix">')[1].split("</table>")[0]
+    heads = re.findall(r"<th>([^<]+)<br><span class=\"muted\">xnli", matrix)
+    assert heads == [str(root / "tiny-bloom"), str(root / "tiny-llama")]
+    assert matrix.count('<td class="cell ') == 4  # two claims x two models
+    provenance = html.split('<table class="provenance">')[1].split("</table>")[0]
+    assert ">bloom<" in provenance and ">llama<" in provenance and "2 runs merged" in html
+    shot = _run_chromium(out / "index.html", pytester.path / "profile", f"--screenshot={out / 'screenshot.png'}",
+                         "--window-size=1400,3000")
+    assert _console_lines(shot.stderr) == []

@@ -1,4 +1,4 @@
-"""``summary.json``: a small, key-sorted digest of a run, made for diffing two runs."""
+"""``summary.json``: a small, key-sorted digest of a run, made for diffing two runs and for ``--baseline``."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from harness.instances import SUMMARY_FILE, instance_of
 from harness.report.load import Run, load_run
 
 VERDICTS = ("supported", "refuted", "inconclusive", "error")
-SUMMARY_FILE = "summary.json"
+RUN_FACTS = ("tier", "command", "packages", "options", "git", "seeds")  # copied from run.json for `harness diff`
 
 
 def summarize(run: Run) -> dict[str, Any]:
-    """Counts per verdict (all four always present), verdict per claim instance, and planted-truth mismatches.
+    """Counts per verdict (all four always present), verdict per claim instance, planted-truth mismatches, the run's
+    facts (packages, options, git) and every instance with its settings, verdict and effect (see harness.instances).
 
     A mismatch is named ``"<claim>/<instance>"`` because instance ids repeat across claims.
     """
@@ -28,8 +30,10 @@ def summarize(run: Run) -> dict[str, Any]:
         expected = record.get("expected")
         if expected is not None and verdict != expected:
             mismatches.append(f"{claim}/{instance}")
+    instances = [instance_of(record, run.info).to_json() for record in run.records]
     return {"run_id": run.info.get("run_id"), "counts": dict(counts), "claims": claims,
-            "mismatches": sorted(mismatches)}
+            "mismatches": sorted(mismatches), **{name: run.info.get(name) for name in RUN_FACTS},
+            "instances": instances}
 
 
 def write_summary(run_dir: Path) -> Path:

@@ -1,0 +1,80 @@
+"""The planted-model disk cache: a cached model is the built one; any change to what it depends on misses."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from fixtures import planted_cache
+from fixtures.planted import PLANTED
+from fixtures.planted_cache import PlantedCache, builder_sources, cache_key
+from harness.batching import encode
+from harness.tasks import FIXTURE_DATA, load_task
+
+SPEC = PLANTED["planted-lang-edges"]  # the quickest to build
+
+
+@pytest.fixture(autouse=True)
+def _denormals_restored() -> Iterator[None]:
+    """Building or loading a planted model flushes denormals process-wide; the rest of the suite (hypothesis's
+    floats) needs them back."""
+    yield
+    torch.set_flush_denormal(False)
+
+
+@pytest.fixture(scope="module")
+def examples() -> dict[str, list]:
+    return {"xnli": load_task("xnli", data_dir=FIXTURE_DATA / "xnli")}
+
+
+def test_the_key_covers_the_builders_and_the_harness_modules_they_import() -> None:
+    sources = builder_sources()
+    for module in ("fixtures.planted", "fixtures.planted_languages", "fixtures.planting", "harness.capture",
+                   "harness.models", "harness.tasks.xnli", "harness.sampling"):
+        assert module in sources
+    assert "harness.plugin" not in sources and "harness.report.render" not in sources  # nothing builds with them
+    assert all(len(digest) == 64 for digest in sources.values())
+
+
+def test_a_changed_builder_spec_or_data_changes_the_key(examples: dict[str, list]) -> None:
+    key = cache_key(SPEC, examples)
+    assert cache_key(SPEC, examples) == key
+    changed = dict(builder_sources()) | {"fixtures.planting": "0" * 64}
+    assert cache_key(SPEC, examples, sources=changed) != key
+    assert cache_key(dataclasses.replace(SPEC, seed=1), examples) != key
+    assert cache_key(SPEC, {"xnli": examples["xnli"][:-1]}) != key
+
+
+def test_a_cached_model_is_the_built_one_and_a_changed_key_misses(tmp_path: Path, examples: dict[str, list],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    first = PlantedCache(tmp_path)
+    built = first.get(SPEC, examples)
+    second = PlantedCache(tmp_path)
+    loaded = second.get(SPEC, examples)
+    assert (first.built, first.loaded, second.built, second.loaded) == ([SPEC.name], [], [], [SPEC.name])
+    assert built.model.state_dict().keys() == loaded.model.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(built.model.state_dict().values(),
+                                                  loaded.model.state_dict().values(), strict=True))
+    assert (loaded.name, loaded.model_id, loaded.site.name) == (built.name, built.model_id, built.site.name)
+    texts = [examples["xnli"][0].prompts[lang] for lang in ("en", "zh")]
+    with torch.no_grad():
+        assert torch.equal(built.model(**encode(built, texts)).logits, loaded.model(**encode(loaded, texts)).logits)
+
+    # Another builder: the old file is not the model any more, so the cache builds.
+    monkeypatch.setattr(planted_cache, "builder_sources", lambda: {"fixtures.planted": "changed"})
+    calls = []
+    monkeypatch.setattr(planted_cache, "build_planted", lambda spec, _examples: calls.append(spec) or built)
+    third = PlantedCache(tmp_path)
+    assert third.get(SPEC, examples) is built and calls == [SPEC] and third.built == [SPEC.name]
+    assert len(list(tmp_path.glob(f"{SPEC.name}-*.pt"))) == 2
+
+
+def test_without_a_directory_every_model_is_built(examples: dict[str, list], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(planted_cache, "build_planted", lambda spec, _examples: spec.name)
+    cache = PlantedCache(None)
+    assert cache.get(SPEC, examples) == cache.get(SPEC, examples) == SPEC.name
+    assert cache.built == [SPEC.name] * 2 and cache.path(SPEC, examples) is None
