@@ -56,6 +56,8 @@ def _ablation() -> dict[str, Callable[[], Verdict]]:
                                                            chance=0.0),
         "inconclusive, not significant": lambda: ablation_rule(_items(8, 5), _ablated(_items(8, 5), 3), floor=0.0,
                                                                chance=0.0),
+        "seed 7": lambda: ablation_rule(base, _ablated(base, 30, random=np.where(base, 0.6, 0.0)), floor=0.0,
+                                        chance=0.0, seed=7, min_relative_drop=0.75, alpha=0.01, min_correct=6),
     }
 
 
@@ -68,6 +70,9 @@ def _conversion() -> dict[str, Callable[[], Verdict]]:
         "refuted, no change": lambda: conversion_rule(base, base.copy(), base.astype(float), chance=0.0),
         "inconclusive, no room": lambda: conversion_rule(np.ones((10, 3), bool), np.ones((10, 3), bool),
                                                          np.ones((10, 3)), chance=0.0),
+        "seed 7": lambda: conversion_rule(base, gained, np.where(gained & ~base, _rng(3).random(base.shape), base),
+                                          chance=0.3, seed=7, min_language_share=0.5, max_control_share=0.75,
+                                          alpha=0.01, min_correct=6, min_wrong=6),
     }
 
 
@@ -90,6 +95,8 @@ def _contribution() -> dict[str, Callable[[], Verdict]]:
         "refuted, base rate": lambda: contribution_rule(led, _base_rate(4, 0.7), permutations=200),
         "refuted, not leading": lambda: contribution_rule(led[[0, 1, 3, 2]], _base_rate(5, 3.0), permutations=200),
         "inconclusive, no all-shared": lambda: contribution_rule(led, np.zeros((5, 3, 2, 4), int)),
+        "seed 7, near the base rate": lambda: contribution_rule(led, _base_rate(11, 1.05), permutations=300, seed=7,
+                                                                min_layer_share=0.5, min_enrichment=1.01, alpha=0.1),
     }
 
 
@@ -106,6 +113,8 @@ def _span() -> dict[str, Callable[[], Verdict]]:
         "supported": lambda: effective_span_rule(_spans(6, 3.0)),
         "refuted": lambda: effective_span_rule(_spans(7, 0.8)),
         "inconclusive, too few rows": lambda: effective_span_rule(_spans(8, 3.0, n=4)),
+        "seed 7": lambda: effective_span_rule(_spans(12, 1.6), seed=7, min_ratio=1.2, min_language_share=0.5,
+                                              min_examples=6),
     }
 
 
@@ -144,6 +153,11 @@ def _layers() -> dict[str, Callable[[], Verdict]]:
         "consistency supported": lambda: language_consistency_rule(activated),
         "consistency refuted": lambda: language_consistency_rule(skewed),
         "consistency inconclusive": lambda: language_consistency_rule(activated[:3]),
+        "peak split, seed 7": lambda: mid_layer_peak_rule(np.concatenate([curves[:11], np.roll(curves[11:], -3, axis=1)]),
+                                                          seed=7, edge_low=0.2, edge_high=0.3, min_fall=0.5,
+                                                          min_support=0.9),
+        "consistency seed 7": lambda: language_consistency_rule(skewed * 0 + activated, seed=7, max_spread=0.02,
+                                                                min_active=0.4, min_examples=4),
     }
 
 
@@ -173,6 +187,15 @@ def _examples_rules() -> dict[str, Callable[[], Verdict]]:
         "sweep supported": lambda: threshold_sweep_rule(sweep, [0.0, 0.1, 0.2]),
         "sweep refuted": lambda: threshold_sweep_rule(sweep[:, :, ::-1].copy(), [0.0, 0.1, 0.2]),
         "sweep inconclusive": lambda: threshold_sweep_rule(sweep[:3], [0.0, 0.1, 0.2]),
+        "sweep seed 7": lambda: threshold_sweep_rule(sweep, [0.0, 0.1, 0.2], seed=7, min_examples=6),
+        "tasks seed 7": lambda: task_dependence_rule((_shares(10, 1, 0.3), _shares(12, 2, 0.2)),
+                                                     (_shares(10, 3, 0.1), _shares(12, 4, 0.2)), seed=7,
+                                                     min_difference=0.05, min_examples=6),
+        "count seed 7": lambda: language_count_rule(shared, partial, counts, seed=7, min_rise=0.05,
+                                                    max_relative_drop=0.2, min_examples=6),
+        "non-repeating, other limits": lambda: non_repeating_rule(high * 0.1, shares, high * 0.05, low, 15,
+                                                                  later_examples=500, max_active_overlap=0.05,
+                                                                  max_inactive_repeat=0.2, min_examples=12),
     }
 
 
