@@ -129,7 +129,8 @@ def conversion_rule(base: np.ndarray, converted: np.ndarray, control: np.ndarray
     share_ci = bootstrap_interval(control_share, len(base), seed=seed)
     measured = {"mean change (points)": 100 * mean_change, "languages not worse": share_up,
                 "control mean change (points)": 100 * float(gains["control"].mean()),
-                "control's share of the gain": share,
+                "control's share of the gain": share, "control's share CI low": share_ci[0],
+                "control's share CI high": share_ci[1],
                 "p (baseline vs converted, pooled)": mcnemar(base.ravel(), converted.ravel())}
     reason = (f"mean change {100 * mean_change:+.2f} points [{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}], not worse in "
               f"{100 * share_up:.0f}% of languages (needs {100 * min_language_share:.0f}%); the control recovers "

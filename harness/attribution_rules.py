@@ -128,8 +128,9 @@ def effective_span_rule(spans: np.ndarray, *, min_ratio: float = 1.5, min_langua
                        measured, params)
     wider, narrower = float(np.mean(np.array(lows) > min_ratio)), float(np.mean(np.array(highs) < min_ratio))
     share = float(np.mean(np.array(ratios) > min_ratio))
-    measured |= {"languages where all-shared span is widest": wider,
-                 "languages where it is not": narrower}
+    measured |= {"languages where all-shared span is widest": wider, "languages where it is not": narrower,
+                 "span ratio CI low (mean over languages)": float(np.mean(lows)),
+                 "span ratio CI high (mean over languages)": float(np.mean(highs))}
     reason = (f"at equal sample size, the all-shared span is over {min_ratio}x the widest other type's in "
               f"{100 * wider:.0f}% of {len(usable)} languages (needs {100 * min_language_share:.0f}%) and below it "
               f"in {100 * narrower:.0f}%; mean ratio {np.mean(ratios):.2f}")

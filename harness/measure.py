@@ -212,13 +212,15 @@ class _Outcomes:
     is the baseline) is not run again. The signature is an exact integer hash of the mask (int64 weights,
     wrapping sums): distinct masks collide with probability 2^-64."""
 
-    def __init__(self, layers: int, d_ff: int, device: torch.device, baseline: torch.Tensor) -> None:
-        generator = torch.Generator().manual_seed(0)
-        self.weights = torch.randint(-2 ** 62, 2 ** 62, (layers, d_ff), generator=generator).to(device)
-        self.known: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {"empty": [(self._zero(baseline), baseline)]}
+    def __init__(self, weights: torch.Tensor, baseline: torch.Tensor) -> None:
+        self.weights = weights  # (layers, d_ff) int64
+        self.known: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {
+            "empty": [(torch.zeros(len(baseline), dtype=torch.int64), baseline)]}
 
-    def _zero(self, baseline: torch.Tensor) -> torch.Tensor:
-        return torch.zeros(len(baseline), dtype=torch.int64)
+    @staticmethod
+    def hash_weights(layers: int, d_ff: int, device: torch.device) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(0)
+        return torch.randint(-2 ** 62, 2 ** 62, (layers, d_ff), generator=generator).to(device)
 
     def signature(self, mask: torch.Tensor) -> torch.Tensor:
         """(rows,) int64 for a mask (rows, layers, d_ff); 0 for an empty mask."""
@@ -276,6 +278,7 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
     counts, subsets, thresholds = config.counts_for(n_langs), config.language_subsets(n_langs), config.thresholds()
     example_shares, count_shares, threshold_shares, density, activated = [], [], [], [], []
     timings = {"capture": 0.0, "conditions": 0.0}
+    hash_weights = _Outcomes.hash_weights(lm.n_layers, lm.d_ff, lm.device)
     chunk = max(1, max(config.chunk_rows, config.batch_size) // n_langs)
     starts = range(0, len(examples), chunk)
     for start in tqdm(starts, desc=f"{lm.name} {spec.name}", disable=not progress, unit="chunk"):
@@ -311,7 +314,7 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         state = RowState(codes.repeat_interleave(n_langs, dim=0), active.flatten(0, 1),
                          None if weight is None else weight.flatten(0, 1))  # rows = example x language
         rows = range(start * n_langs, (start + len(part)) * n_langs)
-        outcomes = _Outcomes(lm.n_layers, lm.d_ff, lm.device, correct["baseline"][-1].flatten())
+        outcomes = _Outcomes(hash_weights, correct["baseline"][-1].flatten())
         for condition in runs:
             family, _, seed = condition.partition("/")
             mask = condition_mask(condition, state, _row_generators(config, family, int(seed or 0), rows, lm.device))

@@ -135,6 +135,11 @@ def _ift() -> dict[str, Callable[[], Verdict]]:
         "inconclusive, no match": lambda: share_increase_rule(*pair(0.05, -0.03), matched_shared=None),
         "inconclusive, few examples": lambda: share_increase_rule(*pair(0.05, -0.03, n=3),
                                                                   matched_shared=_shares(3, 1, 0.25)),
+        "noisy, seed 7": lambda: share_increase_rule({"all_shared": _shares(12, 5, 0.25),
+                                                      "partial_shared": _shares(12, 6, 0.27)},
+                                                     {"all_shared": _shares(12, 7, 0.2), "partial_shared":
+                                                      _shares(12, 8, 0.3)}, matched_shared=_shares(12, 9, 0.24),
+                                                     seed=7, min_difference=0.25, min_examples=6),
     }
 
 

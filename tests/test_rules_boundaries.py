@@ -462,3 +462,208 @@ def test_threshold_sweep_boundaries() -> None:
     noisy = sweep([0.5, 0.25, 0.125], [0.5, 0.375, 0.25], n=10) + rng.normal(0, 0.01, (10, 3, 2))
     a, b = (threshold_sweep_rule(noisy, [0.0, 0.1, 0.2], seed=s) for s in (0, 7))
     assert a.ci != b.ci
+
+
+# --- what the first rounds of mutation testing left standing ---------------------------------------------------
+
+
+def test_gate_and_null_defaults() -> None:
+    assert inability(_items(20, 5), 0.0) is None  # 5 correct: the default minimum
+    p = float(np.round(inability.__defaults__[0] if inability.__defaults__ else 0.05, 2))
+    assert p == 0.05
+    base = _items(30, 15)
+    from harness.stats import above_chance
+
+    at = above_chance(15, 30, 1 / 3)
+    assert inability(base, 1 / 3, alpha=at) is not None  # p equal to alpha: not above chance
+    cells = np.array([[1, 2, 6, 3], [0, 1, 4, 1], [2, 3, 9, 4]])
+    assert permutation_p(cells) == permutation_p(cells, permutations=1000, seed=0)
+
+
+def test_permutation_p_counts_every_draw_once() -> None:
+    """Observed 0 all-shared among the top: every null draw is at least as large, so p = 1 exactly, whatever the
+    batching (5000 cells: 400 draws a batch, the last one smaller)."""
+    rng = np.random.default_rng(7)
+    active = rng.integers(3, 10, size=5000)
+    cells = np.stack([np.zeros(5000, int), np.full(5000, 2), active, active - 1], axis=1)
+    assert permutation_p(cells, permutations=1000) == 1.0
+
+
+def test_relative_drops_without_room() -> None:
+    from harness.accuracy_rules import relative_drop
+    from harness.rules import language_count_rule as count
+
+    assert relative_drop(_items(30, 10), _items(30, 5), 1 / 3) == 0.0  # at the floor: no room, no drop
+    zero = np.zeros((6, 2))
+    verdict = count(zero, np.stack([np.full(6, 0.25), np.full(6, 0.5)], axis=1), [3, 9])
+    assert verdict.measured["all-shared relative drop"] == 0.0
+
+
+def test_ift_interval_boundaries() -> None:
+    """Ten examples where three carry the whole difference: 2.8% of resamples draw none of them, so an interval's
+    bound sits exactly on the mean difference of the other seven."""
+    few = np.zeros(10)
+    few[:3] = 0.25
+    base = {"all_shared": np.full(10, 0.25), "partial_shared": np.full(10, 0.5)}
+
+    def rule(d_shared: np.ndarray, d_partial: np.ndarray, d_matched: np.ndarray, **kwargs: float) -> str:
+        ift = {"all_shared": base["all_shared"] + d_shared, "partial_shared": base["partial_shared"] + d_partial}
+        return share_increase_rule(ift, base, matched_shared=base["all_shared"] + d_matched, **kwargs).verdict
+
+    steady = np.full(10, 0.125)
+    assert rule(steady, -steady, 0.25 + few, min_difference=0.25) == "inconclusive"  # matched low = margin
+    assert rule(few, -steady, steady, min_difference=0.0625) == "inconclusive"  # all-shared low = 0
+    assert rule(steady, -few, steady, min_difference=0.0625) == "inconclusive"  # partial-shared high = 0
+    rng = np.random.default_rng(2)
+    noisy = rng.normal(0.0, 0.05, 10)
+    noisy -= noisy.mean() - 0.01  # mean +0.01 with an interval across 0
+    assert rule(noisy, -steady, steady, min_difference=0.0625) == "inconclusive"
+    assert rule(steady, noisy - 0.02, steady, min_difference=0.0625) == "inconclusive"  # partial up, not surely
+    assert rule(steady, -steady, 0.0625 + noisy, min_difference=0.0625) == "inconclusive"
+    assert rule(steady, -steady, steady, min_difference=0.0625) == "supported"
+    assert "(must exceed 25.0)" in share_increase_rule(
+        {"all_shared": base["all_shared"] + steady, "partial_shared": base["partial_shared"] - steady}, base,
+        matched_shared=base["all_shared"] + steady, min_difference=0.25).reason
+
+
+def test_density_matching_picks_the_neighbouring_grid_points() -> None:
+    thresholds = [0.0, 0.5, 1.0, 2.0]
+    density = np.array([[[0.8], [0.6], [0.5], [0.2]]] * 2)
+    shares = np.array([[[0.4], [0.3], [0.2], [0.1]]] * 2)
+    _, at = density_matched_shares(thresholds, density, shares, np.array([0.7]))
+    assert at[0] == pytest.approx(0.25)  # between the first two points, not extrapolated from the next two
+    flat_end = np.array([[[0.6], [0.4], [0.2], [0.2]]] * 2)
+    matched, at = density_matched_shares(thresholds, flat_end, shares, np.array([0.2]))
+    assert at[0] == pytest.approx(1.0) and matched == pytest.approx([0.2] * 2)
+
+
+def test_a_curve_of_zeros_falls_by_nothing() -> None:
+    from harness.rules import peak_holds
+
+    assert peak_holds(np.zeros(6), edge_low=0.1, edge_high=0.2, min_fall=0.25) == (False, 0, 0.0)
+
+
+def test_reasons_print_their_limits() -> None:
+    activated = np.zeros((5, 2, 3))
+    activated[:, 0, :], activated[:, 1, :] = 0.25, 0.5
+    assert "limit 75 points" in language_consistency_rule(activated, max_spread=0.75).reason
+    assert "a layer with 75% active" in language_consistency_rule(activated, min_active=0.75).reason
+    shares = np.full((4, 2), 0.25)
+    verdict = non_repeating_rule(shares * 0, shares, shares * 0, shares * 0, 30, max_active_overlap=0.75,
+                                 max_inactive_repeat=0.75)
+    assert verdict.reason.count("limit 75%") == 2
+    tasks = ((np.full(6, 0.5), np.full(6, 0.25)), (np.full(6, 0.25), np.full(6, 0.5)))
+    assert "(each must exceed 75 point)" in task_dependence_rule(*tasks, min_difference=0.75).reason
+    shared = np.stack([np.full(6, 0.5), np.full(6, 0.2775)], axis=1)  # falls by 44.5%: printed as 44%
+    partial = np.stack([np.full(6, 0.25), np.full(6, 0.5)], axis=1)
+    verdict = language_count_rule(shared, partial, [3, 9], min_rise=0.75)
+    assert "(must rise over 75 point)" in verdict.reason and "[44%, 44%]" in verdict.reason
+
+
+def test_non_repeating_notes_few_examples_only_below_the_minimum() -> None:
+    shares = np.full((4, 2), 0.25)
+    overlap = shares.copy()
+    assert "may still fall" not in non_repeating_rule(overlap, shares, overlap, overlap, 20).reason
+    assert "may still fall" in non_repeating_rule(overlap, shares, overlap, overlap, 19).reason
+
+
+def test_interval_bounds_of_the_share_rules() -> None:
+    rng = np.random.default_rng(11)
+    activated = np.clip(0.3 + rng.normal(0, 0.03, (12, 3, 4)), 0, 1)
+    first = language_consistency_rule(activated)
+    assert language_consistency_rule(activated, max_spread=first.ci[0]).verdict == "inconclusive"
+    noisy = ((0.6 + rng.normal(0, 0.05, 8), 0.2 + rng.normal(0, 0.05, 9)),
+             (0.1 + rng.normal(0, 0.05, 8), 0.3 + rng.normal(0, 0.05, 9)))
+    tasks = task_dependence_rule(*noisy)
+    low, high = (tasks.measured[f"partial-shared difference CI {end}"] / 100 for end in ("low", "high"))
+    assert tasks.ci[0] > (low + high) / 2
+    assert task_dependence_rule(*noisy, min_difference=(low + high) / 2).verdict == "inconclusive"
+
+
+def test_language_count_interval_bounds() -> None:
+    few = np.zeros(10)
+    few[:3] = 0.25
+    shared = np.stack([np.full(10, 0.5), np.full(10, 0.375)], axis=1)  # falls by 25% in every example
+    partial = np.stack([np.full(10, 0.25), 0.25 + 0.125 + few], axis=1)  # rises by 0.125, more in three
+    assert language_count_rule(shared, partial, [3, 9], min_rise=0.125).verdict == "inconclusive"  # low = margin
+    falling = shared.copy()
+    falling[:, 1] = 0.375 - few / 2  # falls by 25% and more in three examples
+    assert language_count_rule(shared * 0 + falling[:, :1], partial, [3, 9]).verdict != "refuted"
+    rng = np.random.default_rng(12)
+    drop = shared.copy()
+    drop[:, 1] = 0.5 * (1 - (0.3 + rng.normal(0, 0.05, 10)))  # falls by about 30%
+    first = language_count_rule(drop, partial, [3, 9], min_rise=0.0625)
+    high = first.measured["all-shared relative drop CI high"]
+    assert language_count_rule(drop, partial, [3, 9], min_rise=0.0625, max_relative_drop=high).verdict \
+        == "inconclusive"  # the high end reaches the limit
+    low = first.measured["all-shared relative drop CI low"]
+    middle = (low + high) / 2
+    assert first.effect > 0 and low < middle < high
+    assert language_count_rule(drop, partial, [3, 9], min_rise=0.0625, max_relative_drop=middle).verdict \
+        == "inconclusive"  # the drop's interval straddles the limit: neither
+
+
+def test_threshold_sweep_interval_bounds() -> None:
+    def sweep(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:  # (examples, 2 thresholds) each -> (ex, 2, 2)
+        return np.stack([lower, upper], axis=-1)
+
+    n = 10
+    few = np.zeros(n)
+    few[:3] = 0.125
+    base = np.full(n, 0.5)
+    assert threshold_sweep_rule(sweep(np.stack([base, np.full(n, 0.125)], axis=1),
+                                      np.stack([base, 0.125 + few], axis=1)), [0.0, 0.2]).verdict == "inconclusive"
+    rng = np.random.default_rng(13)
+    gap = rng.normal(0, 0.03, n)
+    gap -= gap.mean() - 0.005
+    assert threshold_sweep_rule(sweep(np.stack([base, np.full(n, 0.25)], axis=1),
+                                      np.stack([base, 0.25 + gap], axis=1)), [0.0, 0.2]).verdict == "inconclusive"
+    kept = rng.normal(0, 0.3, n)
+    kept -= kept.mean() - 0.01
+    lower0, upper0 = np.full(n, 0.5), np.full(n, 0.55)
+    upper_t = upper0 * (0.5 + kept)
+    lower_t = lower0 * 0.5 - 0.02
+    verdict = threshold_sweep_rule(sweep(np.stack([lower0, lower_t], axis=1), np.stack([upper0, upper_t], axis=1)),
+                                   [0.0, 0.2])
+    assert verdict.measured["kept: upper - lower CI low"] < 0 < verdict.measured["kept: upper - lower CI high"]
+    assert verdict.verdict == "inconclusive"
+
+
+def test_conversion_interval_boundaries() -> None:
+    base, converted, _ = _proportional(0.0, n=40)
+    rng = np.random.default_rng(0)
+    control = np.where(base, 1.0, rng.choice([0.0, 0.6], size=base.shape))
+    first = conversion_rule(base, converted, control, chance=0.0)
+    high = first.measured["control's share CI high"]
+    assert first.measured["control's share of the gain"] < high
+    assert conversion_rule(base, converted, control, chance=0.0, max_control_share=high).verdict == "inconclusive"
+    # 2 of 3 languages not worse (language 0 unchanged, 1 worse, 2 better) and a control recovering about half:
+    # the language share sits exactly at its limit, which does not refute
+    mixed = converted.copy()
+    mixed[:, 0] = base[:, 0]
+    mixed[:, 1] = base[:, 1]
+    mixed[-2:, 1] = False
+    over = np.where(base, 1.0, np.where(mixed, rng.choice([0.1, 1.0], size=base.shape), 0.0))
+    verdict = conversion_rule(base, mixed, over, chance=0.0)
+    assert verdict.measured["languages not worse"] == pytest.approx(2 / 3)
+    assert verdict.measured["control's share CI low"] < 0.5 <= verdict.measured["control's share of the gain"]
+    assert verdict.verdict == "inconclusive"
+    able = conversion_rule(base[14:26], converted[14:26], control[14:26], chance=0.45, alpha=0.5)
+    assert "cannot do the task" not in able.reason
+
+
+def test_contribution_with_a_small_expected_count() -> None:
+    cells = np.zeros((1, 1, 2, 4), dtype=int)
+    cells[0, 0, 0] = [1, 1, 2, 1]  # expected 0.5
+    cells[0, 0, 1] = [0, 1, 4, 1]  # expected 0.25
+    verdict = contribution_rule(np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [1.0, 1.0]]), cells, permutations=50)
+    assert verdict.effect == pytest.approx(1 / 0.75)
+    assert verdict.measured["enrichment, lowest layer"] == 0.0
+
+
+def test_span_intervals_follow_the_seed() -> None:
+    rng = np.random.default_rng(14)
+    spans = np.abs(rng.normal(1.0, 0.5, (15, 3, 4)))
+    spans[:, :, ALL] *= 1.6
+    a, b = (effective_span_rule(spans, seed=s) for s in (0, 7))
+    assert a.measured["span ratio CI low (mean over languages)"] != b.measured["span ratio CI low (mean over languages)"]
