@@ -18,7 +18,7 @@ import pytest
 
 from harness.claim import Claim, ClaimCase
 from harness.measure import MeasureConfig, Measurement
-from harness.models import base_model_for, load_model
+from harness.models import base_model_for, load_model, registry_identity
 from harness.results import RunWriter, git_state, package_versions
 from harness.store import MeasurementStore
 from harness.tasks import FIXTURE_DATA, MissingDataError, TaskDataError, load_task
@@ -156,13 +156,13 @@ class ClaimsSession:
 
         def model(name: str) -> Any:
             return load_model(name, dtype=self.option("dtype"), device=self.option("device"),
-                              site=self.option("site"), device_map=self.option("device_map"))
+                              site=self.option("site"), device_map=self.option("device_map"), data_dir=data_dir)
 
         def identity(name: str) -> dict[str, object]:
             path = Path(name)
             stamp = max((f.stat().st_mtime for f in path.iterdir()), default=0) if path.is_dir() else None
             return {"name": name, "local_mtime": stamp, "dtype": self.option("dtype"), "site": self.option("site"),
-                    "device": self.option("device")}
+                    "device": self.option("device"), **registry_identity(name, data_dir)}
 
         cache = None if self.option("no_cache") else Path(self.option("cache_dir"))
         return MeasurementStore(model, examples, config, identity=identity, cache_dir=cache, progress=True)
