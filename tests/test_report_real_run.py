@@ -49,3 +49,16 @@ def test_report_of_a_real_run(pytester: pytest.Pytester, tmp_path_factory: pytes
                          "--window-size=1400,4000")
     assert _console_lines(shot.stderr) == []
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_report_of_the_trained_subject_renders_in_chromium(subject_run, tmp_path: Path) -> None:
+    """The full tier's report on the subject pair trained here (tests/subject_runs.py), in headless Chromium."""
+    html = (subject_run.run_dir / "index.html").read_text()
+    for record in subject_run.records:
+        assert record["claim"] in html and record["instance"] in html
+    screenshot = subject_run.run_dir / "screenshot.png"
+    shot = _run_chromium(subject_run.run_dir / "index.html", tmp_path / "profile", f"--screenshot={screenshot}",
+                         "--window-size=1400,6000")
+    assert _console_lines(shot.stderr) == []
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from subject_runs import CLAIM_FILES, LIMIT, REPO, ClaimsRun, run_full_tier
+from subject_runs import CLAIM_FILES, LIMIT, REPO, ClaimsRun, SubjectRuns
 
 from harness.measure import MeasureConfig, measure
 from harness.models import load_model
 from harness.subjects import BASE, IFT
-from harness.subjects.build import MANIFEST, state_digest
+from harness.subjects.build import state_digest
 from harness.subjects.corpus import task_folders
 from harness.subjects.evaluation import evaluate
 from harness.tasks import TASKS, ParallelExample, load_task, task_spec
@@ -43,13 +43,15 @@ def _outcome(record: dict) -> tuple[str, float | None, list[float | None]]:
     return record["verdict"], effect.get("value"), effect.get("ci", [])
 
 
-def _assert_same_outcomes(first: ClaimsRun, second: ClaimsRun, keys: set[tuple[str, str]]) -> None:
-    """Same verdict and, to float precision, the same effect and interval for every instance in ``keys``."""
+def _assert_same_outcomes(first: ClaimsRun, second: ClaimsRun, keys: set[tuple[str, str]], *,
+                          verdicts: bool = True) -> None:
+    """Same verdict (unless ``verdicts`` is False) and, to float precision, the same effect and interval for every
+    instance in ``keys``."""
     a, b = first.by_instance(), second.by_instance()
     assert keys and keys <= a.keys() and keys <= b.keys()
     for key in sorted(keys):
         (verdict_a, effect_a, ci_a), (verdict_b, effect_b, ci_b) = _outcome(a[key]), _outcome(b[key])
-        assert verdict_a == verdict_b, f"{key}: {a[key]['reason']} | {b[key]['reason']}"
+        assert verdict_a == verdict_b or not verdicts, f"{key}: {a[key]['reason']} | {b[key]['reason']}"
         for x, y in zip([effect_a, *ci_a], [effect_b, *ci_b], strict=True):
             assert (x is None and y is None) or math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9), f"{key}: {x} != {y}"
 
@@ -65,64 +67,40 @@ def test_every_claim_runs_on_the_pair_without_errors(subject_run: ClaimsRun, sub
     assert {r["provenance"].get("revision") for r in subject_run.records if r["model"] == IFT.name} == {key}
 
 
-def test_a_run_served_from_the_caches_equals_the_fresh_one(subject_run: ClaimsRun, subject_pair: dict[str, Path],
-                                                           subject_data: Path) -> None:
-    cache = subject_run.run_dir.parents[2] / "cache"
-    entries = sorted(cache.iterdir())
-    manifests = {name: (folder / MANIFEST).stat().st_mtime_ns for name, folder in subject_pair.items()}
-    again = run_full_tier(subject_run.run_dir.parents[2] / "again", subject_data, "--cache-dir", str(cache))
-    assert sorted(cache.iterdir()) == entries  # every measurement came from the cache
-    assert {name: (folder / MANIFEST).stat().st_mtime_ns for name, folder in subject_pair.items()} == manifests
-    strip = [{k: v for k, v in r.items() if k != "timings"} for r in subject_run.records]
-    assert [{k: v for k, v in r.items() if k != "timings"} for r in again.records] == strip
-    assert again.returncode == subject_run.returncode
+def test_a_run_served_from_the_caches_equals_the_fresh_one(subject_runs: SubjectRuns) -> None:
+    assert subject_runs.cache_after == subject_runs.cache_before != []  # every measurement came from the cache
+    assert subject_runs.manifests_after == subject_runs.manifests_before  # no subject was built again
+    fresh, again = subject_runs.fresh, subject_runs.from_cache
+    assert [{k: v for k, v in r.items() if k != "timings"} for r in again.records] == [
+        {k: v for k, v in r.items() if k != "timings"} for r in fresh.records]
+    assert again.returncode == fresh.returncode
 
 
-def test_batch_size_one_gives_the_same_verdicts_and_effects(subject_run: ClaimsRun, subject_data: Path,
-                                                             tmp_path: Path) -> None:
-    single = run_full_tier(tmp_path, subject_data, "--batch-size", "1", "--no-cache")
-    assert [r["instance"] for r in single.records if r["verdict"] == "error"] == []
-    _assert_same_outcomes(subject_run, single, set(subject_run.by_instance()))
+def test_batch_size_one_gives_the_same_verdicts_and_effects(subject_runs: SubjectRuns) -> None:
+    single = subject_runs.single_rows
+    assert [r["instance"] for r in single.records if r["verdict"] == "error"] == [], single.output[-6000:]
+    assert {r["task"] for r in single.records} == {"xnli", "facts"}
+    _assert_same_outcomes(subject_runs.fresh, single, set(single.by_instance()))
 
 
-def _permute_ffn_neurons(source: Path, target: Path, seed: int) -> None:
-    """Save a copy of a BLOOM subject whose FFN neurons are permuted inside every layer: rows of the up projection
-    (and its bias) and columns of the down projection move together, so the function is unchanged."""
-    lm = load_model(str(source), device="cpu", dtype="float32")
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for block in lm.model.transformer.h:
-            up, down = block.mlp.dense_h_to_4h, block.mlp.dense_4h_to_h
-            order = torch.randperm(up.out_features, generator=generator)
-            up.weight.copy_(up.weight[order])
-            up.bias.copy_(up.bias[order])
-            down.weight.copy_(down.weight[:, order])
-    lm.model.save_pretrained(target)
-    lm.tokenizer.save_pretrained(target)
-
-
-def test_permuting_ffn_neurons_changes_no_verdict_that_draws_nothing(subject_run: ClaimsRun,
-                                                                      subject_pair: dict[str, Path],
-                                                                      subject_data: Path, tmp_path: Path) -> None:
-    permuted = {name: tmp_path / "permuted" / name for name in subject_pair}  # same names: same instance ids
-    for seed, (name, folder) in enumerate(subject_pair.items()):
-        _permute_ffn_neurons(folder, permuted[name], seed)
-    original, shuffled = load_model(str(subject_pair[IFT.name]), device="cpu"), load_model(
-        str(permuted[IFT.name]), device="cpu")
-    assert state_digest(original.model) != state_digest(shuffled.model)
+def test_permuting_ffn_neurons_changes_no_verdict_or_effect_that_draws_nothing(
+        subject_runs: SubjectRuns, subject_pair: dict[str, Path]) -> None:
+    original = load_model(str(subject_pair[IFT.name]), device="cpu")
+    shuffled = load_model(str(subject_runs.permuted_dirs[IFT.name]), device="cpu")
+    assert state_digest(original.model) != state_digest(shuffled.model)  # the neurons did move
     inputs = original.tokenizer(["la capitale de la France est", "Take the following as truth: x"],
                                 return_tensors="pt", padding=True)
-    with torch.no_grad():
+    with torch.no_grad():  # ... and the function did not change
         torch.testing.assert_close(shuffled.model(**inputs).logits, original.model(**inputs).logits,
                                    rtol=1e-4, atol=1e-5)
-    run = run_full_tier(tmp_path / "run", subject_data, "--base-model", str(permuted[BASE.name]), "--no-cache",
-                        model=str(permuted[IFT.name]))
-    assert [r["instance"] for r in run.records if r["verdict"] == "error"] == []
-    claims = _claims()
-    drawing = {cid for cid, claim in claims.items() if RANDOM_DRAWS & set(claim.conditions)}
-    keys = {key for key in subject_run.by_instance() if key[0] not in drawing}
-    assert len(keys) < len(subject_run.records)  # some instances depend on a draw and are left out
-    _assert_same_outcomes(subject_run, run, keys)
+    fresh, run = subject_runs.fresh, subject_runs.permuted
+    assert [r["instance"] for r in run.records if r["verdict"] == "error"] == [], run.output[-6000:]
+    assert run.by_instance().keys() == fresh.by_instance().keys()
+    drawing = {cid for cid, claim in _claims().items() if RANDOM_DRAWS & set(claim.conditions)}
+    _assert_same_outcomes(fresh, run, {key for key in fresh.by_instance() if key[0] not in drawing})
+    # the random control decides ablate-all-shared's verdict, not its effect (all-shared's own drop)
+    _assert_same_outcomes(fresh, run, {key for key in fresh.by_instance() if key[0] == "ablate-all-shared"},
+                          verdicts=False)
 
 
 def _reordered(examples: list[ParallelExample], order: list[str]) -> list[ParallelExample]:
