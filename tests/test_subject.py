@@ -124,6 +124,8 @@ def test_the_cache_key_follows_recipe_and_data_only(few_step_subjects: Path, tmp
         (other_data / folder).symlink_to(FIXTURE_DATA / folder)
     assert subject_dir(IFT.name, other_data) == key  # same data under another path: same subject
     assert subject_dir(IFT.name, FIXTURE_DATA, recipes={**SUBJECTS, BASE.name: BASE.with_steps(3)}) != key
+    estimate = replace(FEW_STEPS[BASE.name], expected_minutes=99)  # the notice's estimate decides no weight
+    assert subject_dir(IFT.name, FIXTURE_DATA, recipes={**SUBJECTS, BASE.name: estimate}) == key
     items = dict(BASE.items) | {"facts": 8}
     assert subject_dir(IFT.name, FIXTURE_DATA, recipes={
         **SUBJECTS, IFT.name: replace(FEW_STEPS[IFT.name], items=tuple(items.items()))}) != key

@@ -44,8 +44,10 @@ def lineage(name: str, recipes: dict[str, Recipe] = SUBJECTS) -> list[Recipe]:
 
 
 def subject_key(chain: list[Recipe], data_hashes: list[str]) -> str:
-    """Hash of every recipe from the root to the subject, the data each trained on and the library versions."""
-    payload = {"recipes": [asdict(r) for r in chain], "data": data_hashes, "torch": torch.__version__,
+    """Hash of every recipe from the root to the subject (less the time estimate, which decides nothing), the
+    data each trained on and the library versions."""
+    recipes = [{k: v for k, v in asdict(r).items() if k != "expected_minutes"} for r in chain]
+    payload = {"recipes": recipes, "data": data_hashes, "torch": torch.__version__,
                "transformers": transformers.__version__, "tokenizers": tokenizers.__version__}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
