@@ -1,4 +1,5 @@
-"""Model registry and loading: aliases of the paper's models, hub ids, local directories and tiny in-code models."""
+"""Model registry and loading: aliases of the paper's models, hub ids, local directories, tiny in-code models and
+the subjects trained here (harness.subjects)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from torch import nn
 from transformers import AutoConfig, AutoTokenizer, ByT5Tokenizer, PreTrainedTokenizerBase
 
 from harness.sites import FAMILIES, NeuronSite, UnsupportedModelError, neuron_site
+from harness.subjects import SUBJECTS
 
 ALIASES: dict[str, str] = {
     "bloomz-7b1": "bigscience/bloomz-7b1",
@@ -40,6 +42,7 @@ BASE_OF: dict[str, str] = {
     "mt0-xxl": "mt5-xxl",
     "mt0-base": "mt5-base",
     "llama-2-7b-chat": "llama-2-7b",
+    "trained-tiny-ift": "trained-tiny",
 }
 
 TINY_VOCAB = 384  # ByT5Tokenizer: 3 special tokens + 256 bytes + 125 sentinels
@@ -151,7 +154,8 @@ def resolve_model_id(name_or_path: str) -> str:
         return name_or_path
     raise ValueError(
         f"unknown model {name_or_path!r}: known aliases are {', '.join(sorted(ALIASES))}; tiny models "
-        f"{', '.join(TINY_MODELS)}; a hub id (owner/name) or a local directory works too")
+        f"{', '.join(TINY_MODELS)}; subjects trained here {', '.join(SUBJECTS)}; a hub id (owner/name) or a "
+        "local directory works too")
 
 
 def default_dtype(device: str) -> torch.dtype:
@@ -160,12 +164,14 @@ def default_dtype(device: str) -> torch.dtype:
 
 def load_model(name_or_path: str, *, dtype: torch.dtype | str | None = None, device: str | None = None,
                site: str = "down_proj_input", revision: str | None = None, trust_remote_code: bool = False,
-               device_map: str | dict[str, object] | None = None, offload_folder: str | None = None) -> LoadedModel:
-    """Load an alias, hub id, local directory or tiny name, in eval mode, with its neuron site located.
+               device_map: str | dict[str, object] | None = None, offload_folder: str | None = None,
+               data_dir: Path | str | None = None) -> LoadedModel:
+    """Load an alias, hub id, local directory, tiny name or trained subject, in eval mode, with its neuron site.
 
     dtype defaults to bfloat16 on CUDA and float32 elsewhere; ``device_map`` (e.g. "auto") spreads a model over
     several devices through accelerate (``offload_folder`` for layers mapped to "disk"), in which case
-    ``device`` is ignored.
+    ``device`` is ignored. ``data_dir`` (the full tier's ``--data-dir``) is what a trained subject learns from when
+    it is built on first use (see harness.subjects.corpus); other models ignore it.
     """
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if isinstance(dtype, str):
@@ -174,6 +180,10 @@ def load_model(name_or_path: str, *, dtype: torch.dtype | str | None = None, dev
     if name_or_path in TINY_MODELS:
         model, tokenizer = build_tiny(name_or_path)
         return wrap_model(model.to(device=device, dtype=dtype), tokenizer, name=name_or_path, site=site)
+    if name_or_path in SUBJECTS:
+        from harness.subjects.build import load_subject  # imports this module
+
+        return load_subject(name_or_path, data_dir=data_dir, dtype=dtype, device=device, site=site)
     model_id = resolve_model_id(name_or_path)
     config = AutoConfig.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code)
     if config.model_type not in FAMILIES:
@@ -188,3 +198,13 @@ def load_model(name_or_path: str, *, dtype: torch.dtype | str | None = None, dev
     tokenizer = AutoTokenizer.from_pretrained(model_id, revision=revision, trust_remote_code=trust_remote_code)
     loaded_revision = getattr(model.config, "_commit_hash", None) or revision or "local"
     return wrap_model(model, tokenizer, name=name_or_path, site=site, model_id=model_id, revision=loaded_revision)
+
+
+def registry_identity(name: str, data_dir: Path | str | None = None) -> dict[str, object]:
+    """What decides a registered model's weights beyond its name, for measurement caches: a trained subject's
+    cache key (its recipe, data and library versions; reading the data, training nothing); nothing for others."""
+    if name not in SUBJECTS:
+        return {}
+    from harness.subjects.build import subject_identity  # imports this module
+
+    return subject_identity(name, data_dir)

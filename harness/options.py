@@ -73,8 +73,9 @@ def model(value: str | None, _config: pytest.Config) -> str | None:
 
     from harness.models import TINY_MODELS, resolve_model_id
     from harness.sites import FAMILIES
+    from harness.subjects import SUBJECTS
 
-    if value in TINY_MODELS:
+    if value in TINY_MODELS or value in SUBJECTS:  # built here (a subject on first use, from --data-dir)
         return None
     try:
         model_id = resolve_model_id(value)

@@ -24,7 +24,7 @@ from harness.baseline import BaselineIndex, Match, compare, update_baseline
 from harness.claim import Claim, ClaimCase
 from harness.instances import instance_of, load_snapshot
 from harness.measure import MeasureConfig, Measurement
-from harness.models import base_model_for, load_model
+from harness.models import base_model_for, load_model, registry_identity
 from harness.options import option_problems
 from harness.results import RunWriter, git_state, new_run_id, package_versions
 from harness.shared_store import SharedStore
@@ -203,13 +203,13 @@ class ClaimsSession:
 
         def model(name: str) -> Any:
             return load_model(name, dtype=self.option("dtype"), device=self.device,
-                              site=self.option("site"), device_map=self.option("device_map"))
+                              site=self.option("site"), device_map=self.option("device_map"), data_dir=data_dir)
 
         def identity(name: str) -> dict[str, object]:
             path = Path(name)
             stamp = max((f.stat().st_mtime for f in path.iterdir()), default=0) if path.is_dir() else None
             return {"name": name, "local_mtime": stamp, "dtype": self.option("dtype"), "site": self.option("site"),
-                    "device": self.option("device")}
+                    "device": self.option("device"), **registry_identity(name, data_dir)}
 
         # --no-cache under pytest-xdist: the workers still share the run's own measurement directory
         cache = distributed.shared_dir(self.config) if self.option("no_cache") else Path(self.option("cache_dir"))

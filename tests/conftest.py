@@ -13,7 +13,7 @@ from hypothesis import settings
 from harness.models import TINY_MODELS, LoadedModel, load_model
 from harness.sites import neuron_site
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "subject_runs"]
 
 # CI runs the same examples every time (a failure found locally is reproduced with its printed blob).
 settings.register_profile("ci", derandomize=True, print_blob=True)

@@ -189,3 +189,13 @@ def claim_instances(draw: st.DrawFn, *, max_size: int = 12) -> list:
             verdict=verdict, effect_name="effect", effect=None if verdict == "error" else effect,
             ci=None if verdict == "error" else (low, low + width), run_id="r1"))
     return instances
+
+
+@st.composite
+def packing_cases(draw: st.DrawFn) -> tuple[list[int], list[int], int]:
+    """(document lengths, pool of document indices with repeats, row length) for packing into rows."""
+    row_tokens = draw(st.integers(4, 40))
+    lengths = draw(st.lists(st.integers(2, row_tokens), min_size=1, max_size=20))
+    repeats = draw(st.lists(st.integers(1, 3), min_size=len(lengths), max_size=len(lengths)))
+    pool = [i for i, r in enumerate(repeats) for _ in range(r)]
+    return lengths, pool, row_tokens

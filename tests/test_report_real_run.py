@@ -80,3 +80,16 @@ def test_merged_report_of_two_real_runs(pytester: pytest.Pytester, tmp_path_fact
     shot = _run_chromium(out / "index.html", pytester.path / "profile", f"--screenshot={out / 'screenshot.png'}",
                          "--window-size=1400,3000")
     assert _console_lines(shot.stderr) == []
+
+
+@pytest.mark.slow
+def test_report_of_the_trained_subject_renders_in_chromium(subject_run, tmp_path: Path) -> None:
+    """The full tier's report on the subject pair trained here (tests/subject_runs.py), in headless Chromium."""
+    html = (subject_run.run_dir / "index.html").read_text()
+    for record in subject_run.records:
+        assert record["claim"] in html and record["instance"] in html
+    screenshot = subject_run.run_dir / "screenshot.png"
+    shot = _run_chromium(subject_run.run_dir / "index.html", tmp_path / "profile", f"--screenshot={screenshot}",
+                         "--window-size=1400,6000")
+    assert _console_lines(shot.stderr) == []
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
