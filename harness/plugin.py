@@ -175,14 +175,22 @@ class ClaimsSession:
 
     def _tiny_store(self) -> MeasurementStore:
         from fixtures.planted import PLANTED  # planted models are test fixtures, not library code
-        from fixtures.planted_cache import PlantedCache
+        from fixtures.planted_cache import PlantedCache, measurement_identity
 
-        self.planted = PlantedCache(None if self.option("no_cache") else Path(self.option("cache_dir")) / "planted")
+        cache = None if self.option("no_cache") else Path(self.option("cache_dir"))
+        self.planted = PlantedCache(None if cache is None else cache / "planted")
+
+        def examples(name: str) -> dict[str, list]:
+            return {task: store.examples(task) for task in PLANTED[name].tasks}
+
+        # measurements of planted models are cached too (their key covers the model's and the measuring code's
+        # sources); --no-cache under pytest-xdist: the workers still share the run's own measurement directory
         store = SharedStore(
-            lambda name: self.planted.get(PLANTED[name], {task: store.examples(task) for task in PLANTED[name].tasks}),
+            lambda name: self.planted.get(PLANTED[name], examples(name)),
             lambda task: load_task(task, data_dir=FIXTURE_DATA / TASK_FOLDERS[task]),
             MeasureConfig(seed=self.option("seed"), scoring=self.option("scoring")),
-            identity=lambda name: {"planted": repr(PLANTED[name])}, cache_dir=distributed.shared_dir(self.config))
+            identity=lambda name: measurement_identity(PLANTED[name], examples(name)),
+            cache_dir=distributed.shared_dir(self.config) if cache is None else cache / "tiny")
         return store
 
     @property
