@@ -80,8 +80,9 @@ class Prefixes:
 
     def batch(self, ids: Sequence[int], padded: int) -> DynamicCache | None:
         """A cache holding the kept prefixes of rows ``ids``, left-padded to ``padded - 1`` tokens (the batch's
-        prompts are ``padded`` tokens long with padding); None when a row has no kept prefix."""
-        if not all(row in self.rows for row in ids):
+        prompts are ``padded`` tokens long with padding); None when a row has no kept prefix or there is no prefix
+        (one-token prompts)."""
+        if padded < 2 or not all(row in self.rows for row in ids):
             return None
         layers = []
         for layer in range(len(self.rows[ids[0]])):
