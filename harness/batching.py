@@ -15,7 +15,7 @@ from harness.prefixes import cache_argument, returned_cache
 T = TypeVar("T")
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 14)  # texts: a measurement chunk reads at most a few hundred
 def _token_ids(tokenizer: PreTrainedTokenizerBase, vocabulary: int, text: str) -> tuple[int, ...]:
     """One text's ids as the tokenizer gives them (special tokens included), kept: a measurement tokenizes each
     prompt once per pass. ``vocabulary`` (the tokenizer's size) is in the key, so added tokens miss."""
