@@ -351,7 +351,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--shape", choices=sorted(SHAPES), default=None,
                         help="default: bloomz-7b1 on CUDA, small on the CPU")
-    parser.add_argument("--limit", type=int, default=None, help="items of the end-to-end run (default: 100 on "
+    parser.add_argument("--limit", type=int, default=None, help="items of the end-to-end run (default: 50 on "
                         "CUDA, 6 on the CPU)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--budget-s", type=float, default=450.0, help="stop starting steps after this (8 min "
@@ -363,7 +363,7 @@ def main() -> None:
     args = parser.parse_args()
     cuda = args.device.startswith("cuda")
     args.shape = args.shape or ("bloomz-7b1" if cuda else "small")
-    args.limit = args.limit or (100 if cuda else 6)
+    args.limit = args.limit or (50 if cuda else 6)
     if args.e2e_child:
         e2e_child(args)
         return

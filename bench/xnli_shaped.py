@@ -10,7 +10,7 @@ number of tokens in ``PROMPT_TOKENS``.
 27 tokens; premise and hypothesis of an XNLI test item average about 33 English words, 43 tokens at 1.3 tokens a
 word; each language multiplies that by an estimate of its tokenization premium under BLOOM's tokenizer (languages
 outside BLOOM's training data, de, ru, th and tr, are split finer). The check prints the mean prompt length it
-ran with, and the projection scales with it; ``--lengths`` replaces the table.
+ran with; the projection's token-bound parts scale with it.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ from transformers import DynamicCache
 from harness.models import LoadedModel
 
 CPU_BUDGET = 2 << 30  # bytes of kept prefixes on the CPU
-CUDA_SHARE = 0.25  # share of the device's memory kept prefixes may take on a GPU
+CUDA_SHARE = 0.25  # share of the device's memory kept prefixes may take on a GPU ...
+CUDA_FREE_SHARE = 0.5  # ... and of what is free when a chunk starts (the chunk's own tensors come after)
 
 KeyValues = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys and values (heads, tokens, head_dim)
 
@@ -35,7 +36,8 @@ def supported(lm: LoadedModel, positions: str) -> bool:
 
 def default_budget(device: torch.device) -> int:
     if device.type == "cuda":
-        return int(CUDA_SHARE * torch.cuda.get_device_properties(device).total_memory)
+        free, total = torch.cuda.mem_get_info(device)
+        return int(min(CUDA_SHARE * total, CUDA_FREE_SHARE * free))
     return CPU_BUDGET
 
 
