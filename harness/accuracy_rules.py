@@ -17,6 +17,7 @@ from harness.verdict import Verdict, decide
 ABLATION_LABELS = {"all_shared": "w/o all-shared", "specific": "w/o specific", "partial_shared": "w/o partial-shared",
                    "random": "w/o random (same size)", "matched": "w/o matched (same contribution)"}
 ABLATION_CONTROLS = ("specific", "partial_shared", "random", "matched")
+CONTROL_NAMES = {"specific": "specific", "partial_shared": "partial-shared", "random": "random", "matched": "matched"}
 
 
 def inability(correct: np.ndarray, chance: float, *, alpha: float = 0.05, min_correct: int = 5,
@@ -86,7 +87,7 @@ def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, floor: fl
                      **{f"Holm p (w/o all-shared vs {ABLATION_LABELS[c]})": adjusted[c] for c in controls}}
     reason = (f"relative drop {relative:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] vs {min_relative_drop}; all-shared costs "
               + ", ".join(f"{100 * margins[c]:+.1f} [{100 * margin_ci[c][0]:+.1f}, {100 * margin_ci[c][1]:+.1f}] "
-                          f"points more than {c}" for c in controls) + f"; p={p['baseline']:.2g}")
+                          f"points more than {CONTROL_NAMES[c]}" for c in controls) + f"; p={p['baseline']:.2g}")
     unable = inability(base, chance, alpha=alpha, min_correct=min_correct)
     if unable:
         return Verdict("inconclusive", f"{unable}; {reason}", "relative accuracy drop", relative, ci, measured, params)
@@ -95,7 +96,7 @@ def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, floor: fl
     beaten_by = [c for c in controls if margin_ci[c][1] <= 0]  # a control confidently costs at least as much
     verdict = decide(holds, significant, ci[1] < min_relative_drop or bool(beaten_by))
     if beaten_by:
-        reason += f"; {', '.join(beaten_by)} costs at least as much"
+        reason += f"; {', '.join(CONTROL_NAMES[c] for c in beaten_by)} costs at least as much"
     return Verdict(verdict, reason, "relative accuracy drop", relative, ci, measured, params)
 
 

@@ -123,9 +123,9 @@ def effective_span_rule(spans: np.ndarray, *, min_ratio: float = 1.5, min_langua
                 "span ratio all-shared / widest other (mean over languages)": float(np.mean(ratios)) if ratios
                 else None}
     if not usable:
-        return Verdict("inconclusive", f"fewer than {min_examples} examples where all-shared and another type both "
-                       f"have {params['compared']}", "share of languages", math.nan, (math.nan, math.nan),
-                       measured, params)
+        return Verdict("inconclusive", f"in no language do {min_examples} examples have rows where all-shared and "
+                       "another type each have enough neurons for the sample (too few all-shared neurons?)",
+                       "share of languages", math.nan, (math.nan, math.nan), measured, params)
     wider, narrower = float(np.mean(np.array(lows) > min_ratio)), float(np.mean(np.array(highs) < min_ratio))
     share = float(np.mean(np.array(ratios) > min_ratio))
     measured |= {"languages where all-shared span is widest": wider, "languages where it is not": narrower,

@@ -99,7 +99,8 @@ def overlap_rule(overlap: np.ndarray, boot_overlap: np.ndarray, n_selected: int,
 
     overlap (2 sides, L, L): neurons the top-N (bottom-N) sets of two languages share; boot_overlap (R, 2, L, L) on
     bootstrap resamples. Statistic: the largest pairwise share of N. Control: two random same-size sets share
-    N / all neurons of N in expectation.
+    N / all neurons of N in expectation. In a small model (the paper's N is 1000) one shared neuron may already be
+    over the limit: the reason says so, since "under the limit" then means "none shared".
     """
     params = {"max_overlap": max_overlap, "confidence": confidence, "N": n_selected,
               "statistic": "largest share of N shared by two languages (top with top, bottom with bottom)"}
@@ -113,9 +114,12 @@ def overlap_rule(overlap: np.ndarray, boot_overlap: np.ndarray, n_selected: int,
     mean_pairs = overlap[:, np.triu(np.ones((n_langs, n_langs), dtype=bool), k=1)].mean() / n_selected
     measured = {"largest pairwise overlap %": 100 * largest, "mean pairwise overlap %": 100 * float(mean_pairs),
                 "random same-size sets (expected) %": 100 * control, "bootstrap resamples": len(boot_overlap)}
-    verdict = decide(largest < max_overlap, ci[1] < max_overlap, ci[0] >= max_overlap)
     reason = (f"two languages share at most {100 * largest:.1f}% of their {n_selected} neurons [{100 * ci[0]:.1f}, "
               f"{100 * ci[1]:.1f}] (limit {100 * max_overlap:g}%; random sets: {100 * control:.2f}%)")
+    if 1 / n_selected >= max_overlap:
+        reason += (f"; with N = {n_selected} (a small model) one shared neuron is already {100 / n_selected:.1f}% "
+                   f"of N: under {100 * max_overlap:g}% means none shared")
+    verdict = decide(largest < max_overlap, ci[1] < max_overlap, ci[0] >= max_overlap)
     return Verdict(verdict, reason, "largest pairwise overlap", largest, ci, measured, params)
 
 

@@ -96,3 +96,16 @@ def test_language_counts_and_threshold_grid_equal_separate_runs() -> None:
         torch.testing.assert_close(m.threshold_density[:, j], at_t.example_activated.mean(dim=1))
     active = 1 - m.threshold_shares[:, :, 0]  # (examples, thresholds, layers): raising t only switches off
     assert (active[:, 1:] <= active[:, :-1]).all()
+
+
+def test_attribution_claims_at_the_gate_site_are_inconclusive_with_the_reason() -> None:
+    """act(gate) alone has no value vector of its own: no contribution, no effective score, no matched control."""
+    from claims.test_contribution_dominance import verdict_for
+
+    lm = tiny("tiny-llama", "gate")
+    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "de"], limit=3)
+    m = measure(lm, examples, task_spec("xnli"), MeasureConfig(control_seeds=1), conditions=("random", "matched"))
+    assert not m.attribution and m.base_rate.numel() == 0 and m.effective_spans.numel() == 0
+    assert m.seeds("random") == ["random/0"] and m.seeds("matched") == []
+    verdict = verdict_for(m)
+    assert verdict.verdict == "inconclusive" and "site 'gate' has no value vectors" in verdict.reason

@@ -103,10 +103,10 @@ def test_two_workers_give_the_records_of_a_serial_run(pytester: pytest.Pytester)
     work = json.loads((parallel_dir / "run.json").read_text())["work"]
     assert {w["worker"] for w in work} == {"gw0", "gw1"}
     measured = [json.dumps(w["measured"], sort_keys=True) for w in work if "measured" in w]
-    assert len(measured) == len(set(measured)) == 5, "each (model, task) measured once, by one worker"
+    assert len(measured) == len(set(measured)) == 6, "each (model, task) measured once, by one worker"
     built = [w["planted"] for w in work if w.get("source") == "built"]
     assert sorted(built) == sorted({w["planted"] for w in work if "planted" in w}), "each planted model built once"
-    assert len(list(cache.glob("planted/*.pt"))) == 5
+    assert len(list(cache.glob("planted/*.pt"))) == 6  # shared, shared-base, denser, specific and both gated
 
 
 def _config(worker: str | None) -> SimpleNamespace:

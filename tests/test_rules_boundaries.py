@@ -655,10 +655,10 @@ def test_conversion_interval_boundaries() -> None:
 def test_contribution_with_a_small_expected_count() -> None:
     cells = np.zeros((1, 1, 2, 4), dtype=int)
     cells[0, 0, 0] = [1, 1, 2, 1]  # expected 0.5
-    cells[0, 0, 1] = [0, 1, 4, 1]  # expected 0.25
+    cells[0, 0, 1] = [1, 1, 4, 1]  # expected 0.25
     verdict = contribution_rule(np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [1.0, 1.0]]), cells, permutations=50)
-    assert verdict.effect == pytest.approx(1 / 0.75)
-    assert verdict.measured["enrichment, lowest layer"] == 0.0
+    assert verdict.effect == pytest.approx(2 / 0.75)
+    assert verdict.measured["enrichment, lowest layer"] == pytest.approx(2.0)  # layer 0: 1 / 0.5
 
 
 def test_span_intervals_follow_the_seed() -> None:
@@ -667,3 +667,64 @@ def test_span_intervals_follow_the_seed() -> None:
     spans[:, :, ALL] *= 1.6
     a, b = (effective_span_rule(spans, seed=s) for s in (0, 7))
     assert a.measured["span ratio CI low (mean over languages)"] != b.measured["span ratio CI low (mean over languages)"]
+
+
+def test_the_last_survivors_of_mutation_testing() -> None:
+    """Pure-function inputs that a measurement never produces but a rule must still handle as documented."""
+    from harness.rules import language_count_rule as count
+
+    assert inability(np.zeros(10, dtype=bool), 0.0, min_correct=0) is None  # no chance to beat: no binomial test
+    rising = count(np.stack([np.zeros(6), np.full(6, 0.25)], axis=1),
+                   np.stack([np.full(6, 0.25), np.full(6, 0.5)], axis=1), [3, 9])
+    assert rising.measured["all-shared relative drop"] == 0.0  # nothing to fall from
+    lower = np.stack([np.zeros(6), np.full(6, 0.25)], axis=1)  # (examples, 2 thresholds): no active lower layer at 0
+    upper = np.stack([np.full(6, 0.5), np.full(6, 0.25)], axis=1)
+    sweep = threshold_sweep_rule(np.stack([lower, upper], axis=-1), [0.0, 0.2])
+    assert sweep.measured["kept at threshold 0.2: upper - lower"] == 0.5  # the lower half keeps nothing of nothing
+    observed_zero = np.array([[0, 1, 3, 1], [0, 1, 2, 1]])
+    assert permutation_p(observed_zero, permutations=10) == 1.0  # ten draws, each counted once
+
+
+def test_threshold_sweep_interval_bounds_one_at_a_time() -> None:
+    n = 10
+    few = np.zeros(n)
+    few[:3] = 0.125
+    rng = np.random.default_rng(21)
+
+    def rule(lower: tuple[np.ndarray, np.ndarray], upper: tuple[np.ndarray, np.ndarray]) -> str:
+        active = np.stack([np.stack(lower, axis=1), np.stack(upper, axis=1)], axis=-1)  # (examples, 2, 2 halves)
+        return threshold_sweep_rule(active, [0.0, 0.2]).verdict
+
+    half = np.full(n, 0.5)
+    # the gap's interval touches 0 from above while the upper half surely keeps more: not surely above 0
+    assert rule((half, np.full(n, 0.1)), (np.full(n, 0.4), 0.1 + few)) == "inconclusive"
+    noise = rng.normal(0, 0.03, n)
+    noise -= noise.mean() - 0.005
+    # the gap's interval straddles 0, the retention is surely positive
+    assert rule((half, np.full(n, 0.25)), (np.full(n, 0.3), 0.25 + noise)) == "inconclusive"
+    spread = rng.normal(0, 0.1, n)
+    spread -= spread.mean() - 0.01
+    # gaps surely positive, the retention's interval straddles 0
+    assert rule((np.full(n, 0.2), np.full(n, 0.1)), (np.full(n, 0.6), 0.3 * (1 + spread))) == "inconclusive"
+    # gaps surely positive, the retention's interval touches 0 from above
+    assert rule((np.full(n, 0.2), np.full(n, 0.1)), (np.full(n, 0.6), 0.3 + 0.6 * few)) == "inconclusive"
+
+
+def test_task_dependence_needs_both_low_ends_above_the_margin() -> None:
+    rng = np.random.default_rng(3)
+    noisy = ((0.6 + rng.normal(0, 0.05, 8), 0.2 + rng.normal(0, 0.05, 9)),
+             (0.1 + rng.normal(0, 0.05, 8), 0.3 + rng.normal(0, 0.05, 9)))
+    first = task_dependence_rule(*noisy)
+    low = first.measured["partial-shared difference CI low"] / 100
+    point = first.measured["partial-shared difference (points)"] / 100
+    assert first.ci[0] > point > low
+    assert task_dependence_rule(*noisy, min_difference=(low + point) / 2).verdict == "inconclusive"
+
+
+def test_ift_partial_shared_rising_unsurely_is_not_refuted() -> None:
+    base = {"all_shared": np.full(10, 0.25), "partial_shared": np.full(10, 0.5)}
+    noise = np.random.default_rng(2).normal(0.0, 0.05, 10)
+    noise -= noise.mean() - 0.01  # partial-shared up by 1 point, with an interval across 0
+    ift = {"all_shared": base["all_shared"] + 0.125, "partial_shared": base["partial_shared"] + noise}
+    verdict = share_increase_rule(ift, base, matched_shared=base["all_shared"] + 0.125, min_difference=0.0625)
+    assert verdict.verdict == "inconclusive"

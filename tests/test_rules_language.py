@@ -289,6 +289,17 @@ def test_one_language_has_no_pair_to_compare() -> None:
     assert verdict.params["N"] == 10 and verdict.params["max_overlap"] == 0.05
 
 
+def test_a_small_n_is_named_in_the_reason() -> None:
+    """N = 8 (0.2% of a 4,096-neuron model): one shared neuron is 12.5%, over the 5% limit by itself."""
+    overlap = shared_pairs(3, {(0, 1, 2): 1})
+    verdict = overlap_rule(overlap, overlap[None], 8, 4096)
+    assert verdict.verdict == "refuted"
+    assert verdict.reason.endswith("; with N = 8 (a small model) one shared neuron is already 12.5% of N: under 5% "
+                                   "means none shared")
+    assert "N = 20 (a small model)" in overlap_rule(overlap, overlap[None], 20, 4096).reason  # 5%: the limit
+    assert "small model" not in overlap_rule(overlap, overlap[None], 21, 4096).reason
+
+
 def test_overlap_without_resamples_and_its_reason() -> None:
     overlap = shared_pairs(3, {(0, 1, 2): 6})
     verdict = overlap_rule(overlap, np.zeros((0, 2, 3, 3), dtype=np.int64), 100, 10_000, max_overlap=0.025)

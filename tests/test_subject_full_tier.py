@@ -20,9 +20,9 @@ from harness.measure import MeasureConfig, measure
 from harness.models import load_model
 from harness.subjects import BASE, IFT
 from harness.subjects.build import state_digest
-from harness.subjects.corpus import task_folders
+from harness.subjects.corpus import TASKS, task_folders
 from harness.subjects.evaluation import evaluate
-from harness.tasks import TASKS, ParallelExample, load_task, task_spec
+from harness.tasks import ParallelExample, load_task, task_spec
 
 pytestmark = pytest.mark.slow
 #: Conditions drawn at random per neuron index: a permutation of the neurons changes which ones they hit.
