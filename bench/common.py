@@ -14,8 +14,8 @@ import torch
 import transformers
 from transformers import ByT5Tokenizer
 
-from harness.batching import encode, last_logits
-from harness.models import LoadedModel, wrap_model
+from harness.core.batching import encode, last_logits
+from harness.core.models import LoadedModel, wrap_model
 from harness.tasks import ParallelExample
 
 # BloomConfig shapes (d_ff = 4 x hidden). Vocab 384 = ByT5Tokenizer, which needs no files.

@@ -11,7 +11,7 @@ import pytest
 import torch
 from common import BLOOMZ_7B1, MID, build_bloom
 
-from harness.models import LoadedModel
+from harness.core.models import LoadedModel
 
 RATIOS: list[str] = []
 

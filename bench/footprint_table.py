@@ -1,5 +1,5 @@
 """Peak memory of both measurements for bloomz-7b1's shape at ``--limit 1000`` (9 XNLI languages), from
-harness.footprint: ``python bench/footprint_table.py [--items 1000] [--device-gib 80]``. Prints every phase's
+harness.core.footprint: ``python bench/footprint_table.py [--items 1000] [--device-gib 80]``. Prints every phase's
 terms and the peaks; the weights (bf16) come on top of the device's."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 from xnli_shaped import CONTENT_TOKENS_EN, PREMIUM, PROMPT_TOKENS
 
-from harness import footprint
-from harness.language_neurons import LanguageNeuronConfig
-from harness.measure import MeasureConfig
-from harness.prefixes import CUDA_SHARE
+from harness.core import footprint
+from harness.papers.kojima.language_neurons import LanguageNeuronConfig
+from harness.papers.sharing_matters.measurement import MeasureConfig
+from harness.core.prefixes import CUDA_SHARE
 
 GIB = 2 ** 30
 

@@ -61,7 +61,7 @@ def build(shape: str, device: str, seed: int = 0, name: str = "random-bloomz-7b1
     XNLI-shaped word tokenizer; returns a LoadedModel."""
     from xnli_shaped import word_tokenizer
 
-    from harness.models import wrap_model
+    from harness.core.models import wrap_model
 
     tokenizer = word_tokenizer(SHAPES[shape]["vocab_size"])
     config = transformers.BloomConfig(**SHAPES[shape], pad_token_id=tokenizer.pad_token_id,
@@ -108,8 +108,8 @@ def ratio(times: dict[str, list[float]], num: str, den: str) -> dict[str, float]
 # -- steps ------------------------------------------------------------------------------------------------------
 
 def capture_step(lm, device: str, quick: bool) -> dict[str, Any]:
-    from harness.batching import encode, last_logits
-    from harness.capture import stream_last_token
+    from harness.core.batching import encode, last_logits
+    from harness.core.capture import stream_last_token
 
     texts = prompts(lm, 16, 64, seed=1)
 
@@ -129,9 +129,9 @@ def pipeline_step(lm, device: str, quick: bool) -> dict[str, Any]:
     """measure (choice scoring, all conditions) against the plain passes of the same work, interleaved."""
     from xnli_shaped import PROMPT_TOKENS
 
-    from harness.batching import encode, last_logits, length_sorted_batches, token_lengths
-    from harness.measure import MeasureConfig, expand_conditions, measure
-    from harness.prefixes import Prefixes
+    from harness.core.batching import encode, last_logits, length_sorted_batches, token_lengths
+    from harness.papers.sharing_matters.measurement import MeasureConfig, expand_conditions, measure
+    from harness.core.prefixes import Prefixes
     from harness.tasks import ParallelExample, task_spec
 
     languages = list(PROMPT_TOKENS)[:4]
@@ -180,10 +180,10 @@ def reference_step(lm, device: str, quick: bool) -> dict[str, Any]:
     import numpy as np
     from reference import run_reference, type_codes
 
-    from harness.attribution import contribution_scores
-    from harness.capture import last_token_activations
-    from harness.models import wrap_model
-    from harness.neurons import type_codes as harness_type_codes
+    from harness.core.attribution import contribution_scores
+    from harness.core.capture import last_token_activations
+    from harness.core.models import wrap_model
+    from harness.papers.sharing_matters.neurons import type_codes as harness_type_codes
 
     n_examples, languages = 4, 4
     texts = prompts(lm, n_examples * languages, 64, seed=5)
@@ -233,7 +233,7 @@ def e2e_child(args: argparse.Namespace) -> None:
     import pytest
     from xnli_shaped import write_xnli
 
-    import harness.plugin
+    import harness.plugin.hooks
 
     workdir = Path(args.workdir)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -247,8 +247,8 @@ def e2e_child(args: argparse.Namespace) -> None:
         lm.model.config.save_pretrained(dirs[name])  # the option check reads the configuration; weights stay here
     write_xnli(workdir / "data", args.limit, models["random-ift"].tokenizer)
     by_path = {str(path): models[name] for name, path in dirs.items()}
-    real_load = harness.plugin.load_model
-    harness.plugin.load_model = lambda name, **kw: by_path.get(name) or real_load(name, **kw)
+    real_load = harness.plugin.hooks.load_model
+    harness.plugin.hooks.load_model = lambda name, **kw: by_path.get(name) or real_load(name, **kw)
     argv = ["claims", "-m", "full", "--model", str(dirs["random-ift"]), "--base-model", str(dirs["random-base"]),
             "--data-dir", str(workdir / "data"), "--tasks", "xnli", "--limit", str(args.limit), "--device",
             args.device, "--batch-size", str(args.batch_size), "--report", str(workdir / "reports"), "--no-cache",

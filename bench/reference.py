@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from harness.neurons import TYPES
+from harness.papers.sharing_matters.neurons import TYPES
 
 LayerTypes = dict[str, set[int]]  # type name -> neuron indices, for one layer
 

@@ -8,8 +8,8 @@ import random
 import torch
 from common import interleaved_round, plain_forward, prompt, ratio_report
 
-from harness.capture import stream_last_token
-from harness.models import LoadedModel
+from harness.core.capture import stream_last_token
+from harness.core.models import LoadedModel
 
 BATCH, TOKENS = 16, 64
 

@@ -24,7 +24,7 @@ def probe(n_examples: int) -> dict[str, float]:
     import psutil
     from common import SMALL, build_bloom, synthetic_examples
 
-    from harness.measure import MeasureConfig, measure
+    from harness.papers.sharing_matters.measurement import MeasureConfig, measure
     from harness.tasks import task_spec
 
     lm = build_bloom(SMALL)

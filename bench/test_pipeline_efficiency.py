@@ -19,11 +19,11 @@ from common import (
     synthetic_examples,
 )
 
-from harness.batching import encode, last_logits
-from harness.measure import CONDITIONS, MeasureConfig, Measurement, expand_conditions, measure
-from harness.models import LoadedModel
-from harness.prefixes import Prefixes
-from harness.scoring import verbalizer_tokens
+from harness.core.batching import encode, last_logits
+from harness.papers.sharing_matters.measurement import CONDITIONS, MeasureConfig, Measurement, expand_conditions, measure
+from harness.core.models import LoadedModel
+from harness.core.prefixes import Prefixes
+from harness.core.scoring import verbalizer_tokens
 from harness.tasks import ParallelExample, task_spec
 
 SPEC = task_spec("xnli")

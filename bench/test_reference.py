@@ -10,10 +10,10 @@ import torch
 from common import LANGS4, interleaved_round, ratio_report, rows_of, synthetic_examples
 from reference import run_reference, type_codes
 
-from harness.attribution import contribution_scores
-from harness.capture import last_token_activations
-from harness.models import LoadedModel, wrap_model
-from harness.neurons import type_codes as harness_type_codes
+from harness.core.attribution import contribution_scores
+from harness.core.capture import last_token_activations
+from harness.core.models import LoadedModel, wrap_model
+from harness.papers.sharing_matters.neurons import type_codes as harness_type_codes
 
 N_EXAMPLES = 4  # x 4 languages = 16 rows = one harness batch
 

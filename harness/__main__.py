@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="directories holding run.json and results.jsonl")
     report.add_argument("--out", type=Path, help="where the page goes (required with several runs; default: the run "
                         "directory, which also gets summary.json)")
-    from harness import diff
+    from harness.plugin import diff
 
     diff.add_arguments(commands.add_parser("diff", help="what changed between two runs; exit status 1 on regressions"))
     train = commands.add_parser("train-subject", help="build (or find in the cache) the subjects trained here")
@@ -53,8 +53,8 @@ def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from harness import diff
-    from harness.instances import InstanceInputError
+    from harness.plugin import diff
+    from harness.plugin.instances import InstanceInputError
 
     try:
         status, text = diff.run(args)
@@ -66,7 +66,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _train_subject(names: list[str], data_dir: str | None, evaluate_limit: int | None) -> int:
-    from harness.models import BASE_OF
+    from harness.core.models import BASE_OF
     from harness.subjects import SUBJECTS
     from harness.subjects.build import MANIFEST, ensure_subject, load_subject
     from harness.tasks import MissingDataError

@@ -10,8 +10,8 @@ import pytest
 import torch
 from hypothesis import settings
 
-from harness.models import TINY_MODELS, LoadedModel, load_model
-from harness.sites import neuron_site
+from harness.core.models import TINY_MODELS, LoadedModel, load_model
+from harness.core.sites import neuron_site
 
 pytest_plugins = ["pytester", "subject_runs"]
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from harness.accuracy_rules import ablation_rule, conversion_rule
-from harness.attribution_rules import contribution_rule, effective_span_rule
-from harness.rules import (
+from harness.papers.sharing_matters.accuracy_rules import ablation_rule, conversion_rule
+from harness.papers.sharing_matters.attribution_rules import contribution_rule, effective_span_rule
+from harness.papers.sharing_matters.rules import (
     dead_across_tokens_rule,
     language_consistency_rule,
     language_count_rule,
@@ -20,7 +20,7 @@ from harness.rules import (
     task_dependence_rule,
     threshold_sweep_rule,
 )
-from harness.verdict import Verdict
+from harness.core.verdict import Verdict
 
 
 def _rng(seed: int) -> np.random.Generator:

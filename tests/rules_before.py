@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness.neurons import ALL
-from harness.stats import bootstrap_ci, mcnemar, mean_difference
-from harness.verdict import Verdict, decide
+from harness.papers.sharing_matters.neurons import ALL
+from harness.core.stats import bootstrap_ci, mcnemar, mean_difference
+from harness.core.verdict import Verdict, decide
 
 ABLATION_CONTROLS = ("specific", "partial_shared", "random")
 

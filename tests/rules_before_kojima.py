@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from harness.stats import bootstrap_ci, mcnemar, mean_difference
-from harness.verdict import Verdict, decide
+from harness.core.stats import bootstrap_ci, mcnemar, mean_difference
+from harness.core.verdict import Verdict, decide
 
 
 def _interval(point: float, resampled: np.ndarray, confidence: float) -> tuple[float, float]:

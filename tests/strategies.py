@@ -171,9 +171,9 @@ VERDICT_NAMES = ("supported", "refuted", "inconclusive", "error")
 
 @st.composite
 def claim_instances(draw: st.DrawFn, *, max_size: int = 12) -> list:
-    """Distinct claim instances (harness.instances.Instance) of a few claims, models and languages, with verdicts,
+    """Distinct claim instances (harness.plugin.instances.Instance) of a few claims, models and languages, with verdicts,
     effects and intervals (the effect inside its interval)."""
-    from harness.instances import Instance
+    from harness.plugin.instances import Instance
 
     keys = draw(st.lists(st.tuples(st.sampled_from(("claim-a", "claim-b", "claim-c")), st.sampled_from(("m1", "m2")),
                                    st.sampled_from(("en", "de", None))), unique=True, min_size=1, max_size=max_size))

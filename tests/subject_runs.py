@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.models import load_model
+from harness.core.models import load_model
 from harness.subjects import BASE, IFT, SUBJECTS
 from harness.subjects.build import MANIFEST, ensure_subject
 from harness.tasks import FIXTURE_DATA
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
-CLAIM_FILES = sorted((REPO / "claims").glob("test_*.py"))
+CLAIM_FILES = sorted((REPO / "claims").rglob("test_*.py"))
 #: Items per task in the subject's full-tier runs: all 24 XNLI items of the fixture, 6 facts x 4 paraphrases,
 #: 24 MzsRE items; every one of them is among the subjects' training items (harness.subjects.recipe.ITEMS).
 LIMIT = 24

@@ -18,14 +18,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from claims import test_lsn_first_last_layers, test_lsn_low_overlap, test_lsn_tampering
-from claims.kojima import tampering_outcomes
-from fixtures.planted import PLANTED, build_planted
-from harness.claim import Claim, Planted
-from harness.language_neurons import LanguageNeurons
-from harness.language_rules import layer_concentration_rule, overlap_rule, tampering_rule
-from harness.measure import MeasureConfig
-from harness.store import MeasurementStore
+from claims.kojima import test_lsn_first_last_layers, test_lsn_low_overlap, test_lsn_tampering
+from harness.papers.kojima.claim_helpers import tampering_outcomes
+from harness.papers.sharing_matters.planted import PLANTED, build_planted
+from harness.core.claim import Claim, Planted
+from harness.papers.kojima.language_neurons import LanguageNeurons
+from harness.papers.kojima.rules import layer_concentration_rule, overlap_rule, tampering_rule
+from harness.papers.sharing_matters.measurement import MeasureConfig
+from harness.core.store import MeasurementStore
 from harness.tasks import FIXTURE_DATA, load_task
 from tests import rules_before_kojima as before
 

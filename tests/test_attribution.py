@@ -9,11 +9,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.attribution import contribution_scores, effective_scores
-from harness.batching import encode, last_logits
-from harness.capture import last_token_activations
-from harness.models import LoadedModel
-from harness.reducers import expected_subset_span
+from harness.core.attribution import contribution_scores, effective_scores
+from harness.core.batching import encode, last_logits
+from harness.core.capture import last_token_activations
+from harness.core.models import LoadedModel
+from harness.papers.sharing_matters.reducers import expected_subset_span
 from tests.conftest import TEXTS, tiny
 
 
@@ -47,7 +47,7 @@ def test_effective_scores_per_row_tokens() -> None:
     lm = tiny("tiny-bloom")
     acts = last_token_activations(lm, TEXTS[:2])
     tokens = torch.tensor([101, 102])
-    from harness.attribution import value_projections
+    from harness.core.attribution import value_projections
     per_row = effective_scores(lm, acts, tokens, projections=value_projections(lm, tokens))
     torch.testing.assert_close(per_row[1], effective_scores(lm, acts[1], 102))
 
@@ -65,9 +65,9 @@ def test_unused_logits_path_is_consistent() -> None:
 
 def test_measured_effective_scores_equal_a_direct_computation() -> None:
     """The streaming reducer (cached per-token projections, per-type max/min/mean) against a direct route."""
-    from harness.measure import measure
-    from harness.neurons import type_codes
-    from harness.scoring import first_answer_token
+    from harness.papers.sharing_matters.measurement import measure
+    from harness.papers.sharing_matters.neurons import type_codes
+    from harness.core.scoring import first_answer_token
     from harness.tasks import FIXTURE_DATA, load_task, task_spec
 
     lm = tiny("tiny-gpt2")

@@ -1,4 +1,4 @@
-"""Instances and their comparison with a baseline (harness.instances, harness.baseline), and ``harness diff``."""
+"""Instances and their comparison with a baseline (harness.plugin.instances, harness.plugin.baseline), and ``harness diff``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from report_samples import write_sample_run
 from strategies import claim_instances
 
 from harness.__main__ import main
-from harness.baseline import (
+from harness.plugin.baseline import (
     NEW,
     REGRESSION,
     SETTINGS_CHANGED,
@@ -24,7 +24,7 @@ from harness.baseline import (
     compare,
     update_baseline,
 )
-from harness.instances import Instance, InstanceInputError, instance_of, load_snapshot
+from harness.plugin.instances import Instance, InstanceInputError, instance_of, load_snapshot
 from harness.report import write_summary
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from harness.batching import encode, last_logits, length_sorted_batches, run_with_backoff
-from harness.capture import Recorder, last_token_activations
-from harness.models import LoadedModel
+from harness.core.batching import encode, last_logits, length_sorted_batches, run_with_backoff
+from harness.core.capture import Recorder, last_token_activations
+from harness.core.models import LoadedModel
 from tests.conftest import TEXTS, tiny
 
 

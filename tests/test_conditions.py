@@ -8,8 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.conditions import RowState, condition_mask, draw_count, draw_weight, shortfall
-from harness.neurons import ALL, NON, PARTIAL, SPECIFIC, type_codes
+from harness.papers.sharing_matters.conditions import RowState, condition_mask, draw_count, draw_weight, shortfall
+from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC, type_codes
 
 
 def _state(seed: int, rows: int = 6, layers: int = 3, d_ff: int = 24, n_langs: int = 3) -> RowState:

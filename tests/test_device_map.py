@@ -6,11 +6,11 @@ from pathlib import Path
 
 import torch
 
-from harness.attribution import contribution_scores, effective_scores
-from harness.batching import encode, last_logits
-from harness.capture import last_token_activations
-from harness.interventions import deactivate
-from harness.models import build_tiny, load_model
+from harness.core.attribution import contribution_scores, effective_scores
+from harness.core.batching import encode, last_logits
+from harness.core.capture import last_token_activations
+from harness.core.interventions import deactivate
+from harness.core.models import build_tiny, load_model
 from tests.conftest import TEXTS
 
 

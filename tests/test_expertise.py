@@ -9,8 +9,8 @@ import torch
 from hypothesis import given, settings
 from scipy.stats import rankdata
 
-import harness.expertise
-from harness.expertise import average_precision, class_medians, top_and_bottom
+import harness.papers.kojima.expertise
+from harness.papers.kojima.expertise import average_precision, class_medians, top_and_bottom
 from tests.strategies import scored_texts
 
 FAST = settings(max_examples=60, deadline=None)
@@ -59,7 +59,7 @@ def test_chunks_and_shapes_give_the_same_ap(monkeypatch: pytest.MonkeyPatch) -> 
     scores = torch.randn(30, 3, 7, generator=torch.Generator().manual_seed(0))  # (texts, layers, d_ff)
     labels = torch.arange(3).repeat(10)
     whole = average_precision(scores, labels, 3)
-    monkeypatch.setattr(harness.expertise, "CHUNK_ELEMENTS", 30 * 4)  # 4 columns a chunk
+    monkeypatch.setattr(harness.papers.kojima.expertise, "CHUNK_ELEMENTS", 30 * 4)  # 4 columns a chunk
     torch.testing.assert_close(average_precision(scores, labels, 3), whole)
     assert whole.shape == (3, 3, 7)
     torch.testing.assert_close(whole.reshape(3, -1), average_precision(scores.reshape(30, -1), labels, 3))

@@ -1,4 +1,4 @@
-"""The memory formulas of harness.footprint against the bytes every tensor of a real run holds.
+"""The memory formulas of harness.core.footprint against the bytes every tensor of a real run holds.
 
 A dispatch mode sees every tensor an operation returns; the bytes of each new storage count from then until the
 storage is freed (a weak reference's finalizer), so the peak is the most tensor memory alive at once, exact and
@@ -19,10 +19,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from transformers import ByT5Tokenizer
 
-from harness import footprint
-from harness.language_neurons import LanguageNeuronConfig, language_texts, measure_language_neurons
-from harness.measure import MeasureConfig, measure
-from harness.models import LoadedModel, wrap_model
+from harness.core import footprint
+from harness.papers.kojima.language_neurons import LanguageNeuronConfig, language_texts, measure_language_neurons
+from harness.papers.sharing_matters.measurement import MeasureConfig, measure
+from harness.core.models import LoadedModel, wrap_model
 from harness.tasks import ParallelExample, task_spec
 from harness.tasks.xnli import TEMPLATE
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.batching import encode, last_logits
-from harness.capture import last_token_activations
-from harness.interventions import convert, deactivate, fix
-from harness.models import TINY_MODELS, LoadedModel
+from harness.core.batching import encode, last_logits
+from harness.core.capture import last_token_activations
+from harness.core.interventions import convert, deactivate, fix
+from harness.core.models import TINY_MODELS, LoadedModel
 from tests.conftest import TEXTS, random_masks, tiny, weight_edited, weight_fixed
 
 

@@ -8,8 +8,8 @@ import math
 import torch
 from transformers import ByT5Tokenizer
 
-from harness.langid import NO_LANGUAGE, UnigramNaiveBayes, held_out_recall
-from harness.language_neurons import language_texts
+from harness.core.langid import NO_LANGUAGE, UnigramNaiveBayes, held_out_recall
+from harness.papers.kojima.language_neurons import language_texts
 from harness.tasks import FIXTURE_DATA, load_task, task_spec
 
 

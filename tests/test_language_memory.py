@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fixtures.planted import PLANTED
-from fixtures.planted_cache import PlantedCache
-from harness.expertise import average_precision, class_medians, top_and_bottom
-from harness.language_neurons import LanguageNeuronConfig, _by_layer, language_texts, measure_language_neurons
-from harness.models import LoadedModel
-from harness.responses import pooled_responses
+from harness.papers.sharing_matters.planted import PLANTED
+from harness.planted.cache import PlantedCache
+from harness.papers.kojima.expertise import average_precision, class_medians, top_and_bottom
+from harness.papers.kojima.language_neurons import LanguageNeuronConfig, _by_layer, language_texts, measure_language_neurons
+from harness.core.models import LoadedModel
+from harness.core.responses import pooled_responses
 from harness.tasks import FIXTURE_DATA, load_task, task_spec
 from tests.conftest import tiny
 

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from harness.language_neurons import (
+from harness.papers.kojima.language_neurons import (
     LanguageNeuronConfig,
     LanguageNeurons,
     _tamper_conditions,
     language_texts,
     measure_language_neurons,
 )
-from harness.responses import pooled_responses
+from harness.core.responses import pooled_responses
 from harness.tasks import FIXTURE_DATA, TaskDataError, load_task, prompt_content, task_spec
 from tests.conftest import tiny
 from tests.test_expertise import naive_ap

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from harness.capture import last_token_activations
-from harness.conditions import RowState, condition_mask
-from harness.interventions import convert, deactivate
-from harness.measure import MeasureConfig, _row_generators, measure
-from harness.neurons import example_type_shares, type_codes
-from harness.scoring import first_verbalizer, generate, predict_choice, verbalizer_budget, verbalizer_tokens
+from harness.core.capture import last_token_activations
+from harness.papers.sharing_matters.conditions import RowState, condition_mask
+from harness.core.interventions import convert, deactivate
+from harness.papers.sharing_matters.measurement import MeasureConfig, _row_generators, measure
+from harness.papers.sharing_matters.neurons import example_type_shares, type_codes
+from harness.core.scoring import first_verbalizer, generate, predict_choice, verbalizer_budget, verbalizer_tokens
 from harness.tasks import FIXTURE_DATA, load_task, task_spec
 from tests.conftest import tiny
 
@@ -100,7 +100,7 @@ def test_language_counts_and_threshold_grid_equal_separate_runs() -> None:
 
 def test_attribution_claims_at_the_gate_site_are_inconclusive_with_the_reason() -> None:
     """act(gate) alone has no value vector of its own: no contribution, no effective score, no matched control."""
-    from claims.test_contribution_dominance import verdict_for
+    from claims.sharing_matters.test_contribution_dominance import verdict_for
 
     lm = tiny("tiny-llama", "gate")
     examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "de"], limit=3)

@@ -8,8 +8,8 @@ import pytest
 import torch
 import transformers
 
-from harness.models import TINY_MODELS, base_model_for, build_tiny, load_model, resolve_model_id
-from harness.sites import FAMILIES, UnsupportedModelError, neuron_site
+from harness.core.models import TINY_MODELS, base_model_for, build_tiny, load_model, resolve_model_id
+from harness.core.sites import FAMILIES, UnsupportedModelError, neuron_site
 
 
 def test_aliases_resolve_to_hub_ids() -> None:

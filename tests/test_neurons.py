@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.neurons import (
+from harness.papers.sharing_matters.neurons import (
     ALL,
     NON,
     SPECIFIC,

@@ -9,7 +9,7 @@ import pytest
 import torch
 import transformers
 
-from harness import plugin
+from harness.plugin import hooks as plugin
 
 REPO = Path(__file__).resolve().parents[1]
 NO_CUDA = not torch.cuda.is_available()

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from fixtures import planted_cache
-from fixtures.planted import PLANTED
-from fixtures.planted_cache import PlantedCache, builder_sources, cache_key
-from harness.batching import encode
+from harness.planted import cache as planted_cache
+from harness.papers.sharing_matters.planted import PLANTED
+from harness.planted.cache import PlantedCache, builder_sources, cache_key
+from harness.core.batching import encode
 from harness.tasks import FIXTURE_DATA, load_task
 
 SPEC = PLANTED["planted-lang-edges"]  # the quickest to build
@@ -35,17 +35,17 @@ def examples() -> dict[str, list]:
 
 def test_the_key_covers_the_builders_and_the_harness_modules_they_import() -> None:
     sources = builder_sources()
-    for module in ("fixtures.planted", "fixtures.planted_languages", "fixtures.planting", "harness.capture",
-                   "harness.models", "harness.tasks.xnli", "harness.sampling"):
+    for module in ("harness.papers.sharing_matters.planted", "harness.papers.kojima.planted", "harness.planted.building", "harness.core.capture",
+                   "harness.core.models", "harness.tasks.xnli", "harness.core.sampling"):
         assert module in sources
-    assert "harness.plugin" not in sources and "harness.report.render" not in sources  # nothing builds with them
+    assert "harness.plugin.hooks" not in sources and "harness.report.render" not in sources  # nothing builds with them
     assert all(len(digest) == 64 for digest in sources.values())
 
 
 def test_a_changed_builder_spec_or_data_changes_the_key(examples: dict[str, list]) -> None:
     key = cache_key(SPEC, examples)
     assert cache_key(SPEC, examples) == key
-    changed = dict(builder_sources()) | {"fixtures.planting": "0" * 64}
+    changed = dict(builder_sources()) | {"harness.planted.building": "0" * 64}
     assert cache_key(SPEC, examples, sources=changed) != key
     assert cache_key(dataclasses.replace(SPEC, seed=1), examples) != key
     assert cache_key(SPEC, {"xnli": examples["xnli"][:-1]}) != key
@@ -67,7 +67,7 @@ def test_a_cached_model_is_the_built_one_and_a_changed_key_misses(tmp_path: Path
         assert torch.equal(built.model(**encode(built, texts)).logits, loaded.model(**encode(loaded, texts)).logits)
 
     # Another builder: the old file is not the model any more, so the cache builds.
-    monkeypatch.setattr(planted_cache, "builder_sources", lambda: {"fixtures.planted": "changed"})
+    monkeypatch.setattr(planted_cache, "builder_sources", lambda: {"harness.papers.sharing_matters.planted": "changed"})
     calls = []
     monkeypatch.setattr(planted_cache, "build_planted", lambda spec, _examples: calls.append(spec) or built)
     third = PlantedCache(tmp_path)
@@ -86,14 +86,14 @@ def test_a_measurements_identity_covers_the_model_and_the_measuring_code(example
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     identity = planted_cache.measurement_identity(SPEC, examples)
     assert identity["model_key"] == cache_key(SPEC, examples)
-    for module in ("harness.store", "harness.measure", "harness.language_neurons", "harness.prefixes",
-                   "harness.scoring", "harness.reducers", "harness.expertise", "harness.sampling"):
+    for module in ("harness.core.store", "harness.papers.sharing_matters.measurement", "harness.papers.kojima.language_neurons", "harness.core.prefixes",
+                   "harness.core.scoring", "harness.papers.sharing_matters.reducers", "harness.papers.kojima.expertise", "harness.core.sampling"):
         assert module in identity["measuring"]
-    assert "harness.plugin" not in identity["measuring"] and "harness.rules" not in identity["measuring"]
+    assert "harness.plugin.hooks" not in identity["measuring"] and "harness.papers.sharing_matters.rules" not in identity["measuring"]
     assert planted_cache.measurement_identity(SPEC, examples) == identity
     assert planted_cache.measurement_identity(dataclasses.replace(SPEC, seed=1), examples) != identity
     assert planted_cache.measurement_identity(SPEC, {"xnli": examples["xnli"][:-1]}) != identity
-    changed = dict(identity["measuring"]) | {"harness.prefixes": "0" * 64}
+    changed = dict(identity["measuring"]) | {"harness.core.prefixes": "0" * 64}
     monkeypatch.setattr(planted_cache, "module_sources", lambda roots: changed)
     assert planted_cache.measurement_identity(SPEC, examples)["measuring"] != identity["measuring"]
 
@@ -101,7 +101,8 @@ def test_a_measurements_identity_covers_the_model_and_the_measuring_code(example
 @pytest.mark.slow
 def test_a_second_tiny_run_measures_nothing_and_gives_the_same_records(pytester: pytest.Pytester) -> None:
     """Both caches warm: no planted model is built or loaded, no measurement is taken, the records are the same."""
-    claims = [str(REPO / "claims" / f"test_{name}.py") for name in ("mid_layer_peak", "lsn_low_overlap")]
+    claims = [str(REPO / "claims" / "sharing_matters" / "test_mid_layer_peak.py"),
+              str(REPO / "claims" / "kojima" / "test_lsn_low_overlap.py")]
     cache = pytester.path / "cache"
 
     def run(name: str) -> tuple[list[dict], list[dict]]:

@@ -8,8 +8,8 @@ import dataclasses
 
 import pytest
 
-from fixtures import planted_languages
-from fixtures.planted import PLANTED, build_planted
+from harness.papers.kojima import planted as planted_languages
+from harness.papers.sharing_matters.planted import PLANTED, build_planted
 from harness.tasks import FIXTURE_DATA, load_task
 
 

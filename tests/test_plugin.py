@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.models import build_tiny
+from harness.core.models import build_tiny
 from harness.tasks import FIXTURE_DATA
 
 REPO = Path(__file__).resolve().parents[1]
 
 FAKE_CLAIM = '''
 import os
-from harness.claim import Claim, Planted
-from harness.verdict import Verdict
+from harness.core.claim import Claim, Planted
+from harness.core.verdict import Verdict
 
 CLAIM = Claim(id="fake-{name}", title="a claim whose verdict the test sets", paper_ref="§0", paper_text="paper 1.0",
               tasks=("xnli",), per_language=False, planted=(Planted("planted-shared", "{verdict}"),),
@@ -48,14 +48,14 @@ def _write_fake(pytester: pytest.Pytester, verdict: str, name: str = "a") -> Pat
 
 
 def test_full_tier_without_model_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess(str(REPO / "claims" / "test_mid_layer_peak.py"), "-m", "full")
+    result = pytester.runpytest_subprocess(str(REPO / "claims" / "sharing_matters" / "test_mid_layer_peak.py"), "-m", "full")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*-m full needs a model: pass --model*"])
 
 
 
 def test_missing_data_stops_the_run_once_with_what_is_missing(pytester: pytest.Pytester, saved_model: Path) -> None:
-    claims = [REPO / "claims" / f"test_{name}.py" for name in ("ablate_all_shared", "mid_layer_peak")]
+    claims = [REPO / "claims" / "sharing_matters" / f"test_{name}.py" for name in ("ablate_all_shared", "mid_layer_peak")]
     (pytester.path / "nowhere").mkdir()  # a data directory without the task's folder
     result = pytester.runpytest_subprocess(*map(str, claims), "-m", "full", "--model", str(saved_model),
                                            "--data-dir", str(pytester.path / "nowhere"))
@@ -113,7 +113,7 @@ def test_tiny_tier_asserts_the_planted_truth(pytester: pytest.Pytester) -> None:
 
 
 VERSUS_CLAIM = '''
-from harness.claim import Claim, Planted
+from harness.core.claim import Claim, Planted
 CLAIM = Claim(id="versus", title="t", paper_ref="§0", paper_text="p", tasks=("xnli", "editing"), versus="facts",
               per_language=False, planted=(Planted("planted-tasks", "supported"),))
 def test_versus(case, judge):
@@ -134,7 +134,7 @@ def test_a_claim_comparing_tasks_runs_only_where_both_are_selected(pytester: pyt
 
 def test_claims_comparing_two_models_run_last_so_each_model_loads_once(pytester: pytest.Pytester,
                                                                        saved_model: Path) -> None:
-    claims = [REPO / "claims" / f"test_{name}.py" for name in ("ablate_all_shared", "ift_raises_all_shared",
+    claims = [REPO / "claims" / "sharing_matters" / f"test_{name}.py" for name in ("ablate_all_shared", "ift_raises_all_shared",
                                                                "mid_layer_peak")]
     result = pytester.runpytest_subprocess(*map(str, claims), "--collect-only", "-q", "--model", str(saved_model),
                                            "--base-model", str(saved_model), "--tasks", "xnli", "--languages", "en",
@@ -149,7 +149,7 @@ def test_claims_comparing_two_models_run_last_so_each_model_loads_once(pytester:
 def test_full_tier_end_to_end_on_a_saved_model(pytester: pytest.Pytester, saved_model: Path) -> None:
     """Real claims on a locally saved tiny model, loaded by path: one record per instance, outcome = verdict."""
     report = pytester.path / "r"
-    claims = [REPO / "claims" / f"test_{name}.py" for name in ("ablate_all_shared", "mid_layer_peak", "task_dependence",
+    claims = [REPO / "claims" / "sharing_matters" / f"test_{name}.py" for name in ("ablate_all_shared", "mid_layer_peak", "task_dependence",
                                                                "non_repeating")]
     result = pytester.runpytest_subprocess(
         *map(str, claims), "-m", "full", "--model", str(saved_model), "--tasks", "xnli,facts",
@@ -171,7 +171,7 @@ def test_language_neuron_claims_end_to_end_on_a_saved_model(pytester: pytest.Pyt
     """Kojima et al.'s claims in the full tier: the second kind of measurement is taken once per task, cached, and
     its choices are recorded with every instance."""
     report, cache = pytester.path / "r", pytester.path / "cache"
-    claims = [REPO / "claims" / f"test_lsn_{name}.py" for name in ("first_last_layers", "low_overlap", "tampering")]
+    claims = [REPO / "claims" / "kojima" / f"test_lsn_{name}.py" for name in ("first_last_layers", "low_overlap", "tampering")]
     args = [*map(str, claims), "-m", "full", "--model", str(saved_model), "--languages", "en,de,ru", "--limit", "6",
             "--data-dir", str(FIXTURE_DATA), "--cache-dir", str(cache), "-p", "no:randomly"]
     result = pytester.runpytest_subprocess(*args, "--report", str(report))
@@ -194,7 +194,7 @@ def test_accuracy_claims_on_a_random_model_are_inconclusive(pytester: pytest.Pyt
     """A random model cannot do XNLI: deactivation and conversion claims decline with that reason, whatever the
     scoring, instead of refuting the paper with a zero effect."""
     report = pytester.path / "r"
-    claims = [REPO / "claims" / f"test_{name}.py" for name in ("ablate_all_shared", "convert_improves")]
+    claims = [REPO / "claims" / "sharing_matters" / f"test_{name}.py" for name in ("ablate_all_shared", "convert_improves")]
     result = pytester.runpytest_subprocess(
         *map(str, claims), "-m", "full", "--model", str(saved_model), "--tasks", "xnli", "--languages", "en,de",
         "--limit", "12", "--data-dir", str(FIXTURE_DATA), "--report", str(report), "--no-cache", "--scoring",

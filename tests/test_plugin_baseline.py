@@ -14,8 +14,8 @@ from harness.__main__ import main
 
 FAKE = '''
 import os
-from harness.claim import Claim, Planted
-from harness.verdict import Verdict
+from harness.core.claim import Claim, Planted
+from harness.core.verdict import Verdict
 
 CLAIM = Claim(id="fake-{name}", title="a claim whose verdict the environment sets", paper_ref="§0",
               paper_text="paper", tasks=("xnli",), per_language=False, planted=())

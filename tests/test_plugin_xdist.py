@@ -16,15 +16,15 @@ import pytest
 import torch
 from test_plugin import saved_model  # noqa: F401 - a session fixture shared with the plugin's tests
 
-from harness import distributed
+from harness.plugin import distributed
 from harness.tasks import FIXTURE_DATA
 
 REPO = Path(__file__).resolve().parents[1]
 
 FAKE = '''
 import numpy as np
-from harness.claim import Claim
-from harness.verdict import Verdict
+from harness.core.claim import Claim
+from harness.core.verdict import Verdict
 
 CLAIM = Claim(id="fake-{name}", title="t", paper_ref="§0", paper_text="p", tasks=("xnli",), per_language=False,
               planted=())
@@ -76,7 +76,7 @@ def test_two_workers_write_one_run_and_print_the_summary_once(pytester: pytest.P
 def test_missing_data_stops_a_distributed_run_once_before_the_workers_start(pytester: pytest.Pytester,
                                                                             saved_model: Path) -> None:  # noqa: F811
     (pytester.path / "empty").mkdir()
-    result = pytester.runpytest_subprocess(str(REPO / "claims" / "test_mid_layer_peak.py"), "-n", "2", "-m", "full",
+    result = pytester.runpytest_subprocess(str(REPO / "claims" / "sharing_matters" / "test_mid_layer_peak.py"), "-n", "2", "-m", "full",
                                            "--model", str(saved_model), "--data-dir", str(pytester.path / "empty"),
                                            "--report", str(pytester.path / "r"))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -90,7 +90,7 @@ def test_missing_data_stops_a_distributed_run_once_before_the_workers_start(pyte
 def test_two_workers_give_the_records_of_a_serial_run(pytester: pytest.Pytester) -> None:
     """Real claims on planted models: serial (no cache) against -n 2 --dist loadgroup with an empty planted cache.
     The pair claims read two models' measurements, so workers share measurements as well as planted models."""
-    claims = [str(REPO / "claims" / f"test_{name}.py") for name in ("ift_raises_all_shared", "mid_layer_peak")]
+    claims = [str(REPO / "claims" / "sharing_matters" / f"test_{name}.py") for name in ("ift_raises_all_shared", "mid_layer_peak")]
     serial = pytester.runpytest_subprocess(*claims, "--report", str(pytester.path / "serial"), "--no-cache")
     assert serial.ret == pytest.ExitCode.OK
     cache = pytester.path / "cache"

@@ -1,4 +1,4 @@
-"""Intervention passes that start from the capture pass's kept prefixes (harness.prefixes) give what rerunning
+"""Intervention passes that start from the capture pass's kept prefixes (harness.core.prefixes) give what rerunning
 every prompt in full gives: the same logits, and the same measurement (every condition, both scorings), for every
 tiny architecture; rows beyond the byte budget run in full."""
 
@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-import harness.measure
-import harness.prefixes
-from harness.batching import encode, last_logits, length_sorted_batches, token_lengths
-from harness.interventions import deactivate
-from harness.measure import MeasureConfig, measure
-from harness.prefixes import Prefixes, supported
+import harness.papers.sharing_matters.measurement
+import harness.core.prefixes
+from harness.core.batching import encode, last_logits, length_sorted_batches, token_lengths
+from harness.core.interventions import deactivate
+from harness.papers.sharing_matters.measurement import MeasureConfig, measure
+from harness.core.prefixes import Prefixes, supported
 from harness.tasks import FIXTURE_DATA, load_task, task_spec
 from tests.conftest import TEXTS, random_masks, tiny
 
@@ -56,13 +56,13 @@ def test_a_measurement_with_kept_prefixes_equals_one_without(name: str, scoring:
 
     monkeypatch.setattr(Prefixes, "batch", counted)
     scored: list[int] = []  # rows the condition passes scored
-    correct = harness.measure._correct
+    correct = harness.papers.sharing_matters.measurement._correct
 
     def counted_rows(lm: object, spec: object, texts: list[str], *args: object, **kwargs: object) -> torch.Tensor:
         scored.extend(range(len(texts)) if kwargs.get("prefixes") is not None else [])
         return correct(lm, spec, texts, *args, **kwargs)
 
-    monkeypatch.setattr(harness.measure, "_correct", counted_rows)
+    monkeypatch.setattr(harness.papers.sharing_matters.measurement, "_correct", counted_rows)
     examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "de", "zh"], limit=4)
     config = MeasureConfig(batch_size=4, chunk_rows=6, control_seeds=2, scoring=scoring)
     reused = measure(lm, examples, task_spec("xnli"), config)
@@ -78,7 +78,7 @@ def test_a_measurement_with_kept_prefixes_equals_one_without(name: str, scoring:
 @pytest.mark.parametrize("budget", [0, 40_000])
 def test_rows_beyond_the_budget_run_in_full(monkeypatch: pytest.MonkeyPatch, budget: int) -> None:
     lm = tiny("tiny-bloom")
-    monkeypatch.setattr(harness.prefixes, "CPU_BUDGET", budget)
+    monkeypatch.setattr(harness.core.prefixes, "CPU_BUDGET", budget)
     kept = Prefixes(lm)
     inputs = encode(lm, TEXTS)
     last_logits(lm, inputs, keep=lambda cache: kept.keep(range(len(TEXTS)), cache, inputs["attention_mask"]))

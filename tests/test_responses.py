@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.batching import encode
-from harness.capture import register_site_hooks
-from harness.models import TINY_MODELS
-from harness.responses import pooled_responses
+from harness.core.batching import encode
+from harness.core.capture import register_site_hooks
+from harness.core.models import TINY_MODELS
+from harness.core.responses import pooled_responses
 from tests.conftest import TEXTS, tiny
 
 DECODERS = [name for name in TINY_MODELS if name != "tiny-mt5"]

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.rules import density_matched_shares, mid_layer_peak_rule, peak_holds, share_increase_rule
-from harness.stats import bootstrap_ci, bootstrap_support, mcnemar
+from harness.papers.sharing_matters.rules import density_matched_shares, mid_layer_peak_rule, peak_holds, share_increase_rule
+from harness.core.stats import bootstrap_ci, bootstrap_support, mcnemar
 from tests.strategies import share_pairs
 
 FAST = settings(max_examples=40, deadline=None)
@@ -293,7 +293,7 @@ def test_bootstrap_support_is_seeded_and_a_share() -> None:
 
 
 def test_dead_across_tokens_rule() -> None:
-    from harness.rules import dead_across_tokens_rule
+    from harness.papers.sharing_matters.rules import dead_across_tokens_rule
 
     assert dead_across_tokens_rule(np.full(10, 0.002), 20).verdict == "supported"
     refuted = dead_across_tokens_rule(np.array([0.0] * 9 + [0.2]), 20)
@@ -311,7 +311,7 @@ def _activated(n_examples: int, spread: float, seed: int = 0) -> np.ndarray:
 
 
 def test_language_consistency_rule() -> None:
-    from harness.rules import language_consistency_rule
+    from harness.papers.sharing_matters.rules import language_consistency_rule
 
     assert language_consistency_rule(_activated(20, 0.0)).verdict == "supported"
     refuted = language_consistency_rule(_activated(20, 0.4))
@@ -323,7 +323,7 @@ def test_language_consistency_rule() -> None:
 def test_language_consistency_skips_near_empty_layers_and_uses_points() -> None:
     """A layer where 0.1% of the neurons fire in one language and none in the others: a relative spread of 9
     times its mean, an absolute one of 0.1 points; under 1% active, the layer is skipped anyway."""
-    from harness.rules import language_consistency_rule
+    from harness.papers.sharing_matters.rules import language_consistency_rule
 
     activated = _activated(20, 0.0)
     activated[:, :, 5] = 0.0

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.attribution_rules import contribution_rule, effective_span_rule, expected_shared, permutation_p
-from harness.neurons import ALL, NON, PARTIAL, SPECIFIC
+from harness.papers.sharing_matters.attribution_rules import contribution_rule, effective_span_rule, expected_shared, permutation_p
+from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC
 
 TOP_K = 4
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.accuracy_rules import ablation_rule, conversion_rule, inability
-from harness.attribution_rules import contribution_rule, effective_span_rule, expected_shared, permutation_p
-from harness.neurons import ALL
-from harness.rules import (
+from harness.papers.sharing_matters.accuracy_rules import ablation_rule, conversion_rule, inability
+from harness.papers.sharing_matters.attribution_rules import contribution_rule, effective_span_rule, expected_shared, permutation_p
+from harness.papers.sharing_matters.neurons import ALL
+from harness.papers.sharing_matters.rules import (
     dead_across_tokens_rule,
     density_matched_shares,
     language_consistency_rule,
@@ -345,9 +345,9 @@ def test_density_matching_at_the_grid_ends() -> None:
 def test_peak_support_boundaries(monkeypatch: pytest.MonkeyPatch, support: float, holds: bool,
                                  expected: str) -> None:
     """The bootstrap support fixed (dyadic, so 1 - 0.75 is exactly 0.25) on a curve where the rule holds or not."""
-    import harness.rules
+    import harness.papers.sharing_matters.rules
 
-    monkeypatch.setattr(harness.rules, "bootstrap_support", lambda *_args, **_kwargs: support)
+    monkeypatch.setattr(harness.papers.sharing_matters.rules, "bootstrap_support", lambda *_args, **_kwargs: support)
     peak = np.array([0.1, 0.3, 0.9, 0.6, 0.4, 0.3, 0.2, 0.2, 0.1, 0.1])
     curves = np.stack([peak if holds else np.sort(peak)] * 4)
     assert mid_layer_peak_rule(curves, min_support=0.75).verdict == expected
@@ -472,7 +472,7 @@ def test_gate_and_null_defaults() -> None:
     p = float(np.round(inability.__defaults__[0] if inability.__defaults__ else 0.05, 2))
     assert p == 0.05
     base = _items(30, 15)
-    from harness.stats import above_chance
+    from harness.core.stats import above_chance
 
     at = above_chance(15, 30, 1 / 3)
     assert inability(base, 1 / 3, alpha=at) is not None  # p equal to alpha: not above chance
@@ -490,8 +490,8 @@ def test_permutation_p_counts_every_draw_once() -> None:
 
 
 def test_relative_drops_without_room() -> None:
-    from harness.accuracy_rules import relative_drop
-    from harness.rules import language_count_rule as count
+    from harness.papers.sharing_matters.accuracy_rules import relative_drop
+    from harness.papers.sharing_matters.rules import language_count_rule as count
 
     assert relative_drop(_items(30, 10), _items(30, 5), 1 / 3) == 0.0  # at the floor: no room, no drop
     zero = np.zeros((6, 2))
@@ -538,7 +538,7 @@ def test_density_matching_picks_the_neighbouring_grid_points() -> None:
 
 
 def test_a_curve_of_zeros_falls_by_nothing() -> None:
-    from harness.rules import peak_holds
+    from harness.papers.sharing_matters.rules import peak_holds
 
     assert peak_holds(np.zeros(6), edge_low=0.1, edge_high=0.2, min_fall=0.25) == (False, 0, 0.0)
 
@@ -671,7 +671,7 @@ def test_span_intervals_follow_the_seed() -> None:
 
 def test_the_last_survivors_of_mutation_testing() -> None:
     """Pure-function inputs that a measurement never produces but a rule must still handle as documented."""
-    from harness.rules import language_count_rule as count
+    from harness.papers.sharing_matters.rules import language_count_rule as count
 
     assert inability(np.zeros(10, dtype=bool), 0.0, min_correct=0) is None  # no chance to beat: no binomial test
     rising = count(np.stack([np.zeros(6), np.full(6, 0.25)], axis=1),

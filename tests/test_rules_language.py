@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from harness.language_rules import (
+from harness.papers.kojima.rules import (
     edge_bands,
     headroom_gain,
     layer_concentration_rule,
     overlap_rule,
     tampering_rule,
 )
-from harness.stats import bootstrap_ci, holm, mcnemar
+from harness.core.stats import bootstrap_ci, holm, mcnemar
 from tests.strategies import band_counts, generation_families, generation_outcomes, overlaps
 
 FAST = settings(max_examples=30, deadline=None)

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 from scipy import stats
 
-from harness.models import LoadedModel
-from harness.sampling import cut_at_eos, sample_under_fixes, start_tokens
+from harness.core.models import LoadedModel
+from harness.core.sampling import cut_at_eos, sample_under_fixes, start_tokens
 from tests.conftest import random_masks, tiny, weight_fixed
 
 

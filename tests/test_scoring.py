@@ -18,12 +18,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 
-import harness.scoring
-from harness.batching import encode, last_logits
-from harness.capture import Recorder, last_token_activations
-from harness.interventions import deactivate
-from harness.models import TINY_MODELS, LoadedModel
-from harness.scoring import (
+import harness.core.scoring
+from harness.core.batching import encode, last_logits
+from harness.core.capture import Recorder, last_token_activations
+from harness.core.interventions import deactivate
+from harness.core.models import TINY_MODELS, LoadedModel
+from harness.core.scoring import (
     VerbalizerError,
     exact_match,
     first_answer_token,
@@ -34,7 +34,7 @@ from harness.scoring import (
     token_f1,
     verbalizer_tokens,
 )
-from harness.sites import neuron_site
+from harness.core.sites import neuron_site
 from tests.conftest import TEXTS, random_masks, tiny, weight_edited
 from tests.strategies import metric_texts
 
@@ -415,7 +415,7 @@ def test_backoff_under_fake_oom_gives_the_same_choices(monkeypatch: pytest.Monke
     expected = predict_choice(lm, SCORING_TEXTS, BYTE_IDS, batch_size=4)
     expected_masked = predict_choice(lm, SCORING_TEXTS, BYTE_IDS, batch_size=4, deactivate_masks=masks)
     seen: list[int] = []
-    monkeypatch.setattr(harness.scoring, "last_logits", fake_oom_last_logits(2, seen))
+    monkeypatch.setattr(harness.core.scoring, "last_logits", fake_oom_last_logits(2, seen))
     got = predict_choice(lm, SCORING_TEXTS, BYTE_IDS, batch_size=4)
     assert seen[0] == 4 and max(seen[1:]) <= 2 and sum(seen[1:]) == len(SCORING_TEXTS)
     assert torch.equal(got, expected)
@@ -426,11 +426,11 @@ def test_backoff_under_fake_oom_gives_the_same_choices(monkeypatch: pytest.Monke
 
 def test_backoff_gives_up_at_one_row_and_passes_other_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     lm = tiny("tiny-gpt2")
-    monkeypatch.setattr(harness.scoring, "last_logits", fake_oom_last_logits(0, []))
+    monkeypatch.setattr(harness.core.scoring, "last_logits", fake_oom_last_logits(0, []))
     with pytest.raises(torch.OutOfMemoryError):
         predict_choice(lm, SCORING_TEXTS, BYTE_IDS, batch_size=4)
     seen: list[int] = []
-    monkeypatch.setattr(harness.scoring, "last_logits", fake_oom_last_logits(2, seen, error=RuntimeError,
+    monkeypatch.setattr(harness.core.scoring, "last_logits", fake_oom_last_logits(2, seen, error=RuntimeError,
                                                                            message="shape mismatch"))
     with pytest.raises(RuntimeError, match="shape mismatch"):
         predict_choice(lm, SCORING_TEXTS, BYTE_IDS, batch_size=4)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.stats import holm
+from harness.core.stats import holm
 
 
 def _step_down_rejections(p: list[float], alpha: float) -> set[int]:

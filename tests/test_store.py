@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.language_neurons import LanguageNeurons
-from harness.measure import MeasureConfig
-from harness.models import load_model
-from harness.store import MeasurementStore
+from harness.papers.kojima.language_neurons import LanguageNeurons
+from harness.papers.sharing_matters.measurement import MeasureConfig
+from harness.core.models import load_model
+from harness.core.store import MeasurementStore
 from harness.tasks import FIXTURE_DATA, load_task
 
 FOLDERS = {"xnli": "xnli", "facts": "mpararel"}

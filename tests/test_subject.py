@@ -13,8 +13,8 @@ import torch
 from hypothesis import given, settings
 
 from harness.__main__ import main
-from harness.models import BASE_OF, base_model_for, load_model, registry_identity
-from harness.scoring import verbalizer_tokens
+from harness.core.models import BASE_OF, base_model_for, load_model, registry_identity
+from harness.core.scoring import verbalizer_tokens
 from harness.subjects import BASE, IFT, SUBJECTS
 from harness.subjects import build as subject_build
 from harness.subjects.build import MANIFEST, build, state_digest, subject_dir

@@ -2,7 +2,7 @@
 
 Records are tagged with their run (``_run``). An instance (claim, model, base model, task, language) found in several
 runs with the same settings is kept once (the last run's record; a warning says so). Found with different settings
-(harness.instances), it is a *conflict*: every version is kept, the (model, task) column splits by run
+(harness.plugin.instances), it is a *conflict*: every version is kept, the (model, task) column splits by run
 (``_variant``), and the conflict is listed with the settings that differ.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.instances import Instance, instance_of
+from harness.plugin.instances import Instance, instance_of
 from harness.report.load import Run
 
 Record = dict[str, Any]

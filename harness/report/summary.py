@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from harness.instances import SUMMARY_FILE, instance_of
+from harness.plugin.instances import SUMMARY_FILE, instance_of
 from harness.report.load import Run, load_run
 
 VERDICTS = ("supported", "refuted", "inconclusive", "error")
@@ -16,7 +16,7 @@ RUN_FACTS = ("tier", "command", "packages", "options", "git", "seeds")  # copied
 
 def summarize(run: Run) -> dict[str, Any]:
     """Counts per verdict (all four always present), verdict per claim instance, planted-truth mismatches, the run's
-    facts (packages, options, git) and every instance with its settings, verdict and effect (see harness.instances).
+    facts (packages, options, git) and every instance with its settings, verdict and effect (see harness.plugin.instances).
 
     A mismatch is named ``"<claim>/<instance>"`` because instance ids repeat across claims.
     """

@@ -2,7 +2,7 @@
 full tier has a model that learned language to run on where no pretrained weights can be downloaded.
 
 ``recipe`` holds what decides their weights; ``build`` trains, caches and loads them (imported lazily by
-harness.models, which it imports itself).
+harness.core.models, which it imports itself).
 """
 
 from harness.subjects.recipe import BASE, IFT, SUBJECTS, Architecture, Recipe

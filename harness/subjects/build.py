@@ -22,7 +22,7 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
-from harness.models import LoadedModel, wrap_model
+from harness.core.models import LoadedModel, wrap_model
 from harness.subjects.corpus import Corpus, load_corpus
 from harness.subjects.recipe import SUBJECTS, Recipe
 from harness.subjects.tokenizer import train_tokenizer

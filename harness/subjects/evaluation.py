@@ -1,14 +1,14 @@
 """What a subject can do: accuracy per task and language and its last-token neuron types, measured the way the
-claims measure them (harness.measure, baseline only), on the first items of each task."""
+claims measure them (harness.papers.sharing_matters.measurement, baseline only), on the first items of each task."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.measure import MeasureConfig, measure
-from harness.models import LoadedModel
-from harness.neurons import TYPES
+from harness.papers.sharing_matters.measurement import MeasureConfig, measure
+from harness.core.models import LoadedModel
+from harness.papers.sharing_matters.neurons import TYPES
 from harness.subjects.corpus import TASKS, task_folders
 from harness.tasks import load_task, task_spec
 

@@ -1,0 +1,59 @@
+"""§5.2, Fig. 7: the instruction-tuned model has more all-shared and fewer partial-shared neurons than its
+foundation model, also at the foundation model's activation density (a model that is only denser has more
+all-shared neurons at any fixed threshold)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.core.claim import Claim, ClaimCase, Planted
+from harness.papers.sharing_matters.measurement import Measurement
+from harness.papers.sharing_matters.neurons import ALL, PARTIAL
+from harness.papers.sharing_matters.rules import density_matched_shares, share_increase_rule
+from harness.core.verdict import Verdict
+from harness.papers.sharing_matters.views import type_shares_plot
+
+CLAIM = Claim(
+    id="ift-raises-all-shared",
+    title="Instruction tuning raises the share of all-shared neurons",
+    paper_ref="§5.2, Fig. 7 vs Fig. 2",
+    paper_text="XNLI: about 30% all-shared in BLOOMZ vs about 20% in BLOOM; IFT enhances the percentage of "
+               "all-shared neurons and reduces the number of partial-shared neurons",
+    tasks=("xnli",), per_language=False, needs_base=True,
+    planted=(Planted("planted-shared", "supported", base_model="planted-shared-base"),
+             Planted("planted-shared-base", "refuted", base_model="planted-shared"),
+             Planted("planted-denser", "refuted", base_model="planted-shared")),
+    paper_numbers=lambda *_: {"all-shared share (IFT) %": 30.0, "all-shared share (base) %": 20.0})
+
+
+def _shares(m: Measurement) -> dict[str, np.ndarray]:
+    """Per-example mean-over-layers all-shared and partial-shared shares at the run's threshold."""
+    return {"all_shared": m.example_shares[:, ALL].mean(dim=-1).numpy(),
+            "partial_shared": m.example_shares[:, PARTIAL].mean(dim=-1).numpy()}
+
+
+def test_ift_raises_all_shared(case: ClaimCase, claims, judge) -> None:
+    if case.base_model is None:
+        pytest.skip(f"no base model is registered for {case.model}; pass --base-model")
+    ift, base = claims.measurement(case), claims.measurement(case, model=case.base_model)
+    if ift.shares.shape != base.shares.shape or ift.model["d_ff"] != base.model["d_ff"]:
+        raise ValueError(f"base and IFT models differ in shape: {case.base_model} has {base.model['n_layers']} "
+                         f"layers x {base.model['d_ff']}, {case.model} {ift.model['n_layers']} x {ift.model['d_ff']}")
+    if ift.example_ids != base.example_ids:
+        raise ValueError("base and IFT measurements were taken on different examples")
+    verdict = verdict_for(ift, base, claims.option("seed"))
+    verdict.plots.append(type_shares_plot(ift, versus=base, note="Fig. 7 (BLOOM) against Fig. 2 (BLOOMZ)"))
+    judge(verdict)
+
+
+def verdict_for(ift: Measurement, base: Measurement, seed: int = 0) -> Verdict:
+    target = base.activated.mean(dim=0).numpy()  # (layers,) the base model's density at its threshold
+    matched, at = density_matched_shares(ift.thresholds, ift.threshold_density.numpy(),
+                                         ift.threshold_shares[:, :, ALL].numpy(), target)
+    verdict = share_increase_rule(_shares(ift), _shares(base), matched_shared=matched, seed=seed)
+    verdict.measured |= {"active neurons % (IFT)": 100 * float(ift.activated.mean()),
+                         "active neurons % (base)": 100 * float(base.activated.mean()),
+                         "matched threshold (mean over layers)": float(np.nanmean(at)) if np.isfinite(at).any()
+                         else None, "layers matched": int(np.isfinite(at).sum())}
+    return verdict

@@ -1,0 +1,24 @@
+"""§5.1.2, Figs 2-4 (right): the number of activated neurons per layer is not influenced by the input language."""
+
+from __future__ import annotations
+
+from harness.core.claim import Claim, ClaimCase, Planted
+from harness.papers.sharing_matters.rules import language_consistency_rule
+from harness.papers.sharing_matters.views import activated_plot
+
+CLAIM = Claim(
+    id="language-consistent-activation",
+    title="Activated neuron counts per layer are the same across languages",
+    paper_ref="§5.1.2, Figs 2-4 right",
+    paper_text="the percentage of activated neurons for each language exhibits a consistent pattern across layers; "
+               "the number of activated neurons is not influenced by the language of the inputs",
+    tasks=("xnli", "facts", "editing", "editing-all-en"), per_language=False,
+    planted=(Planted("planted-quiet-layer", "supported"), Planted("planted-skewed", "refuted")),
+    paper_numbers=lambda *_: {})
+
+
+def test_language_consistent_activation(case: ClaimCase, claims, judge) -> None:
+    m = claims.measurement(case)
+    verdict = language_consistency_rule(m.example_activated.numpy(), seed=claims.option("seed"))
+    verdict.plots.append(activated_plot(m))
+    judge(verdict)

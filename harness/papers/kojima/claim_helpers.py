@@ -1,0 +1,30 @@
+"""Kojima et al., "On the Multilingual Ability of Decoder-based Pre-trained Language Models: Finding and Controlling
+Language-Specific Neurons" (NAACL 2024, arXiv 2404.02431): what its three claims share.
+
+They read the store's second kind of measurement (``language_neurons``, see harness.papers.kojima.language_neurons), taken on the
+task's parallel texts: XNLI premise and hypothesis, or fact-probing patterns, in each language.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from harness.core.claim import ClaimCase
+from harness.papers.kojima.language_neurons import LanguageNeurons
+
+PAPER = "Kojima et al. 2024 (NAACL, arXiv 2404.02431)"
+PAPER_N = 1000  # top-N and bottom-N neurons per language in the paper (7B models)
+
+
+def language_neurons(claims, case: ClaimCase) -> LanguageNeurons:
+    """The case's language-neuron measurement (computed once per model and task, then shared by the claims)."""
+    return claims.store(case.tier).get(case.model, case.task, kind="language_neurons")
+
+
+def tampering_outcomes(m: LanguageNeurons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the tampering rule reads, for every language l (row l): generations identified as l with l's own
+    neurons fixed, with l's random same-size set fixed, and with no fix; each (languages, samples) bool."""
+    rows = torch.arange(len(m.languages))[:, None]  # (languages, 1)
+    return ((m.tampering["tampered"] == rows).numpy(), (m.tampering["random"] == rows).numpy(),
+            (m.tampering["baseline"][None] == rows).numpy())

@@ -1,0 +1,193 @@
+"""Decision rules of Kojima et al.'s claims (arXiv 2404.02431): language-specific neurons, their layers, their
+overlap across languages, and tampering with them; the same Verdict conventions as harness.papers.sharing_matters.rules.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from harness.core.stats import bootstrap_ci, holm, mcnemar
+from harness.core.verdict import Verdict, decide
+
+BANDS = ("first", "last")  # the two ends of the layer stack, each tested on its own
+EFFECT_LAYERS = "enrichment of the weaker end (first or last layers)"
+EFFECT_TAMPERING = "gain over random control (share of its headroom)"
+
+
+def _interval(point: float, resampled: np.ndarray, confidence: float) -> tuple[float, float]:
+    """Percentile interval of a statistic over bootstrap resamples (the point itself when there are none)."""
+    if len(resampled) == 0:
+        return point, point
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(resampled, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def edge_bands(n_layers: int, edge_share: float) -> tuple[list[int], list[int]]:
+    """The first and the last ceil(edge_share x layers) layers, at least one layer each."""
+    k = max(1, math.ceil(edge_share * n_layers))
+    return list(range(k)), list(range(n_layers - k, n_layers))
+
+
+def _band_share(counts: np.ndarray, band: list[int]) -> np.ndarray:
+    """counts (..., L, sides, layers) -> (...,) share of the selected neurons in the band, mean over languages."""
+    per_language = counts[..., band].sum(axis=(-2, -1)) / counts.sum(axis=(-2, -1))
+    return per_language.mean(axis=-1)
+
+
+def layer_concentration_rule(counts: np.ndarray, boot_counts: np.ndarray, *, edge_share: float = 0.1,
+                             min_enrichment: float = 2.0, confidence: float = 0.95) -> Verdict:
+    """Language-specific neurons sit in the first and the last layers (Kojima et al. §4, Fig. 2): both ends.
+
+    counts (L languages, 2 sides (top, bottom), layers): where each language's top-N and bottom-N neurons are;
+    boot_counts (R, L, 2, layers): the same on bootstrap resamples of the examples. Each end is its own band, the
+    first and the last ``edge_share`` of the layers; a random same-size neuron set (the control) puts the band's
+    share of the layers in it, so a band's enrichment is the share of the selected neurons in it (mean over
+    languages) divided by that share, with its own bootstrap interval. Supported when both bands' intervals are
+    above ``min_enrichment``; refuted when either band's interval is below it (neurons in the first layers only
+    do not make the finding); inconclusive when the layers are too few for both ends to reach it at once. The
+    effect is the weaker end's enrichment (with its interval).
+    """
+    n_layers = counts.shape[-1]
+    bands = dict(zip(BANDS, edge_bands(n_layers, edge_share)))
+    width = len(bands["first"])
+    control = width / n_layers  # a random same-size set's expected share in each band
+    params = {"edge_share": edge_share, "min_enrichment": min_enrichment, "confidence": confidence,
+              **{f"{end} band layers": ",".join(map(str, band)) for end, band in bands.items()},
+              "control": "random same-size neuron set (expected share, per band)"}
+    enrichment: dict[str, float] = {}
+    ci: dict[str, tuple[float, float]] = {}
+    measured: dict[str, float | None] = {}
+    for end, band in bands.items():
+        share = float(_band_share(counts, band))
+        low, high = _interval(share, _band_share(boot_counts, band), confidence)
+        enrichment[end], ci[end] = share / control, (low / control, high / control)
+        per_side = counts[:, :, band].sum(axis=(0, 2)) / counts.sum(axis=(0, 2))
+        measured |= {f"{end} layers: share %": 100 * share, f"{end} layers: enrichment": enrichment[end],
+                     f"{end} layers: enrichment low": ci[end][0], f"{end} layers: enrichment high": ci[end][1],
+                     f"{end} layers: top-N %": 100 * float(per_side[0]),
+                     f"{end} layers: bottom-N %": 100 * float(per_side[1])}
+    measured |= {"band's share of layers % (random control)": 100 * control, "bootstrap resamples": len(boot_counts)}
+    weaker = min(BANDS, key=lambda end: (enrichment[end], ci[end][0]))  # ties: the lower interval
+    reason = "; ".join(
+        f"{end} layers ({params[f'{end} band layers']}): {measured[f'{end} layers: share %']:.0f}% of the "
+        f"language-specific neurons, enrichment {enrichment[end]:.2f} [{ci[end][0]:.2f}, {ci[end][1]:.2f}]"
+        for end in BANDS) + (f" (each band {100 * control:.0f}% of {n_layers} layers); both ends need "
+                             f"{min_enrichment}")
+    if 2 * width * min_enrichment > n_layers:
+        return Verdict("inconclusive", f"too few layers ({n_layers}) for both ends to reach an enrichment of "
+                       f"{min_enrichment}; {reason}", EFFECT_LAYERS, enrichment[weaker], ci[weaker], measured, params)
+    verdict = decide(all(enrichment[end] >= min_enrichment for end in BANDS),
+                     all(ci[end][0] >= min_enrichment for end in BANDS),
+                     any(ci[end][1] < min_enrichment for end in BANDS))
+    return Verdict(verdict, reason, EFFECT_LAYERS, enrichment[weaker], ci[weaker], measured, params)
+
+
+def _largest_overlap(overlap: np.ndarray, n_selected: int) -> np.ndarray:
+    """overlap (..., sides, L, L) shared neurons -> (...,) largest share of N two languages share, over pairs and
+    sides (top with top, bottom with bottom)."""
+    n_langs = overlap.shape[-1]
+    upper = np.triu(np.ones((n_langs, n_langs), dtype=bool), k=1)
+    return overlap[..., upper].max(axis=(-2, -1)) / n_selected
+
+
+def overlap_rule(overlap: np.ndarray, boot_overlap: np.ndarray, n_selected: int, n_neurons: int, *,
+                 max_overlap: float = 0.05, confidence: float = 0.95) -> Verdict:
+    """Different languages' language-specific neurons hardly overlap: under 5% for every pair (Kojima et al. §4).
+
+    overlap (2 sides, L, L): neurons the top-N (bottom-N) sets of two languages share; boot_overlap (R, 2, L, L) on
+    bootstrap resamples. Statistic: the largest pairwise share of N. Control: two random same-size sets share
+    N / all neurons of N in expectation. In a small model (the paper's N is 1000) one shared neuron may already be
+    over the limit: the reason says so, since "under the limit" then means "none shared".
+    """
+    params = {"max_overlap": max_overlap, "confidence": confidence, "N": n_selected,
+              "statistic": "largest share of N shared by two languages (top with top, bottom with bottom)"}
+    n_langs = overlap.shape[-1]
+    control = n_selected / n_neurons
+    if n_langs < 2:
+        return Verdict("inconclusive", "one language: no pair to compare", "largest pairwise overlap", math.nan,
+                       (math.nan, math.nan), {}, params)
+    largest = float(_largest_overlap(overlap, n_selected))
+    ci = _interval(largest, _largest_overlap(boot_overlap, n_selected), confidence)
+    mean_pairs = overlap[:, np.triu(np.ones((n_langs, n_langs), dtype=bool), k=1)].mean() / n_selected
+    measured = {"largest pairwise overlap %": 100 * largest, "mean pairwise overlap %": 100 * float(mean_pairs),
+                "random same-size sets (expected) %": 100 * control, "bootstrap resamples": len(boot_overlap)}
+    reason = (f"two languages share at most {100 * largest:.1f}% of their {n_selected} neurons [{100 * ci[0]:.1f}, "
+              f"{100 * ci[1]:.1f}] (limit {100 * max_overlap:g}%; random sets: {100 * control:.2f}%)")
+    if 1 / n_selected >= max_overlap:
+        reason += (f"; with N = {n_selected} (a small model) one shared neuron is already {100 / n_selected:.1f}% "
+                   f"of N: under {100 * max_overlap:g}% means none shared")
+    verdict = decide(largest < max_overlap, ci[1] < max_overlap, ci[0] >= max_overlap)
+    return Verdict(verdict, reason, "largest pairwise overlap", largest, ci, measured, params)
+
+
+def headroom_gain(tampered: np.ndarray, control: np.ndarray, axis: int = -1) -> np.ndarray:
+    """(t - c) / (1 - c) along ``axis``: the rise of the target language's share t over the control's c, as a share
+    of the headroom the control leaves (0 where it leaves none: nothing to gain). Vectorised for the bootstrap."""
+    t, c = tampered.mean(axis=axis), control.mean(axis=axis)
+    headroom = 1 - c
+    return np.divide(t - c, headroom, out=np.zeros_like(headroom), where=headroom > 0)
+
+
+def tampering_rule(tampered: np.ndarray, control: np.ndarray, baseline: np.ndarray, fixed_share: float,
+                   identifier_recall: float, *, target: int = 0, ceiling: float = 0.8, min_gain: float = 0.2,
+                   alpha: float = 0.05, max_share: float = 0.01, min_recall: float = 0.8, seed: int = 0) -> Verdict:
+    """Fixing under 1% of the neurons (a language's own) makes that language occur far more often in generated text
+    than fixing a random same-size set (Kojima et al. §5).
+
+    tampered, control, baseline: (languages, samples) bool, or (samples,) for one language: generation s
+    identified as language l with l's own neurons fixed, with l's random same-size set fixed, and with no fix;
+    paired (the same sampling noise in every condition). ``target`` is the row of this instance's language.
+    Effect: the gain t - c as a share of the headroom 1 - c the control leaves (t, c: the target language's share
+    with its neurons and with the random set fixed). Significance: McNemar's test of every language, Holm-adjusted
+    over the languages (one family of tests per claim). Supported when the gain is at least ``min_gain`` and the
+    target's adjusted p is under ``alpha``; refuted when the gain's interval stays below ``min_gain``;
+    inconclusive when more than ``max_share`` of the neurons were fixed, the identifier recognises fewer than
+    ``min_recall`` of the language's held-out texts, or the model already writes the language in at least
+    ``ceiling`` of its generations without a fix or with the random set fixed (no room to show the rise).
+    """
+    params = {"ceiling": ceiling, "min_gain": min_gain, "alpha": alpha, "max_share": max_share,
+              "min_recall": min_recall, "seed": seed, "control": "random same-size neuron set fixed at its own medians",
+              "multiple comparisons": "Holm over the languages of the measurement"}
+    tampered, control, baseline = (np.atleast_2d(np.asarray(x, dtype=bool)) for x in (tampered, control, baseline))
+    if not tampered.shape == control.shape == baseline.shape:
+        raise ValueError(f"tampered, control and baseline must have one shape (languages, samples), got "
+                         f"{tampered.shape}, {control.shape}, {baseline.shape}")
+    raw = np.array([mcnemar(c, t) for t, c in zip(tampered, control)])  # (languages,); shapes checked above
+    adjusted = holm(raw)
+    t, c, b = tampered[target], control[target], baseline[target]
+    shares = {"its neurons fixed": float(t.mean()), "random neurons fixed": float(c.mean()),
+              "no fix": float(b.mean())}
+    gain = float(headroom_gain(t, c))
+    ci = bootstrap_ci(headroom_gain, t, c, seed=seed)
+    increase = shares["its neurons fixed"] - shares["random neurons fixed"]
+    measured = {**{f"target language, {name} %": 100 * share for name, share in shares.items()},
+                "gain over the control's headroom %": 100 * gain, "increase over random control (points)": 100 * increase,
+                "McNemar p (fixed vs random)": float(raw[target]),
+                "McNemar p, Holm-adjusted over languages": float(adjusted[target]),
+                "languages in the Holm family": len(raw), "neurons fixed %": 100 * fixed_share,
+                "identifier held-out recall %": 100 * identifier_recall, "samples": len(t)}
+    reason = (f"target language in {100 * shares['its neurons fixed']:.0f}% of generations with "
+              f"{100 * fixed_share:.2f}% of neurons fixed, {100 * shares['random neurons fixed']:.0f}% with a random "
+              f"set, {100 * shares['no fix']:.0f}% without: gain {100 * gain:.0f}% of the control's headroom "
+              f"[{100 * ci[0]:.0f}, {100 * ci[1]:.0f}] (needs {100 * min_gain:g}%), McNemar p={raw[target]:.2g}, "
+              f"Holm-adjusted over {len(raw)} languages p={adjusted[target]:.2g}")
+
+    def inconclusive(why: str) -> Verdict:
+        return Verdict("inconclusive", f"{why}; {reason}", EFFECT_TAMPERING, gain, ci, measured, params)
+
+    if fixed_share > max_share:
+        return inconclusive(f"{100 * fixed_share:.2f}% of neurons fixed, the finding is about under "
+                            f"{100 * max_share:g}%")
+    if not identifier_recall >= min_recall:
+        return inconclusive(f"the identifier recognises {100 * identifier_recall:.0f}% of held-out texts of the "
+                            f"language (< {100 * min_recall:g}%)")
+    for condition in ("no fix", "random neurons fixed"):
+        if shares[condition] >= ceiling:
+            return inconclusive(f"the model already writes the language in {100 * shares[condition]:.0f}% of "
+                                f"generations with {condition} (ceiling {100 * ceiling:g}%): no room to show "
+                                f"the rise")
+    verdict = decide(gain >= min_gain, adjusted[target] < alpha, ci[1] < min_gain)
+    return Verdict(verdict, reason, EFFECT_TAMPERING, gain, ci, measured, params)

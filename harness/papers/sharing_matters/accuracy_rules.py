@@ -1,0 +1,146 @@
+"""Decision rules on accuracy under interventions (§6.3): deactivation and conversion, against their controls.
+
+A rule on accuracy means something only where the model can do the task: each one first asks whether the baseline
+has enough correct items and (for tasks with verbalizers) is significantly above chance, the accuracy of always
+giving the most common answer; otherwise the verdict is inconclusive with that reason, never refuted.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from harness.core.stats import above_chance, bootstrap_ci, bootstrap_interval, mcnemar, mean_difference
+from harness.core.verdict import Verdict, decide
+
+ABLATION_LABELS = {"all_shared": "w/o all-shared", "specific": "w/o specific", "partial_shared": "w/o partial-shared",
+                   "random": "w/o random (same size)", "matched": "w/o matched (same contribution)"}
+ABLATION_CONTROLS = ("specific", "partial_shared", "random", "matched")
+CONTROL_NAMES = {"specific": "specific", "partial_shared": "partial-shared", "random": "random", "matched": "matched"}
+
+
+def inability(correct: np.ndarray, chance: float, *, alpha: float = 0.05, min_correct: int = 5,
+              min_wrong: int = 0) -> str | None:
+    """Why the model cannot do the task on these items (baseline correctness, any shape), or None if it can.
+
+    Too few correct items; not significantly above ``chance`` (one-sided binomial test; chance 0 skips it);
+    or, with ``min_wrong``, too few wrong items to leave room for an improvement.
+    """
+    n, k = correct.size, int(correct.sum())
+    if k < min_correct:
+        return f"the model cannot do the task here: {k} of {n} items correct at baseline (< {min_correct})"
+    if chance > 0 and (p := above_chance(k, n, chance)) >= alpha:
+        return (f"the model cannot do the task here: baseline {100 * k / n:.1f}% is not above chance "
+                f"{100 * chance:.1f}% (binomial p={p:.2g} >= {alpha})")
+    if n - k < min_wrong:
+        return f"no room to improve: {n - k} of {n} items wrong at baseline (< {min_wrong})"
+    return None
+
+
+def relative_drop(base: np.ndarray, ablated: np.ndarray, floor: float, axis: int = -1) -> np.ndarray:
+    """(baseline - ablated) / (baseline - floor) of mean accuracies: 1 is a collapse to the floor (0 for generated
+    answers, chance under forced choice), 0 no change."""
+    before = base.mean(axis=axis)
+    room = before - floor
+    return np.where(room > 0, (before - ablated.mean(axis=axis)) / np.where(room > 0, room, 1), 0.0)
+
+
+def ablation_tests(base: np.ndarray, ablated: dict[str, np.ndarray]) -> dict[str, float]:
+    """Raw two-sided p-values of one language: baseline vs all-shared, and all-shared vs each control present."""
+    return {"baseline": mcnemar(base, ablated["all_shared"]),
+            **{c: mcnemar(ablated[c], ablated["all_shared"]) for c in ABLATION_CONTROLS if c in ablated}}
+
+
+def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, floor: float, chance: float,
+                  adjusted: dict[str, float] | None = None, min_relative_drop: float = 0.5, alpha: float = 0.05,
+                  min_correct: int = 5, seed: int = 0) -> Verdict:
+    """Deactivating the active all-shared neurons collapses accuracy, more than specific, partial-shared, a random
+    same-size set of active neurons and a contribution-matched set (§6.3, Tables 2, 5, 6).
+
+    base (items,) bool; ablated[c] (items,) correctness under condition c, paired (a seeded control: the share of
+    its seeds that were correct). ``floor``: where accuracy ends when the model collapses (0 for generated
+    answers, chance under forced choice); ``chance``: the best constant answer, for the ability gate.
+    ``adjusted``: p-values adjusted across the languages of the claim (Holm), keyed as ``ablation_tests``.
+    """
+    params = {"min_relative_drop": min_relative_drop, "alpha": alpha, "min_correct": min_correct, "seed": seed,
+              "floor": floor, "chance": chance,
+              "p-values": "Holm-adjusted across languages" if adjusted is not None else "raw"}
+    base = base.astype(bool)
+    controls = [c for c in ABLATION_CONTROLS if c in ablated]
+    acc = {"baseline": float(base.mean()), **{c: float(v.mean()) for c, v in ablated.items()}}
+    relative = float(relative_drop(base, ablated["all_shared"], floor))
+    ci = bootstrap_ci(lambda b, a, axis=-1: relative_drop(b, a, floor, axis), base.astype(float),
+                      ablated["all_shared"].astype(float), seed=seed)
+    raw = ablation_tests(base, ablated)
+    p = raw if adjusted is None else adjusted
+    # accuracy(control) - accuracy(all-shared) = how much more all-shared costs, paired per item
+    margins = {c: acc[c] - acc["all_shared"] for c in controls}
+    margin_ci = {c: bootstrap_ci(mean_difference, ablated[c].astype(float), ablated["all_shared"].astype(float),
+                                 seed=seed) for c in controls}
+    measured = {"baseline": 100 * acc["baseline"], **{ABLATION_LABELS[c]: 100 * acc[c] for c in ablated},
+                "relative drop (all-shared)": relative, "accuracy floor": 100 * floor,
+                "p (baseline vs w/o all-shared)": raw["baseline"],
+                **{f"p (w/o all-shared vs {ABLATION_LABELS[c]})": raw[c] for c in controls}}
+    if adjusted is not None:
+        measured |= {"Holm p (baseline vs w/o all-shared)": adjusted["baseline"],
+                     **{f"Holm p (w/o all-shared vs {ABLATION_LABELS[c]})": adjusted[c] for c in controls}}
+    reason = (f"relative drop {relative:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] vs {min_relative_drop}; all-shared costs "
+              + ", ".join(f"{100 * margins[c]:+.1f} [{100 * margin_ci[c][0]:+.1f}, {100 * margin_ci[c][1]:+.1f}] "
+                          f"points more than {CONTROL_NAMES[c]}" for c in controls) + f"; p={p['baseline']:.2g}")
+    unable = inability(base, chance, alpha=alpha, min_correct=min_correct)
+    if unable:
+        return Verdict("inconclusive", f"{unable}; {reason}", "relative accuracy drop", relative, ci, measured, params)
+    holds = relative >= min_relative_drop and all(m > 0 for m in margins.values())
+    significant = p["baseline"] < alpha and all(p[c] < alpha for c in controls)
+    beaten_by = [c for c in controls if margin_ci[c][1] <= 0]  # a control confidently costs at least as much
+    verdict = decide(holds, significant, ci[1] < min_relative_drop or bool(beaten_by))
+    if beaten_by:
+        reason += f"; {', '.join(CONTROL_NAMES[c] for c in beaten_by)} costs at least as much"
+    return Verdict(verdict, reason, "relative accuracy drop", relative, ci, measured, params)
+
+
+def conversion_rule(base: np.ndarray, converted: np.ndarray, control: np.ndarray, *, chance: float,
+                    min_language_share: float = 2 / 3, max_control_share: float = 0.5, alpha: float = 0.05,
+                    min_correct: int = 5, min_wrong: int = 5, seed: int = 0) -> Verdict:
+    """Converting specific and partial-shared neurons to all-shared raises accuracy in most languages (§6.3,
+    Table 3), through the neurons it converts: raising as many random non-activated neurons the same way (our
+    control) recovers less than ``max_control_share`` of its gain.
+
+    base, converted (examples, langs) bool; control (examples, langs) share of the control's seeds correct.
+    Intervals are over examples (each keeps its languages): of the mean change over languages, and of the control's
+    gain as a share of the conversion's.
+    """
+    params = {"min_language_share": min_language_share, "max_control_share": max_control_share, "alpha": alpha,
+              "min_correct": min_correct, "min_wrong": min_wrong, "seed": seed, "chance": chance,
+              "control": "as many non-activated neurons raised to threshold + epsilon, per row and layer"}
+    change = converted.mean(axis=0) - base.mean(axis=0)  # (langs,)
+    share_up = float(np.mean(change >= 0))
+    mean_change = float(change.mean())
+    gains = {name: x.astype(float).mean(axis=1) - base.astype(float).mean(axis=1)
+             for name, x in (("converted", converted), ("control", control))}  # per example (examples,)
+
+    def control_share(indices: np.ndarray) -> float:
+        gain = gains["converted"][indices].mean()
+        return float(gains["control"][indices].mean() / gain) if gain > 0 else math.nan
+
+    ci = bootstrap_ci(mean_difference, converted.astype(float).mean(axis=1), base.astype(float).mean(axis=1),
+                      seed=seed)
+    share = control_share(np.arange(len(base)))
+    share_ci = bootstrap_interval(control_share, len(base), seed=seed)
+    measured = {"mean change (points)": 100 * mean_change, "languages not worse": share_up,
+                "control mean change (points)": 100 * float(gains["control"].mean()),
+                "control's share of the gain": share, "control's share CI low": share_ci[0],
+                "control's share CI high": share_ci[1],
+                "p (baseline vs converted, pooled)": mcnemar(base.ravel(), converted.ravel())}
+    reason = (f"mean change {100 * mean_change:+.2f} points [{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}], not worse in "
+              f"{100 * share_up:.0f}% of languages (needs {100 * min_language_share:.0f}%); the control recovers "
+              f"{share:.2f} [{share_ci[0]:.2f}, {share_ci[1]:.2f}] of the gain (must stay under {max_control_share})")
+    unable = inability(base, chance, alpha=alpha, min_correct=min_correct, min_wrong=min_wrong)
+    if unable:
+        return Verdict("inconclusive", f"{unable}; {reason}", "mean accuracy change", mean_change, ci, measured,
+                       params)
+    holds = share_up >= min_language_share and mean_change > 0 and share < max_control_share
+    verdict = decide(holds, ci[0] > 0 and share_ci[1] < max_control_share,
+                     ci[1] <= 0 or share_up < min_language_share or share_ci[0] >= max_control_share)
+    return Verdict(verdict, reason, "mean accuracy change", mean_change, ci, measured, params)

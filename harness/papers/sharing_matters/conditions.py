@@ -1,0 +1,121 @@
+"""Intervention conditions: which neurons each one edits, per row (example x language) and layer.
+
+The paper deactivates the *active* neurons of a type (§6.3), so a type's mask in a row is its neurons that are
+active in that row: all of them for all-shared, those active in this language for partial-shared and specific.
+Conversion raises the inactive part of specific and partial-shared neurons to just above the threshold (Table 3).
+
+Controls the paper lacks, each drawn anew per row and layer with several seeds:
+- ``random``: as many neurons as are all-shared, drawn from the neurons active in the row that are not all-shared
+  (when there are fewer, all of them: the shortfall is recorded);
+- ``matched``: neurons drawn in a random order from the same pool until their summed contribution |A| ||v|| reaches
+  the all-shared set's (all of the pool when it does not reach it; needs the site ``down_proj_input``);
+- ``convert_random``: as many neurons as conversion raises, drawn from the non-activated ones (inactive in every
+  language), raised the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC
+
+DEACTIVATIONS = ("all_shared", "specific", "partial_shared")
+SEEDED = ("random", "matched", "convert_random")  # one run per seed, stored as "<family>/<seed>"
+CONVERSIONS = ("convert", "convert_random")
+FAMILIES = (*DEACTIVATIONS, "random", "matched", "convert", "convert_random")
+_TYPE = {"all_shared": ALL, "specific": SPECIFIC, "partial_shared": PARTIAL}
+
+
+def seeded_name(family: str, seed: int) -> str:
+    return f"{family}/{seed}"
+
+
+def family_of(condition: str) -> str:
+    return condition.split("/")[0]
+
+
+@dataclass
+class RowState:
+    """What the masks of one chunk are drawn from; rows are examples x languages, example-major."""
+
+    codes: torch.Tensor  # (rows, layers, d_ff) int8 type of each neuron in the row's example
+    active: torch.Tensor  # (rows, layers, d_ff) bool, active in the row
+    weight: torch.Tensor | None  # (rows, layers, d_ff) |A| ||v||, or None at a site without value vectors
+
+    @property
+    def shared(self) -> torch.Tensor:
+        return self.codes == ALL
+
+
+def type_mask(condition: str, state: RowState) -> torch.Tensor:
+    """The type's neurons active in each row: (rows, layers, d_ff) bool."""
+    return (state.codes == _TYPE[condition]) & state.active
+
+
+def conversion_mask(state: RowState) -> torch.Tensor:
+    """Specific and partial-shared neurons inactive in the row: (rows, layers, d_ff) bool."""
+    return ((state.codes == SPECIFIC) | (state.codes == PARTIAL)) & ~state.active
+
+
+def random_scores(shape: torch.Size, generators: list[torch.Generator], device: torch.device) -> torch.Tensor:
+    """Uniform scores (rows, layers, d_ff), one generator per row, so a row's draw never depends on its chunk."""
+    return torch.stack([torch.rand(shape[1:], generator=g, device=device) for g in generators])
+
+
+def draw_count(pool: torch.Tensor, k: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    """Per row and layer, the k pool neurons with the lowest scores (all of the pool when it has fewer).
+
+    pool (rows, layers, d_ff) bool, k (rows, layers) int, scores like pool -> mask like pool.
+    """
+    scores = scores.masked_fill(~pool, 2.0)  # scores are in [0, 1): the pool sorts first
+    ranked = scores.sort(dim=-1).values
+    kth = ranked.gather(-1, (k - 1).clamp(min=0).unsqueeze(-1))  # (rows, layers, 1)
+    return pool & (scores <= kth) & (k > 0).unsqueeze(-1)
+
+
+def draw_weight(pool: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    """Per row and layer, pool neurons taken in a random order until their summed weight reaches ``target``.
+
+    pool, weight, scores (rows, layers, d_ff); target (rows, layers) -> mask like pool.
+    """
+    order = scores.masked_fill(~pool, 2.0).argsort(dim=-1)
+    w = (weight * pool).gather(-1, order)
+    before = w.cumsum(dim=-1) - w  # weight taken before each neuron in that order
+    take = (before < target.unsqueeze(-1)) & pool.gather(-1, order)
+    return torch.zeros_like(pool).scatter_(-1, order, take)
+
+
+def condition_mask(condition: str, state: RowState, generators: list[torch.Generator]) -> torch.Tensor:
+    """The neurons ``condition`` edits in each row: (rows, layers, d_ff) bool; ``generators`` (one per row) draw the
+    seeded controls and must be seeded per row and seed by the caller."""
+    family = family_of(condition)
+    if family in _TYPE:
+        return type_mask(family, state)
+    if family == "convert":
+        return conversion_mask(state)
+    scores = random_scores(state.codes.shape, generators, state.codes.device)
+    if family == "convert_random":
+        return draw_count(state.codes == NON, conversion_mask(state).sum(dim=-1), scores)
+    pool = state.active & ~state.shared
+    if family == "random":
+        return draw_count(pool, state.shared.sum(dim=-1), scores)
+    if state.weight is None:
+        raise ValueError("the contribution-matched control needs |A| ||v||: site 'down_proj_input'")
+    return draw_weight(pool, (state.weight * state.shared).sum(dim=-1), state.weight, scores)
+
+
+def shortfall(condition: str, mask: torch.Tensor, state: RowState) -> torch.Tensor:
+    """How far a drawn control falls short of its target per row, summed over layers: neurons for ``random`` and
+    ``convert_random``, the share of the all-shared contribution for ``matched``; zero for the others. (rows,)"""
+    family = family_of(condition)
+    if family == "random":
+        return (state.shared.sum(dim=-1) - mask.sum(dim=-1)).sum(dim=-1).double()
+    if family == "convert_random":
+        return (conversion_mask(state).sum(dim=-1) - mask.sum(dim=-1)).sum(dim=-1).double()
+    if family == "matched":
+        target = (state.weight * state.shared).sum(dim=(-2, -1)).double()
+        taken = (state.weight * mask).sum(dim=(-2, -1)).double()
+        return ((target - taken).clamp(min=0) / target.clamp(min=torch.finfo(torch.float64).tiny))
+    return torch.zeros(mask.shape[0], dtype=torch.float64, device=mask.device)

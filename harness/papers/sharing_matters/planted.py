@@ -1,0 +1,523 @@
+"""Planted tiny models (BLOOM, and a gated Llama MLP) whose neuron behaviour is known by construction (tiny tier).
+
+Every layer's FFN neurons get one of three roles:
+- forced active: zero key, bias +6, so A = gelu(6) > 0 for every input: all-shared in every example;
+- forced dead: zero key, bias -6, so A <= 0 at every token: non-activated, and dead across tokens;
+- input-dependent ("free"): random key centred on the layer's mean input (so its sign follows what differs between
+  prompts); value vector zero before the last layer, so that no intervention upstream moves the carriers' input.
+The per-layer share of forced-active neurons draws the all-shared curve (mid-layer peak or not).
+A fourth role, *keyed* neurons, is fitted by linear programming (below) to fire on chosen prompts only; they write
+nothing either:
+- ``example_keyed``: each fires on one example only, in a random subset of its languages, so its type changes
+  from example to example (all-shared, partial-shared or specific there; non-activated elsewhere);
+- ``task_keyed=(a, b)``: half fire on every prompt of task ``a`` and on no other (all-shared in ``a``,
+  non-activated in ``b``), half on ``b``'s prompts in a few subsets of the languages both tasks have
+  (partial-shared in ``b``). A model built on several tasks (``tasks``) is one model for all of them.
+
+The tokenizer is ByT5's with each verbalizer in quotes as one added token (``"true"``), so that a planted model
+writes its whole answer in one generated token and the word boundary after it settles the answer at once; the
+LM head gives those tokens (and, for forced choice, the verbalizers' first bytes) orthonormal answer directions,
+and EOS a fallback direction. Answers are written by *carrier* neurons in the last layer, fitted by a linear
+program on the layer's actual input so that a carrier fires (pre-activation >= +3) exactly on its prompts and
+stays off (<= -30) elsewhere, and writes its gold verbalizer's direction with weight ``alpha``. A residual bias
+writes the fallback (EOS: no answer) that wins when no carrier fires:
+- ``carrier="shared"``: one carrier per example, firing in all its languages (an all-shared neuron);
+- ``carrier="specific"``: one carrier per prompt (a specific neuron);
+- ``carrier="spread"``: every row has 10 carriers active, all firing in a narrow band and writing the same small
+  weight: 4 all-shared, 3 partial-shared, 3 specific (see ``_spread_carriers``); an answer needs 7 of them, so
+  the damage of a deactivation follows the number of active neurons it removes, not their type;
+- ``gaps``: that many examples' carriers stay off in two languages (so they are partial-shared, those
+  prompts fall back to no answer, and converting the carrier to active at epsilon restores them when
+  ``alpha * epsilon`` beats the fallback);
+- ``weak_carrier``: a second, all-shared carrier per example writing its gold weakly (below the fallback), and
+  ``suppressors``: every other last-layer neuron's value vector also writes against the fallback, so that raising
+  almost any inactive neuron to epsilon lets the weak gold through.
+The builder checks its own construction: every prompt's baseline answer (generated, and by forced choice where
+one is planted) must be the planted one, and every keyed neuron must fire exactly on its prompts.
+
+``PLANTED`` also holds the language-neuron models of Kojima et al.'s claims, built by ``harness.papers.kojima.planted``;
+the building blocks both use are in ``harness.planted.building``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import transformers
+from transformers import ByT5Tokenizer
+
+from harness.papers.kojima.planted import LANGUAGE_PLANTED, LanguagePlantSpec, build_language_planted
+from harness.planted.building import (
+    FAMILY_CONFIGS,
+    FAMILY_FFNS,
+    HIDDEN,
+    ON_MARGIN,
+    PlantedFfn,
+    fit_key,
+    orthonormal_directions,
+)
+from harness.core.batching import encode, length_sorted_batches, token_lengths
+from harness.core.capture import Recorder
+from harness.core.models import LoadedModel, wrap_model
+from harness.core.scoring import first_verbalizer, generate, predict_choice, verbalizer_budget, verbalizer_tokens
+from harness.tasks import ParallelExample, TaskSpec, task_spec
+
+FALLBACK_WEIGHT = 50.0
+SPREAD_SHARED, SPREAD_WINDOW = 4, 3  # carrier="spread": all-shared carriers per example; partial and specific per row
+SPREAD_ACTIVE = SPREAD_SHARED + 2 * SPREAD_WINDOW  # carriers active in every row: an answer needs more than 6
+SPREAD_BAND = 0.1  # spread and weak carriers fire in [ON_MARGIN, ON_MARGIN + band] on their prompts
+FAMILY_ACTIVATIONS = {"bloom": lambda mlp: mlp.gelu_impl, "llama": lambda mlp: mlp.act_fn}
+
+
+@dataclass(frozen=True)
+class PlantSpec:
+    name: str
+    truth: str  # the planted ground truth, in words
+    active_share: tuple[float, ...]  # forced-active share per layer
+    dead_share: float = 0.0  # forced-dead share in every layer
+    carrier: str = "shared"  # "shared", "specific", "spread" or "none"
+    gaps: int = 0
+    alpha: float = 1e5
+    seed: int = 0
+    family: str = "bloom"  # "bloom" (gelu MLP) or "llama" (gated silu MLP)
+    key_offset: float = 0.0  # added to input-dependent neurons' bias: > 0 keeps them active at some token
+    language_blind: bool = False  # input-dependent keys orthogonal to the languages' mean inputs
+    shift_to: float | None = None  # instead of key_offset: shift so that A at pre-activation 0 becomes this
+    active_value: float = 0.0  # norm of forced-active neurons' value vectors (0: they write nothing)
+    free_value: float = 0.0  # scale of input-dependent neurons' value vectors before the last layer
+    crowded: float = 0.0  # > 0: forced-active A drawn from the free neurons' active A times this; equal value norms
+    skew: tuple[str, int, float] | None = None  # (language, layer, share): that share of the layer's neurons fires
+    # exactly on that language's prompts, so its activated count stands apart from the other languages'
+    quiet_layer: int | None = None  # a layer whose neurons are all dead (but the skewed ones)
+    tasks: tuple[str, ...] = ("xnli",)  # the prompts it is built on; the first task (multiple choice) is answered
+    example_keyed: float = 0.0  # share of each layer's neurons keyed to one example (see the module doc)
+    task_keyed: tuple[str, str] | None = None  # (all-shared task, partial-shared task), see the module doc
+    task_keyed_share: float = 0.15  # share of each layer's neurons for each half of the task-keyed neurons
+    bare_last_layer: bool = False  # the last layer holds carriers and dead neurons only
+    weak_carrier: float = 0.0  # weight of a second, weak all-shared carrier per example (0: none)
+    suppressors: float = 0.0  # weight against the fallback of every last-layer value vector but the weak carriers'
+
+    @property
+    def keyed_share(self) -> float:
+        return self.example_keyed + (2 * self.task_keyed_share if self.task_keyed else 0.0)
+
+
+PEAK = (0.04, 0.12, 0.30, 0.42, 0.34, 0.24, 0.16, 0.10, 0.06, 0.04)  # mid-layer peak, like Figs 2-4
+NONE = (0.0,) * len(PEAK)
+RISING = (0.02, 0.04, 0.06, 0.09, 0.12, 0.16, 0.21, 0.27, 0.34, 0.08)  # peak in the top 20% of layers
+CROWD = (0.8,) * len(PEAK)
+
+PLANTED: dict[str, PlantSpec | LanguagePlantSpec] = {spec.name: spec for spec in (
+    PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10",
+              PEAK, dead_share=0.03),
+    PlantSpec("planted-specific", "answers carried by language-specific neurons; all-shared share rises to the "
+              "last layer", RISING, dead_share=0.03, carrier="specific"),
+    PlantSpec("planted-shared-gated", "planted-shared in a gated (Llama) MLP", PEAK, dead_share=0.03,
+              family="llama"),
+    PlantSpec("planted-specific-gated", "planted-specific in a gated (Llama) MLP", RISING, dead_share=0.03,
+              carrier="specific", family="llama"),
+    PlantSpec("planted-shared-base", "planted-shared with half the forced all-shared neurons (its 'base model')",
+              tuple(s / 2 for s in PEAK), dead_share=0.03),
+    PlantSpec("planted-denser", "planted-shared with every input-dependent neuron's pre-activation shifted up "
+              "(A at 0 becomes 0.2): denser at any fixed threshold, the same sharing at matched density",
+              PEAK, dead_share=0.03, shift_to=0.2),
+    PlantSpec("planted-spread", "every answer needs 7 of its row's 10 active carriers (4 all-shared, 3 partial-shared, "
+              "3 specific), each writing the same: deactivating the all-shared ones, the largest type, costs what "
+              "deactivating as many other active neurons costs, more than the smaller types", PEAK[:-1] + (0.0,),
+              dead_share=0.03, carrier="spread", bare_last_layer=True),
+    PlantSpec("planted-sparse", "as planted-shared, but input-dependent neurons biased off (key_offset -0.005): each "
+              "fires in few languages, so the all-shared neurons are the forced ones whatever the number of "
+              "languages, and more languages turn specific neurons partial-shared", PEAK, dead_share=0.03,
+              key_offset=-0.005),
+    PlantSpec("planted-lively", "no forced-dead neurons and input-dependent neurons biased on (key_offset 1): "
+              "almost no neuron is inactive at every token; no answers", PEAK, carrier="none", key_offset=1.0),
+    PlantSpec("planted-skewed", "as planted-quiet-layer without the silent layer, but 40% of layer 5's neurons fire "
+              "exactly on the Chinese prompts: activated counts depend on the language", PEAK, dead_share=0.03,
+              skew=("zh", 5, 0.4), language_blind=True),
+    PlantSpec("planted-quiet-layer", "as planted-shared with language-blind input-dependent neurons (their keys "
+              "orthogonal to the languages' mean inputs), but layer 5 is silent except 2 of its 256 neurons, which "
+              "fire on the Chinese prompts: a large relative spread in a near-empty layer, a tiny absolute one",
+              PEAK, dead_share=0.03, skew=("zh", 5, 0.008), quiet_layer=5, language_blind=True),
+    PlantSpec("planted-contributing", "as planted-shared, with forced-active (all-shared) value vectors of norm 1: "
+              "all-shared neurons are the top contributors in every layer", PEAK, dead_share=0.03, active_value=1.0),
+    PlantSpec("planted-contributing-free", "as planted-shared, but only input-dependent neurons write (value vectors "
+              "at 0.05 x init scale): top contributors are mostly partial-shared", PEAK, dead_share=0.03, free_value=0.05),
+    PlantSpec("planted-crowded", "80% of every layer's neurons are all-shared, each writing (equal value norms) "
+              "with 0.8 times the activation of an active input-dependent neuron: all-shared lead the top "
+              "contributors by number, below their share of the active neurons; no answers", CROWD,
+              carrier="none", crowded=0.8),
+    PlantSpec("planted-gaps", "8 examples' carriers are partial-shared (off in 2 languages); converting them to "
+              "active at epsilon restores those answers (alpha * epsilon = 100 > fallback 50)", PEAK, gaps=8),
+    PlantSpec("planted-gaps-weak", "as planted-gaps but alpha * epsilon = 1 < fallback 50: converting changes "
+              "no answer", PEAK, gaps=8, alpha=1e3),
+    PlantSpec("planted-perturbed", "as planted-gaps, but a weak all-shared carrier writes each gold below the "
+              "fallback and every other last-layer neuron writes against the fallback: raising any inactive neuron "
+              "to epsilon restores the answers, as converting does", PEAK[:-1] + (0.0,), gaps=8, alpha=1e4,
+              bare_last_layer=True, weak_carrier=10.0, suppressors=3e4),
+    PlantSpec("planted-varied", "every neuron is keyed to one example (firing in a random subset of its languages): "
+              "no neuron keeps its type across examples; no answers", NONE, carrier="none", example_keyed=1.0),
+    PlantSpec("planted-tasks", "built on XNLI and fact prompts: 15% of each layer's neurons fire on every XNLI prompt "
+              "(all-shared there), 15% on fact prompts in a few language subsets (partial-shared there)", PEAK,
+              dead_share=0.03, tasks=("xnli", "facts"), task_keyed=("xnli", "facts")),
+    PlantSpec("planted-tasks-swapped", "as planted-tasks with the tasks' roles swapped: facts get the all-shared "
+              "neurons, XNLI the partial-shared ones", PEAK, dead_share=0.03, tasks=("xnli", "facts"),
+              task_keyed=("facts", "xnli")),
+)}
+
+
+PLANTED.update(LANGUAGE_PLANTED)  # Kojima et al.'s claims (fixtures/planted_languages.py)
+
+
+def planted_tokenizer(choices: Sequence[str]) -> ByT5Tokenizer:
+    """ByT5's byte tokenizer with each verbalizer in quotes as one added token."""
+    tokenizer = ByT5Tokenizer()
+    tokenizer.add_tokens([f'"{word}"' for word in choices])
+    return tokenizer
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What each prompt row of a planted model's build is: its task, example index and language."""
+
+    task: np.ndarray
+    example: np.ndarray
+    language: np.ndarray
+
+    def where(self, task: str, languages: Sequence[str] | None = None, example: int | None = None) -> np.ndarray:
+        on = self.task == task
+        if languages is not None:
+            on &= np.isin(self.language, list(languages))
+        if example is not None:
+            on &= self.example == example
+        return on
+
+
+@dataclass
+class Build:
+    """A planted model under construction: the model, its FFNs and neuron roles, and the prompts it is built on."""
+
+    spec: PlantSpec
+    task: TaskSpec
+    lm: LoadedModel
+    ffns: list[PlantedFfn]
+    roles: list[dict[str, torch.Tensor]]  # per layer: neuron indices of "active", "dead", "keyed", "free"
+    rows: Rows
+    texts: list[str]  # the answered task's prompts first, example-major
+    n_answered: int
+    directions: torch.Tensor  # (choices + 1, HIDDEN): the answers', then the fallback's
+
+    @property
+    def fallback(self) -> torch.Tensor:
+        return self.directions[-1]
+
+
+def _last_token_ffn_inputs(lm: LoadedModel, texts: list[str]) -> list[torch.Tensor]:
+    """Each layer's FFN input at every prompt's last token: one (prompts, HIDDEN) tensor per layer."""
+    out = [torch.empty(len(texts), HIDDEN) for _ in lm.site.layers]
+    rows: list[int] = []
+    hooks = [layer.mlp.register_forward_pre_hook(
+        lambda _m, args, i=i: out[i].__setitem__(rows, args[0][:, -1]))
+        for i, layer in enumerate(lm.site.layers)]
+    for batch in length_sorted_batches(token_lengths(lm, texts), 32):
+        rows[:] = batch
+        lm.model(**encode(lm, [texts[i] for i in batch]))
+    for hook in hooks:
+        hook.remove()
+    return out
+
+
+def _roles(spec: PlantSpec, d_ff: int, generator: torch.Generator) -> list[dict[str, torch.Tensor]]:
+    roles = []
+    for layer, share in enumerate(spec.active_share):
+        order = torch.randperm(d_ff, generator=generator)
+        sizes = [round(s * d_ff) for s in (share, spec.dead_share, spec.keyed_share)]
+        if layer == spec.quiet_layer:
+            sizes = [0, d_ff, 0]
+        if sum(sizes) > d_ff:
+            raise ValueError(f"{spec.name}: forced and keyed shares exceed the layer's neurons")
+        active, dead, keyed, free = order.split([*sizes, d_ff - sum(sizes)])
+        roles.append({"active": active, "dead": dead, "keyed": keyed, "free": free})
+    return roles
+
+
+def _keyed_patterns(spec: PlantSpec, rows: Rows, examples: Mapping[str, Sequence[ParallelExample]],
+                    rng: np.random.Generator) -> list[np.ndarray]:
+    """The prompt sets (bool over rows) one layer's keyed neurons fire on; neurons take them in turn."""
+    patterns = []
+    if spec.example_keyed:
+        task = spec.tasks[0]
+        languages = list(examples[task][0].prompts)
+        for e in range(len(examples[task])):
+            size = int(rng.integers(1, len(languages) + 1))
+            patterns.append(rows.where(task, rng.choice(languages, size, replace=False), e))
+    if spec.task_keyed:
+        shared, partial = spec.task_keyed
+        common = [lang for lang in examples[shared][0].prompts if lang in examples[partial][0].prompts]
+        for _ in range(4):
+            size = int(rng.integers(2, len(common)))
+            patterns += [rows.where(shared), rows.where(partial, rng.choice(common, size, replace=False))]
+    return patterns
+
+
+def _inverse_activation(act: torch.nn.Module, target: float) -> float:
+    """The pre-activation z with act(z) = target, by bisection (act rises on z >= 0)."""
+    low, high = 0.0, 10.0
+    for _ in range(200):
+        mid = (low + high) / 2
+        low, high = (mid, high) if float(act(torch.tensor(mid, dtype=torch.float64))) < target else (low, mid)
+    return (low + high) / 2
+
+
+def _start(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[ParallelExample]]) -> Build:
+    """The random model with its tokenizer, neuron roles and answer directions; the rows it is built on."""
+    task = task_spec(spec.tasks[0])
+    if task.choices is None:
+        raise ValueError("planted models are built for tasks with verbalizers")
+    torch.manual_seed(spec.seed)
+    tokenizer = planted_tokenizer(task.choices)
+    config = FAMILY_CONFIGS[spec.family](len(spec.active_share))
+    config.vocab_size = len(tokenizer)
+    config.pad_token_id, config.eos_token_id, config.bos_token_id = (tokenizer.pad_token_id,
+                                                                      tokenizer.eos_token_id, tokenizer.eos_token_id)
+    model = transformers.AutoModelForCausalLM.from_config(config)
+    lm = wrap_model(model, tokenizer, name=spec.name, model_id=f"planted:{spec.name}")
+    roles = _roles(spec, lm.d_ff, torch.Generator().manual_seed(spec.seed))
+    built = [(name, e, lang, ex.prompts[lang]) for name in spec.tasks
+             for e, ex in enumerate(examples_by_task[name]) for lang in ex.prompts]
+    rows = Rows(*(np.array(column) for column in list(zip(*built, strict=True))[:3]))
+    examples = examples_by_task[spec.tasks[0]]
+    return Build(spec, task, lm, [FAMILY_FFNS[spec.family](layer.mlp) for layer in lm.site.layers], roles, rows,
+                 [text for *_, text in built], len(examples) * len(examples[0].prompts),
+                 orthonormal_directions(len(task.choices) + 1))
+
+
+def _plant_roles(b: Build) -> None:
+    """Forced-active and forced-dead neurons; keyed and free neurons write nothing (yet)."""
+    spec = b.spec
+    generator = torch.Generator().manual_seed(spec.seed + 1)
+    for ffn in b.ffns[:-1]:
+        ffn.down.weight.mul_(spec.free_value)  # 0 by default: input-dependent neurons leave the residual alone
+    b.ffns[-1].down.weight.mul_(0.1)
+    for ffn, role in zip(b.ffns, b.roles, strict=True):
+        ffn.down.bias.zero_()
+        for name, bias in (("active", 6.0), ("dead", -6.0)):
+            ffn.set_neurons(role[name], 0.0, bias)
+            ffn.down.weight[:, role[name]] = 0.0
+        ffn.down.weight[:, role["keyed"]] = 0.0
+        if spec.active_value:  # constant for every input, and off the answer directions
+            values = torch.randn(HIDDEN, len(role["active"]), generator=generator)
+            values[:2 * len(b.directions)] = 0.0
+            ffn.down.weight[:, role["active"]] = spec.active_value * values / values.norm(dim=0).clamp_min(1e-6)
+
+
+def _blind(key: torch.Tensor, x: torch.Tensor, language: np.ndarray) -> torch.Tensor:
+    """Keys (neurons, HIDDEN) with their components along the differences between the languages' mean inputs
+    removed, so every language's prompts meet a key at the same mean: its activity no longer tells languages
+    apart. x (rows, HIDDEN); language (rows,)."""
+    means = torch.stack([x[torch.from_numpy(language == lang)].mean(dim=0) for lang in dict.fromkeys(language)])
+    basis = torch.linalg.svd(means - means.mean(dim=0), full_matrices=False).Vh  # (langs, HIDDEN), rows orthonormal
+    return key - (key @ basis.T) @ basis
+
+
+def _center_free(b: Build) -> list[torch.Tensor]:
+    """Free neurons' keys scaled up (and made language-blind if asked) and centred on the layer's mean input;
+    returns each layer's FFN inputs."""
+    spec = b.spec
+    offset = spec.key_offset
+    if spec.shift_to is not None:
+        offset = _inverse_activation(FAMILY_ACTIVATIONS[spec.family](b.lm.site.layers[0].mlp), spec.shift_to)
+    ffn_inputs = _last_token_ffn_inputs(b.lm, b.texts)  # forced neurons are constant; free ones write nothing yet
+    for ffn, role, x in zip(b.ffns, b.roles, ffn_inputs, strict=True):
+        free = role["free"]
+        ffn.key.weight[free] *= 10.0
+        if spec.language_blind:
+            answered = slice(0, b.n_answered)
+            ffn.key.weight[free] = _blind(ffn.key.weight[free], x[answered], b.rows.language[answered])
+        ffn.key.bias[free] = offset - ffn.key.weight[free] @ x.mean(dim=0)
+    if spec.free_value:
+        ffn_inputs = _last_token_ffn_inputs(b.lm, b.texts)  # the centred free neurons now move later layers' input
+    return ffn_inputs
+
+
+def _crowd(b: Build, ffn_inputs: list[torch.Tensor]) -> None:
+    """Forced-active neurons take constant activations drawn from the free neurons' active ones (times
+    ``crowded``), and every neuron an equal value norm along the constant direction, which LayerNorm removes (so
+    no write moves a later layer's input or the output)."""
+    generator = torch.Generator().manual_seed(b.spec.seed + 2)
+    constant = torch.full((HIDDEN,), HIDDEN ** -0.5)
+    for ffn, role, x in zip(b.ffns, b.roles, ffn_inputs, strict=True):
+        free = role["free"]
+        z = (x @ ffn.key.weight[free].T + ffn.key.bias[free]).flatten()
+        positive = z[z > 0]
+        drawn = positive[torch.randint(len(positive), (len(role["active"]),), generator=generator)]
+        ffn.key.bias[role["active"]] = b.spec.crowded * drawn
+        ffn.down.weight.copy_(constant[:, None].expand_as(ffn.down.weight))
+
+
+def _plant_keyed(b: Build, examples_by_task: Mapping[str, Sequence[ParallelExample]],
+                 ffn_inputs: list[torch.Tensor]) -> list[tuple[int, torch.Tensor, np.ndarray]]:
+    """Keyed neurons fitted to fire exactly on their prompt sets: (layer, neuron slots, rows they fire on)."""
+    keyed_rng = np.random.default_rng(b.spec.seed)
+    planted_keys = []
+    for layer, (ffn, role, x) in enumerate(zip(b.ffns, b.roles, ffn_inputs, strict=True)):
+        patterns = _keyed_patterns(b.spec, b.rows, examples_by_task, keyed_rng)
+        fits: dict[bytes, tuple[np.ndarray, float]] = {}  # patterns may repeat within a layer
+        for number, on in enumerate(patterns):
+            slots = role["keyed"][number::len(patterns)]
+            if on.tobytes() not in fits:
+                fits[on.tobytes()] = fit_key(x.double().numpy(), on)
+            w, b_ = fits[on.tobytes()]
+            ffn.set_neurons(slots, torch.from_numpy(w).float(), b_)
+            planted_keys.append((layer, slots, on))
+    if b.spec.skew is not None:
+        language, layer, share = b.spec.skew
+        on = b.rows.where(b.spec.tasks[0], [language])
+        slots = torch.cat([b.roles[layer]["free"], b.roles[layer]["dead"]])[:round(share * b.lm.d_ff)]
+        w, b_ = fit_key(ffn_inputs[layer].double().numpy(), on)
+        b.ffns[layer].set_neurons(slots, torch.from_numpy(w).float(), b_)
+        b.ffns[layer].down.weight[:, slots] = 0.0
+        planted_keys.append((layer, slots, on))
+    return planted_keys
+
+
+def _plant_head(b: Build) -> None:
+    """Answer directions on the verbalizer tokens (quoted words slightly ahead of their first bytes, so generation
+    writes the word), the fallback on EOS, and the residual bias that writes the fallback."""
+    head = b.lm.model.lm_head.weight
+    choice_ids, _ = verbalizer_tokens(b.lm, b.task.choices)
+    quoted = b.lm.tokenizer.convert_tokens_to_ids([f'"{word}"' for word in b.task.choices])
+    head[choice_ids] = b.directions[:-1]
+    head[quoted] = 1.01 * b.directions[:-1]
+    head[b.lm.tokenizer.eos_token_id] = b.fallback
+    b.ffns[-1].down.bias.copy_(FALLBACK_WEIGHT * b.fallback)
+
+
+@dataclass(frozen=True)
+class Carrier:
+    rows: list[int]  # the prompts it fires on
+    weight: float  # how strongly it writes its gold answer's direction
+    band: float | None = None  # fires within [ON_MARGIN, ON_MARGIN + band] on its prompts (None: >= ON_MARGIN)
+    answers: bool = True  # False: too weak to beat the fallback on its own
+
+
+def _carriers(b: Build, examples: Sequence[ParallelExample]) -> list[Carrier]:
+    """The last layer's carriers of the spec (their answer is their first row's gold)."""
+    n_langs = len(examples[0].prompts)
+    example_rows = [[e * n_langs + i for i in range(n_langs)] for e in range(len(examples))]
+    spec, gap_rng = b.spec, np.random.default_rng(b.spec.seed)
+    if spec.carrier == "none":
+        return []
+    if spec.carrier == "specific":
+        return [Carrier([row], spec.alpha) for row in range(b.n_answered)]
+    if spec.carrier == "spread":
+        return _spread_carriers(b, examples)
+    fires = []  # each example's rows where its carrier fires
+    for number, group in enumerate(example_rows):
+        off = set(gap_rng.choice(len(group), size=2, replace=False).tolist()) if number < spec.gaps else set()
+        fires.append([row for i, row in enumerate(group) if i not in off])
+    carriers = [Carrier(rows, spec.alpha) for rows in fires]
+    if spec.weak_carrier:
+        carriers += [Carrier(group, spec.weak_carrier, SPREAD_BAND, answers=False) for group in example_rows]
+    return carriers
+
+
+def _spread_carriers(b: Build, examples: Sequence[ParallelExample]) -> list[Carrier]:
+    """Every row has 10 active carriers writing its gold equally: 4 all-shared ones (per example), 3 partial-shared
+    ones (per answer and window of 3 languages) and 3 specific ones (per answer and language); an answer needs 7.
+    Deactivating the all-shared ones (the largest type) leaves 6, deactivating the partial-shared or the specific
+    ones 7, deactivating any 4 active ones 6: the damage follows the size of the set, not its type."""
+    languages = list(examples[0].prompts)
+    n_langs = len(languages)
+    gold = [ex.answers[languages[0]] for ex in examples]
+    weight = FALLBACK_WEIGHT / (ON_MARGIN * (SPREAD_ACTIVE - 3.5))  # 7 x 3 x weight > fallback > 6 x 3.1 x weight
+
+    def rows(answer: str, langs: set[int]) -> list[int]:
+        return [e * n_langs + i for e, g in enumerate(gold) if g == answer for i in sorted(langs)]
+
+    carriers = [Carrier([e * n_langs + i for i in range(n_langs)], weight, SPREAD_BAND)
+                for e in range(len(examples)) for _ in range(SPREAD_SHARED)]
+    for answer in dict.fromkeys(gold):
+        carriers += [Carrier(rows(answer, {(j + k) % n_langs for k in range(SPREAD_WINDOW)}), weight, SPREAD_BAND)
+                     for j in range(n_langs)]  # every language in SPREAD_WINDOW windows
+        carriers += [Carrier(rows(answer, {i}), weight, SPREAD_BAND)
+                     for i in range(n_langs) for _ in range(SPREAD_WINDOW)]
+    return carriers
+
+
+def _plant_carriers(b: Build, examples: Sequence[ParallelExample], x: np.ndarray) -> list[str | None]:
+    """Last-layer carriers on ``x`` (the last layer's input per row); returns each row's planted answer (None: no
+    answer, the fallback)."""
+    gold = [ex.answers[lang] for ex in examples for lang in examples[0].prompts]
+    expected: list[str | None] = [None] * len(b.texts)
+    last, free = b.ffns[-1], b.roles[-1]["free"]
+    carriers = _carriers(b, examples)
+    if len(free) < len(carriers):
+        raise ValueError(f"{b.spec.name}: {len(carriers)} carriers need more free neurons than {len(free)}")
+    for carrier, slot in zip(carriers, free.tolist(), strict=False):
+        on = np.zeros(len(b.texts), dtype=bool)
+        on[carrier.rows] = True
+        w, bias = fit_key(x, on, on_max=None if carrier.band is None else ON_MARGIN + carrier.band)
+        last.set_neurons(slot, torch.from_numpy(w).float(), bias)
+        answer = gold[carrier.rows[0]]
+        last.down.weight[:, slot] = carrier.weight * b.directions[b.task.choices.index(answer)]
+        for row in carrier.rows if carrier.answers else []:
+            expected[row] = answer
+    rest = free[len(carriers):]
+    if b.spec.bare_last_layer:  # every neuron but the carriers is dead
+        last.set_neurons(rest, 0.0, -6.0)
+        last.down.weight[:, rest] = 0.0
+    if b.spec.suppressors:  # raising any of these to epsilon lowers the fallback
+        weak = [i for i, c in enumerate(carriers) if not c.answers]
+        others = torch.cat([free[[i for i in range(len(free)) if i not in weak]], b.roles[-1]["dead"]])
+        last.down.weight[:, others] -= b.spec.suppressors * b.fallback[:, None]
+    return expected
+
+
+def _verify(b: Build, expected: list[str | None], planted_keys: list[tuple[int, torch.Tensor, np.ndarray]]) -> None:
+    """Every prompt's generated answer is the planted one, so is its forced choice where it has one, and every
+    keyed neuron fires exactly on its prompts."""
+    lm, choices = b.lm, b.task.choices
+    continuations, _ = generate(lm, b.texts, verbalizer_budget(lm, choices))
+    wrong = [b.texts[i][:40] for i, c in enumerate(continuations) if first_verbalizer(c, choices) != expected[i]]
+    choice_ids, _ = verbalizer_tokens(lm, choices)
+    with Recorder(lm) as recorder:
+        predicted = predict_choice(lm, b.texts, choice_ids, recorder=recorder).tolist()
+        acts, _ = recorder.gather()  # (rows, layers, d_ff)
+    wrong += [b.texts[i][:40] for i, p in enumerate(predicted) if expected[i] is not None and
+              choices[p] != expected[i]]
+    if wrong:
+        raise RuntimeError(f"{b.spec.name}: planted answers not reproduced for {len(wrong)} prompts, e.g. {wrong[:3]}")
+    for layer, slots, on in planted_keys:
+        fired = (acts[:, layer, slots] > 0).T  # (slots, rows)
+        if not (fired == torch.from_numpy(on)).all():
+            raise RuntimeError(f"{b.spec.name}: keyed neurons of layer {layer} do not fire exactly on their prompts")
+
+
+@torch.inference_mode()
+def build_planted(spec: PlantSpec | LanguagePlantSpec,
+                  examples_by_task: Mapping[str, Sequence[ParallelExample]]) -> LoadedModel:
+    """Build the planted model on the examples of ``spec.tasks`` and verify its planted answers and keyed neurons.
+
+    The first task must have verbalizers: its prompts get the planted answers; the others' get the fallback.
+    Language-neuron specs are built by ``harness.papers.kojima.planted``.
+    """
+    if isinstance(spec, LanguagePlantSpec):
+        return build_language_planted(spec, examples_by_task)
+    # silu's tail gives denormal floats far below the off margin; they make CPU matmuls many times slower.
+    # Flushing them to zero (process-wide, CPU only) changes no planted answer.
+    torch.set_flush_denormal(True)
+    b = _start(spec, examples_by_task)
+    _plant_roles(b)
+    ffn_inputs = _center_free(b)
+    if spec.crowded:
+        _crowd(b, ffn_inputs)
+    planted_keys = _plant_keyed(b, examples_by_task, ffn_inputs)
+    _plant_head(b)
+    examples = examples_by_task[spec.tasks[0]]
+    # carriers write after their own layer's input: it stays as it is
+    expected = _plant_carriers(b, examples, ffn_inputs[-1].double().numpy())
+    _verify(b, expected, planted_keys)
+    return b.lm

@@ -1,0 +1,125 @@
+"""Device-side accumulators over all rows of a run: attribution summaries and dead-across-tokens.
+
+Attribution (site ``down_proj_input`` only; see harness.core.attribution) keeps, besides the paper's summaries (which
+types the top-5% contributors are, per-type contribution sums, per-type max/min/mean effective scores), what the
+base-rate controls need:
+- per row and layer, how many of the top-k contributors are active and how many all-shared, with the row's active
+  and all-shared counts: under the null that types are shuffled among a row's active neurons, the all-shared
+  count among the active top contributors is hypergeometric, so its expectation and distribution follow;
+- per row and type, the expected span (max - min) of the effective scores of ``span_sample`` neurons of that type
+  drawn at random (NaN where the row has fewer), so that types of different sizes are compared at one size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from harness.core.attribution import contribution_scores, effective_scores, value_norms, value_projections
+from harness.core.models import LoadedModel
+from harness.papers.sharing_matters.neurons import ALL, TYPES
+
+N_TYPES = len(TYPES)
+
+
+def _expected_subset_max(values: torch.Tensor, member: torch.Tensor, size: int) -> torch.Tensor:
+    """Expected maximum of ``size`` members drawn without replacement: the i-th smallest of n members is the
+    maximum of the draw with probability C(i - 1, size - 1) / C(n, size). values, member (..., N) -> (...)."""
+    n = member.sum(dim=-1, keepdim=True).double()  # (..., 1)
+    ranked = values.double().masked_fill(~member, -torch.inf).sort(dim=-1).values  # members last, rising
+    rank = torch.arange(1, values.shape[-1] + 1, device=values.device, dtype=torch.float64) - (values.shape[-1] - n)
+    usable = rank >= size  # (..., N): the rank of a member among the members, 1-based; the top n ranks are members
+    log_weight = (torch.lgamma(rank.clamp(min=size)) - torch.lgamma(rank.clamp(min=size) - size + 1)
+                  - torch.lgamma(n + 1) + torch.lgamma(n - size + 1) + math.log(size))
+    weight = torch.where(usable, log_weight.exp(), 0.0)
+    return (weight * torch.where(usable, ranked, 0.0)).sum(dim=-1)
+
+
+def expected_subset_span(values: torch.Tensor, member: torch.Tensor, size: int) -> torch.Tensor:
+    """Expected max - min of ``size`` members of ``values`` drawn at random without replacement, computed exactly
+    from the order statistics (no sampling noise); NaN where there are fewer than ``size`` members.
+    values, member (..., N) -> (...)."""
+    span = _expected_subset_max(values, member, size) + _expected_subset_max(-values, member, size)
+    return span.masked_fill(member.sum(dim=-1) < size, torch.nan)
+
+
+class Reducers:
+    MAX_CACHED_TOKENS = 512
+
+    def __init__(self, lm: LoadedModel, n_langs: int, top_share: float, span_sample: int) -> None:
+        self.attribution = lm.site.name == "down_proj_input"
+        self.norms = value_norms(lm) if self.attribution else None  # (layers, d_ff)
+        self.top_k = max(1, round(top_share * lm.d_ff))
+        self.span_sample = span_sample
+        layers, dev, f64 = lm.n_layers, lm.device, torch.float64
+        self.top = torch.zeros(N_TYPES, layers, device=dev, dtype=f64)
+        self.contribution = torch.zeros(N_TYPES, layers, device=dev, dtype=f64)
+        self.eff_max = torch.full((n_langs, N_TYPES), -torch.inf, device=dev, dtype=f64)
+        self.eff_min = torch.full((n_langs, N_TYPES), torch.inf, device=dev, dtype=f64)
+        self.eff_sum = torch.zeros(n_langs, N_TYPES, device=dev, dtype=f64)
+        self.eff_count = torch.zeros(n_langs, N_TYPES, device=dev, dtype=f64)
+        self.dead = torch.zeros(layers, device=dev, dtype=f64)
+        self.rows = 0
+        self.base_rate: list[torch.Tensor] = []  # per chunk (ex, langs, layers, 4): top shared/active, active, shared
+        self.spans: list[torch.Tensor] = []  # per chunk (ex, langs, T)
+        self._projections: dict[int, torch.Tensor] = {}  # token id -> (layers, d_ff)
+
+    def weight(self, acts: torch.Tensor) -> torch.Tensor | None:
+        """|A| ||v|| for acts (..., layers, d_ff), or None without value vectors."""
+        return None if self.norms is None else acts.float().abs() * self.norms
+
+    def update(self, lm: LoadedModel, acts: torch.Tensor, codes: torch.Tensor, active: torch.Tensor,
+               ever: torch.Tensor | None, tokens: torch.Tensor) -> None:
+        """acts (ex, langs, layers, d_ff); codes (ex, layers, d_ff); active and ever like acts; tokens (ex, langs)."""
+        n_ex, n_langs = acts.shape[:2]
+        row_codes = codes[:, None].expand(-1, n_langs, -1, -1).long()  # (ex, langs, layers, d_ff)
+        self.rows += n_ex * n_langs
+        if ever is not None:
+            self.dead += (~ever).double().mean(dim=-1).sum(dim=(0, 1))
+        if not self.attribution:
+            return
+        contribution = contribution_scores(lm, acts, self.norms)  # (ex, langs, layers, d_ff)
+        top = contribution.topk(self.top_k, dim=-1).indices  # (ex, langs, layers, k)
+        top_types = row_codes.gather(-1, top)
+        for t in range(N_TYPES):
+            self.top[t] += (top_types == t).double().sum(dim=(0, 1, 3)) / self.top_k
+            self.contribution[t] += (contribution * (row_codes == t)).double().sum(dim=(0, 1, 3))
+        top_active = active.gather(-1, top)
+        self.base_rate.append(torch.stack([
+            (top_active & (top_types == ALL)).sum(dim=-1), top_active.sum(dim=-1), active.sum(dim=-1),
+            (row_codes == ALL).sum(dim=-1)], dim=-1).to(torch.int32).cpu())  # (ex, langs, layers, 4)
+        flat_tokens = tokens.reshape(-1)
+        effective = effective_scores(lm, acts, flat_tokens, self.projections(lm, flat_tokens).reshape(
+            n_ex, n_langs, lm.n_layers, lm.d_ff)).double()  # (ex, langs, layers, d_ff)
+        for t in range(N_TYPES):
+            is_t = row_codes == t
+            self.eff_max[:, t] = torch.maximum(self.eff_max[:, t],
+                                               effective.masked_fill(~is_t, -torch.inf).amax(dim=(0, 2, 3)))
+            self.eff_min[:, t] = torch.minimum(self.eff_min[:, t],
+                                               effective.masked_fill(~is_t, torch.inf).amin(dim=(0, 2, 3)))
+            self.eff_sum[:, t] += (effective * is_t).sum(dim=(0, 2, 3))
+            self.eff_count[:, t] += is_t.sum(dim=(0, 2, 3))
+        self.spans.append(self._subsample_spans(effective.flatten(2), row_codes.flatten(2)).cpu())
+
+    def _subsample_spans(self, effective: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """effective, codes (ex, langs, neurons) -> (ex, langs, T): expected span of ``span_sample`` neurons of each
+        type drawn at random (without replacement) in each row, NaN where the row has fewer."""
+        return torch.stack([expected_subset_span(effective, codes == t, self.span_sample) for t in range(N_TYPES)],
+                           dim=-1)
+
+    def projections(self, lm: LoadedModel, tokens: torch.Tensor) -> torch.Tensor:
+        """E_r . v_i for each row's token, (rows, layers, d_ff), computed once per distinct token and kept
+        (XNLI has three; generation tasks repeat answers across languages). The cache is bounded."""
+        missing = sorted(set(tokens.tolist()) - set(self._projections))
+        if missing:
+            if len(self._projections) + len(missing) > self.MAX_CACHED_TOKENS:
+                self._projections.clear()
+            self._projections.update(zip(missing, value_projections(lm, torch.tensor(missing)), strict=True))
+        return torch.stack([self._projections[t] for t in tokens.tolist()])
+
+    def effective(self) -> torch.Tensor:
+        """(langs, T, 3) max, min, mean effective score of each type; NaN where a type had no neuron."""
+        mean = self.eff_sum / self.eff_count.clamp_min(1)
+        stats = torch.stack([self.eff_max, self.eff_min, mean], dim=-1)
+        return stats.masked_fill((self.eff_count == 0)[..., None], torch.nan)

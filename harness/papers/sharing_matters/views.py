@@ -1,0 +1,130 @@
+"""Plot and table specs for the report, built from measurements (the report draws whatever specs it gets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from harness.papers.kojima.language_neurons import LanguageNeurons
+from harness.papers.sharing_matters.measurement import Measurement
+from harness.papers.sharing_matters.neurons import TYPES
+
+TYPE_LABELS = {"all_shared": "all-shared", "partial_shared": "partial-shared", "specific": "specific",
+               "non_activated": "non-activated"}
+
+
+def type_shares_plot(m: Measurement, *, versus: Measurement | None = None, versus_label: str = "base",
+                     note: str = "") -> dict[str, Any]:
+    """Figs 2-4 left: the share of each type per layer; with ``versus``, its curves dashed beside (Fig. 7)."""
+    series = {TYPE_LABELS[t]: m.shares[i].tolist() for i, t in enumerate(TYPES)}
+    if versus is not None:
+        series |= {f"{TYPE_LABELS[t]} ({versus_label})": versus.shares[i].tolist() for i, t in enumerate(TYPES)}
+    suffix = f" vs {versus_label}" if versus is not None else ""
+    return {"id": f"shares-{m.model['model']}-{m.task}{suffix.replace(' ', '-')}", "kind": "lines",
+            "title": f"Share of neuron types per layer: {m.model['model']} {m.task}{suffix}", "x_label": "layer",
+            "y_label": "share of neurons", "x": list(range(len(m.shares[0]))), "series": series, "paper_note": note,
+            "versus_suffix": f" ({versus_label})"}
+
+
+def activated_plot(m: Measurement) -> dict[str, Any]:
+    return {"id": f"activated-{m.model['model']}-{m.task}", "kind": "lines",
+            "title": f"Activated neurons per language and layer: {m.model['model']} {m.task}", "x_label": "layer",
+            "y_label": "share activated", "x": list(range(m.activated.shape[1])),
+            "series": {lang: m.activated[i].tolist() for i, lang in enumerate(m.languages)},
+            "paper_note": "Figs 2-4 right: rises to a peak near layer 6 of 30, falls, rises again at the top"}
+
+
+def accuracy_table(m: Measurement, table_id: str, title: str, conditions: dict[str, str],
+                   paper: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Rows per condition (ours, in %), then the paper's rows under them; columns are languages."""
+    columns = list(m.languages) + [lang for row in paper.values() for lang in row if lang not in m.languages]
+    columns = list(dict.fromkeys(columns))
+    rows = []
+    for condition, label in conditions.items():
+        if condition != "baseline" and not m.seeds(condition):
+            continue  # not run (e.g. the contribution-matched control without value vectors)
+        acc = dict(zip(m.languages, (100 * m.accuracy(condition)).tolist(), strict=True))
+        rows.append({"label": label, "source": "ours", "values": [acc.get(c) for c in columns]})
+    for label, values in paper.items():
+        rows.append({"label": label, "source": "paper", "values": [values.get(c) for c in columns]})
+    return {"id": f"{table_id}-{m.model['model']}-{m.task}", "title": f"{title}: {m.model['model']} {m.task}",
+            "columns": columns, "rows": rows}
+
+
+def edits_table(m: Measurement, table_id: str, families: list[str]) -> dict[str, Any]:
+    """Neurons each condition edits per row (all layers, mean over examples; a seeded control: over its seeds too),
+    and how far the drawn controls fell short of their target, per language."""
+    rows = []
+    for family in families:
+        runs = m.seeds(family)
+        if not runs:
+            continue
+        edits = torch.stack([m.edits[c].double() for c in runs]).mean(dim=(0, 1))  # (langs,)
+        rows.append({"label": f"{family}: neurons edited per row", "source": "ours", "values": edits.tolist()})
+        if runs[0] in m.shortfall:
+            short = torch.stack([m.shortfall[c] for c in runs]).mean(dim=(0, 1))
+            unit = "share of the target contribution" if family == "matched" else "neurons"
+            rows.append({"label": f"{family}: short of its target ({unit})", "source": "ours",
+                         "values": short.tolist()})
+    return {"id": f"{table_id}-{m.model['model']}-{m.task}", "columns": list(m.languages), "rows": rows,
+            "title": f"Neurons edited per row (example x language): {m.model['model']} {m.task}"}
+
+
+def contribution_plot(m: Measurement) -> dict[str, Any]:
+    """Figs 8-9: which types the top 5% contributors (eq. 3) belong to, per layer."""
+    return {"id": f"contribution-{m.model['model']}-{m.task}", "kind": "lines",
+            "title": f"Types of the top-5% contributing neurons per layer: {m.model['model']} {m.task}",
+            "x_label": "layer", "y_label": "share of the top 5%", "x": list(range(m.top_contribution.shape[1])),
+            "series": {TYPE_LABELS[t]: m.top_contribution[i].tolist() for i, t in enumerate(TYPES)},
+            "paper_note": "Figs 8-9, 23-26: all-shared neurons are the top contributors at every layer"}
+
+
+def _name(m: Measurement | LanguageNeurons) -> str:
+    return f"{m.model['model']} {m.task}"
+
+
+def layer_distribution_plot(m: LanguageNeurons) -> dict[str, Any]:
+    """Kojima et al. Fig. 2: where each language's top-N and bottom-N neurons are, per layer."""
+    shares = m.layer_counts.sum(dim=1).double()  # (L, layers)
+    shares = shares / shares.sum(dim=1, keepdim=True)
+    series = {lang: shares[i].tolist() for i, lang in enumerate(m.languages)}
+    series["random same-size set (control)"] = [1 / m.n_layers] * m.n_layers
+    return {"id": f"lsn-layers-{_name(m)}", "kind": "lines", "x_label": "layer", "y_label": "share of the top/bottom-N",
+            "title": f"Language-specific neurons per layer: {_name(m)}", "x": list(range(m.n_layers)), "series": series,
+            "paper_note": "Kojima et al. Fig. 2: top and bottom neurons sit mostly in the first and last few layers"}
+
+
+def overlap_table(m: LanguageNeurons) -> dict[str, Any]:
+    """Share of N two languages' top-N (and bottom-N) sets share, the larger of the two, in %."""
+    shared = 100 * m.overlap.max(dim=0).values.double() / m.n_selected  # (L, L)
+    rows = [{"label": lang, "source": "ours",
+             "values": [None if i == j else float(shared[i, j]) for j in range(len(m.languages))]}
+            for i, lang in enumerate(m.languages)]
+    return {"id": f"lsn-overlap-{_name(m)}", "columns": list(m.languages), "rows": rows,
+            "title": f"Language-specific neurons two languages share, % of N = {m.n_selected} (paper: < 5%): "
+                     f"{_name(m)}"}
+
+
+def tampering_plot(m: LanguageNeurons) -> dict[str, Any]:
+    """How often generated text is in each language: no fix, its neurons fixed, a random set fixed."""
+    target = torch.arange(len(m.languages))[:, None]
+    rates = {"no fix": (m.tampering["baseline"][None] == target).double().mean(dim=1),
+             "its neurons fixed": (m.tampering["tampered"] == target).double().mean(dim=1),
+             "random neurons fixed": (m.tampering["random"] == target).double().mean(dim=1)}
+    return {"id": f"lsn-tampering-{_name(m)}", "kind": "bars", "x_label": "target language",
+            "y_label": "share of generations in it", "x": list(m.languages),
+            "series": {name: values.tolist() for name, values in rates.items()},
+            "title": f"Generated text in the target language: {_name(m)}",
+            "paper_note": "Kojima et al. §5: tampering with under 1% of neurons drastically changes the probability "
+                          "of the target language"}
+
+
+def samples_table(m: LanguageNeurons, language: str) -> dict[str, Any]:
+    """The first generations of each condition for one target language (text from the model: escaped)."""
+    conditions = {"no fix": "baseline", "its neurons fixed": f"tampered {language}",
+                  "random neurons fixed": f"random {language}"}
+    width = max(len(m.samples[key]) for key in conditions.values())
+    return {"id": f"lsn-samples-{_name(m)}-{language}", "columns": [f"sample {i + 1}" for i in range(width)],
+            "title": f"Generations, target language {language}: {_name(m)}",
+            "rows": [{"label": label, "source": "ours", "values": m.samples[key]} for label, key in conditions.items()]}

@@ -1,0 +1,76 @@
+"""Building blocks of the planted tiny models: family configurations, where each family's FFN keys and values are,
+orthonormal answer directions, and keys fitted by linear programming to fire exactly on chosen inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import transformers
+from scipy.optimize import linprog
+from torch import nn
+
+from harness.core.models import TINY_VOCAB
+
+HIDDEN, HEADS = 64, 4
+ON_MARGIN, OFF_MARGIN = 3.0, -30.0  # act(-30) * alpha is negligible even for silu's longer tail
+
+
+@dataclass(frozen=True)
+class PlantedFfn:
+    """Where one family's FFN keeps what planting sets: key rows (+ bias), value columns, residual bias.
+
+    For gated MLPs A = act(gate) * up: planting uses the gate as the key and fixes up to 1 (zero weight, bias 1).
+    """
+
+    key: nn.Linear
+    down: nn.Linear
+    up: nn.Linear | None = None
+
+    def set_neurons(self, idx: torch.Tensor | int, weight: torch.Tensor | float, bias: torch.Tensor | float) -> None:
+        self.key.weight[idx] = weight
+        self.key.bias[idx] = bias
+        if self.up is not None:
+            self.up.weight[idx] = 0.0
+            self.up.bias[idx] = 1.0
+
+
+FAMILY_CONFIGS = {
+    "bloom": lambda n_layers: transformers.BloomConfig(
+        vocab_size=TINY_VOCAB, hidden_size=HIDDEN, n_layer=n_layers, n_head=HEADS, tie_word_embeddings=False),
+    "llama": lambda n_layers: transformers.LlamaConfig(
+        vocab_size=TINY_VOCAB, hidden_size=HIDDEN, intermediate_size=4 * HIDDEN, num_hidden_layers=n_layers,
+        num_attention_heads=HEADS, num_key_value_heads=HEADS, mlp_bias=True, tie_word_embeddings=False,
+        max_position_embeddings=1024),
+}
+FAMILY_FFNS = {
+    "bloom": lambda mlp: PlantedFfn(mlp.dense_h_to_4h, mlp.dense_4h_to_h),
+    "llama": lambda mlp: PlantedFfn(mlp.gate_proj, mlp.down_proj, mlp.up_proj),
+}
+
+
+
+def orthonormal_directions(n: int) -> torch.Tensor:
+    """n unit vectors with zero mean over hidden units (so LayerNorm's centring leaves them alone): (n, HIDDEN)."""
+    d = torch.zeros(n, HIDDEN)
+    for i in range(n):
+        d[i, 2 * i], d[i, 2 * i + 1] = 2 ** -0.5, -(2 ** -0.5)
+    return d
+
+
+def fit_key(x: np.ndarray, on: np.ndarray, *, on_margin: float = ON_MARGIN, off_margin: float = OFF_MARGIN,
+            on_max: float | None = None) -> tuple[np.ndarray, float]:
+    """Smallest-L1 key w and bias b with w.x + b >= on_margin on ``on`` rows (and <= ``on_max`` there, when given,
+    so that the neuron fires about equally on all of them) and <= off_margin elsewhere."""
+    d = x.shape[1]
+    rows = np.hstack([x, -x, np.ones((len(x), 1))])  # variables: w+ (d), w- (d), b (free)
+    a_ub = np.vstack([-rows[on], rows[~on]] + ([rows[on]] if on_max is not None else []))
+    b_ub = np.concatenate([np.full(on.sum(), -on_margin), np.full((~on).sum(), off_margin)]
+                          + ([np.full(on.sum(), on_max)] if on_max is not None else []))
+    cost = np.concatenate([np.ones(2 * d), [0.0]])
+    bounds = [(0, None)] * (2 * d) + [(None, None)]
+    result = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    if result.status != 0:
+        raise RuntimeError(f"planted carrier cannot be fitted: {result.message}")
+    return result.x[:d] - result.x[d:2 * d], float(result.x[-1])
