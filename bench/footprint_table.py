@@ -13,9 +13,11 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 from xnli_shaped import CONTENT_TOKENS_EN, PREMIUM, PROMPT_TOKENS
 
 from harness.core import footprint
-from harness.papers.kojima.language_neurons import LanguageNeuronConfig
-from harness.papers.sharing_matters.measurement import MeasureConfig
 from harness.core.prefixes import CUDA_SHARE
+from harness.papers.kojima import footprint as kojima_footprint
+from harness.papers.kojima.language_neurons import LanguageNeuronConfig
+from harness.papers.sharing_matters import footprint as types_footprint
+from harness.papers.sharing_matters.measurement import MeasureConfig
 
 GIB = 2 ** 30
 
@@ -26,9 +28,10 @@ def report(items: int, device_gib: float) -> str:
     longest_text = round(CONTENT_TOKENS_EN * max(PREMIUM.values()))  # premise and hypothesis, no template
     mean_prompt = sum(PROMPT_TOKENS.values()) / languages
     parts = {
-        "language_neurons": footprint.language_neurons(shape, items * languages, languages, LanguageNeuronConfig(),
+        "language_neurons": kojima_footprint.language_neurons(shape, items * languages, languages,
+                                                              LanguageNeuronConfig(),
                                                        text_tokens=longest_text),
-        "types": footprint.types(shape, items, languages, MeasureConfig(), prompt_tokens=mean_prompt,
+        "types": types_footprint.types(shape, items, languages, MeasureConfig(), prompt_tokens=mean_prompt,
                                  prefix_budget=int(CUDA_SHARE * device_gib * GIB)),
     }
     lines = [(f"bloomz-7b1 shape: {shape.parameters:,} parameters, weights {shape.weights / GIB:.1f} GiB (bf16); "

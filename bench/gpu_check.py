@@ -130,8 +130,8 @@ def pipeline_step(lm, device: str, quick: bool) -> dict[str, Any]:
     from xnli_shaped import PROMPT_TOKENS
 
     from harness.core.batching import encode, last_logits, length_sorted_batches, token_lengths
-    from harness.papers.sharing_matters.measurement import MeasureConfig, expand_conditions, measure
     from harness.core.prefixes import Prefixes
+    from harness.papers.sharing_matters.measurement import MeasureConfig, expand_conditions, measure
     from harness.tasks import ParallelExample, task_spec
 
     languages = list(PROMPT_TOKENS)[:4]

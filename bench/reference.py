@@ -1,4 +1,4 @@
-"""The reference notebooks' approach (SPEC §7, §9), re-implemented faithfully minus their bugs, for comparison.
+"""The reference notebooks' approach, re-implemented faithfully minus their bugs, for comparison.
 
 One example and one language at a time, fp32; a forward hook on each BLOOM layer's ``mlp.gelu_impl`` (registered
 once, not per call) copies the WHOLE sequence's activations to the host as NumPy, then the last token is picked;

@@ -1,4 +1,4 @@
-"""Capture overhead (SPEC §7): a batched forward with the Recorder hooks keeping the last token, over the same
+"""Capture overhead: a batched forward with the Recorder hooks keeping the last token, over the same
 plain batched forward. Target: ratio <= 1.05 (reported, not asserted: the machine is shared and noisy)."""
 
 from __future__ import annotations

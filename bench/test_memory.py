@@ -1,4 +1,5 @@
-"""Peak host memory of ``measure`` does not grow with the number of examples (SPEC §7: 64 vs 512 < 50 MB apart).
+"""Peak host memory of ``measure`` does not grow with the number of examples (target in bench/README.md:
+64 vs 512 examples < 50 MB apart).
 
 Each size runs in a fresh subprocess (``python bench/test_memory.py N`` prints JSON) so one cannot pollute the
 other; RSS is sampled in a thread, since tracemalloc does not see torch's allocations.
@@ -20,7 +21,8 @@ LIMIT_MB = 50.0
 
 
 def probe(n_examples: int) -> dict[str, float]:
-    """RSS (MB) before and at the sampled peak of one measure run on ``n_examples`` (small BLOOM, 16 tokens, 3 languages)."""
+    """RSS (MB) before and at the sampled peak of one measure run on ``n_examples`` (small BLOOM, 16 tokens,
+    3 languages)."""
     import psutil
     from common import SMALL, build_bloom, synthetic_examples
 

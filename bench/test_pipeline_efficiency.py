@@ -1,4 +1,4 @@
-"""Pipeline efficiency (SPEC §7): a whole ``measure`` run (capture + classification + attribution + every
+"""Pipeline efficiency: a whole ``measure`` run (capture + classification + attribution + every
 intervention condition + scoring, forced choice) over the plain forward passes of the same work: one full forward of
 every row, keeping its prefix, then per condition pass a plain forward of each row's last token from that prefix
 (what the harness's passes compute, without hooks, masks, reducers or scoring). Target: ratio <= 1.15. Also reported:
@@ -20,10 +20,16 @@ from common import (
 )
 
 from harness.core.batching import encode, last_logits
-from harness.papers.sharing_matters.measurement import CONDITIONS, MeasureConfig, Measurement, expand_conditions, measure
 from harness.core.models import LoadedModel
 from harness.core.prefixes import Prefixes
 from harness.core.scoring import verbalizer_tokens
+from harness.papers.sharing_matters.measurement import (
+    CONDITIONS,
+    MeasureConfig,
+    Measurement,
+    expand_conditions,
+    measure,
+)
 from harness.tasks import ParallelExample, task_spec
 
 SPEC = task_spec("xnli")

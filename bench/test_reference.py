@@ -1,4 +1,4 @@
-"""Against the reference notebooks' approach (SPEC §7): same neuron types (exact) and contribution scores
+"""Against the reference notebooks' approach: same neuron types (exact) and contribution scores
 (allclose) as the harness on the same inputs, then time per example. Target on GPU >= 20x; on CPU just reported."""
 
 from __future__ import annotations

@@ -132,7 +132,8 @@ def _peak(task: str, verdict: str, tag: str) -> dict[str, Any]:
         reason=f"argmax layer 3 of 8 is interior; falls by 0.15 after it{tag}" if verdict == "supported"
         else "argmax layer 7 of 8 is in the last 20% of layers",
         effect={"name": "peak layer (fraction of depth)", "value": 0.375, "ci": None},
-        paper={"ref": "§5.1.1, Figs. 2-4", "text": "all-shared peaks in layers 5-10 of 30", "numbers": {"peak layer": 6}},
+        paper={"ref": "§5.1.1, Figs. 2-4", "text": "all-shared peaks in layers 5-10 of 30",
+               "numbers": {"peak layer": 6}},
         measured={"peak layer": 3 if verdict == "supported" else 7},
         plots=[{"id": f"shares-{task}", "title": f"Share of neuron types per layer ({task})", "kind": "lines",
                 "x_label": "layer", "y_label": "share", "x": LAYERS, "series": _shares(3),
@@ -202,7 +203,8 @@ def write_planted_run(run_dir: Path, n_models: int = 20) -> None:
             records.append(_record(
                 claim, f"Planted claim {number // 2}", model, "xnli", language, verdict, tier="tiny",
                 expected=verdict, effect={"name": "effect", "value": 0.5, "ci": [0.4, 0.6]},
-                provenance={"model_id": f"planted:{model}", "revision": "", "model_type": ("bloom", "llama")[number % 2],
+                provenance={"model_id": f"planted:{model}", "revision": "",
+                            "model_type": ("bloom", "llama")[number % 2],
                             "dtype": "float32", "device": "cpu", "site": "down_proj_input", "n_layers": 10,
                             "d_ff": 256, "threshold": 0.0, "positions": "last", "epsilon": 0.001,
                             "data_hash": "918f727946b7a5728834517f5594b87fda3245a253f0403c9b5b780336de6f9b"}))

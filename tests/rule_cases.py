@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from harness.core.verdict import Verdict
 from harness.papers.sharing_matters.accuracy_rules import ablation_rule, conversion_rule
 from harness.papers.sharing_matters.attribution_rules import contribution_rule, effective_span_rule
 from harness.papers.sharing_matters.rules import (
@@ -20,7 +21,6 @@ from harness.papers.sharing_matters.rules import (
     task_dependence_rule,
     threshold_sweep_rule,
 )
-from harness.core.verdict import Verdict
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -158,9 +158,9 @@ def _layers() -> dict[str, Callable[[], Verdict]]:
         "consistency supported": lambda: language_consistency_rule(activated),
         "consistency refuted": lambda: language_consistency_rule(skewed),
         "consistency inconclusive": lambda: language_consistency_rule(activated[:3]),
-        "peak split, seed 7": lambda: mid_layer_peak_rule(np.concatenate([curves[:11], np.roll(curves[11:], -3, axis=1)]),
-                                                          seed=7, edge_low=0.2, edge_high=0.3, min_fall=0.5,
-                                                          min_support=0.9),
+        "peak split, seed 7": lambda: mid_layer_peak_rule(
+            np.concatenate([curves[:11], np.roll(curves[11:], -3, axis=1)]), seed=7, edge_low=0.2, edge_high=0.3,
+            min_fall=0.5, min_support=0.9),
         "consistency seed 7": lambda: language_consistency_rule(skewed * 0 + activated, seed=7, max_spread=0.02,
                                                                 min_active=0.4, min_examples=4),
     }

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from harness.papers.sharing_matters.neurons import ALL
 from harness.core.stats import bootstrap_ci, mcnemar, mean_difference
 from harness.core.verdict import Verdict, decide
+from harness.papers.sharing_matters.neurons import ALL
 
 ABLATION_CONTROLS = ("specific", "partial_shared", "random")
 
@@ -75,7 +75,8 @@ def share_increase_rule(ift: np.ndarray, base: np.ndarray, *, min_examples: int 
     params = {"min_examples": min_examples, "seed": seed}
     diff = float(ift.mean() - base.mean())
     ci = bootstrap_ci(mean_difference, ift, base, seed=seed)
-    measured = {"all-shared share (IFT) %": 100 * float(ift.mean()), "all-shared share (base) %": 100 * float(base.mean()),
+    measured = {"all-shared share (IFT) %": 100 * float(ift.mean()),
+                "all-shared share (base) %": 100 * float(base.mean()),
                 "difference (points)": 100 * diff}
     if len(ift) < min_examples:
         return Verdict("inconclusive", f"only {len(ift)} examples (< {min_examples})", "share difference", diff, ci,

@@ -1,6 +1,6 @@
 """The decision rules of Kojima et al.'s claims as they were before "Verdicts that hold on a real model" (test-only).
 
-A verbatim copy of the functions that issue changed in harness/language_rules.py (the pooled first-and-last-layers
+A verbatim copy of the functions that issue changed in harness/papers/kojima/rules.py (the pooled first-and-last-layers
 enrichment, and tampering's absolute increase over the random control without a ceiling or a correction across
 languages). It exists so that tests/test_adversarial_kojima.py can show, on each adversarial planted model's own
 measurement, that the old rule gave the wrong verdict and the new rule gives the planted truth. Nothing outside

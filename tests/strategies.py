@@ -171,7 +171,8 @@ VERDICT_NAMES = ("supported", "refuted", "inconclusive", "error")
 
 @st.composite
 def claim_instances(draw: st.DrawFn, *, max_size: int = 12) -> list:
-    """Distinct claim instances (harness.plugin.instances.Instance) of a few claims, models and languages, with verdicts,
+    """Distinct claim instances (harness.plugin.instances.Instance) of a few claims, models and languages, with
+    verdicts,
     effects and intervals (the effect inside its interval)."""
     from harness.plugin.instances import Instance
 

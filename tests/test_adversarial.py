@@ -15,13 +15,13 @@ from claims.sharing_matters.test_ablate_all_shared import verdict_for as ablatio
 from claims.sharing_matters.test_contribution_dominance import verdict_for as contribution_verdict
 from claims.sharing_matters.test_convert_improves import verdict_for as conversion_verdict
 from claims.sharing_matters.test_ift_raises_all_shared import verdict_for as ift_verdict
-from harness.papers.sharing_matters.planted import PLANTED, build_planted
 from harness.core.capture import Recorder
-from harness.papers.sharing_matters.measurement import MeasureConfig, Measurement, measure
 from harness.core.models import LoadedModel
-from harness.papers.sharing_matters.neurons import ALL, PARTIAL, SPECIFIC, type_codes
-from harness.papers.sharing_matters.rules import language_consistency_rule
 from harness.core.scoring import first_verbalizer, generate, verbalizer_budget
+from harness.papers.sharing_matters.measurement import MeasureConfig, Measurement, measure
+from harness.papers.sharing_matters.neurons import ALL, PARTIAL, SPECIFIC, type_codes
+from harness.papers.sharing_matters.planted import PLANTED, build_planted
+from harness.papers.sharing_matters.rules import language_consistency_rule
 from harness.tasks import FIXTURE_DATA, load_task, task_spec
 from tests import rules_before
 

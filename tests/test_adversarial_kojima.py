@@ -19,22 +19,24 @@ import numpy as np
 import pytest
 
 from claims.kojima import test_lsn_first_last_layers, test_lsn_low_overlap, test_lsn_tampering
-from harness.papers.kojima.claim_helpers import tampering_outcomes
-from harness.papers.sharing_matters.planted import PLANTED, build_planted
 from harness.core.claim import Claim, Planted
+from harness.core.papers import planted_models
+from harness.core.store import MeasurementStore
+from harness.papers.kojima.claim_helpers import tampering_outcomes
 from harness.papers.kojima.language_neurons import LanguageNeurons
 from harness.papers.kojima.rules import layer_concentration_rule, overlap_rule, tampering_rule
 from harness.papers.sharing_matters.measurement import MeasureConfig
-from harness.core.store import MeasurementStore
 from harness.tasks import FIXTURE_DATA, load_task
 from tests import rules_before_kojima as before
+
+PLANTED = planted_models()
 
 
 @pytest.fixture(scope="module")
 def store() -> MeasurementStore:
     """The tiny tier's store, as the plugin makes it (same models, data, seeds and measurement settings)."""
     store = MeasurementStore(
-        lambda name: build_planted(PLANTED[name], {task: store.examples(task) for task in PLANTED[name].tasks}),
+        lambda name: PLANTED[name].build({task: store.examples(task) for task in PLANTED[name].tasks}),
         lambda task: load_task(task, data_dir=FIXTURE_DATA / "xnli"), MeasureConfig(seed=0),
         identity=lambda name: {"planted": repr(PLANTED[name])}, cache_dir=None)
     return store
@@ -88,7 +90,8 @@ def test_related_languages_sharing_part_of_their_neurons(store: MeasurementStore
     claim = test_lsn_low_overlap.CLAIM
     m, planted = measured(store, claim, "planted-lang-related")
     overlap = m.overlap.numpy()
-    shared = {(m.languages[i], m.languages[j]) for side in range(2) for i, j in zip(*np.nonzero(overlap[side]))
+    shared = {(m.languages[i], m.languages[j]) for side in range(2)
+              for i, j in zip(*np.nonzero(overlap[side]), strict=True)
               if i < j}
     assert shared == {("en", "de"), ("es", "fr")}  # as planted, on both sides
     assert overlap[:, 0, 1].tolist() == [1, 1] and m.n_selected == 5

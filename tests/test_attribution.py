@@ -65,9 +65,9 @@ def test_unused_logits_path_is_consistent() -> None:
 
 def test_measured_effective_scores_equal_a_direct_computation() -> None:
     """The streaming reducer (cached per-token projections, per-type max/min/mean) against a direct route."""
+    from harness.core.scoring import first_answer_token
     from harness.papers.sharing_matters.measurement import measure
     from harness.papers.sharing_matters.neurons import type_codes
-    from harness.core.scoring import first_answer_token
     from harness.tasks import FIXTURE_DATA, load_task, task_spec
 
     lm = tiny("tiny-gpt2")

@@ -1,4 +1,5 @@
-"""Instances and their comparison with a baseline (harness.plugin.instances, harness.plugin.baseline), and ``harness diff``."""
+"""Instances and their comparison with a baseline (harness.plugin.instances, harness.plugin.baseline), and
+``harness diff``."""
 
 from __future__ import annotations
 
@@ -56,8 +57,8 @@ def test_an_instance_reads_every_setting_from_its_record_and_run() -> None:
     tiny = instance_of(_record(tier="tiny", params={}), info)  # planted data ignore --limit; seed from run.json
     assert (tiny.settings["limit"], tiny.settings["languages"], tiny.settings["seed"]) == (None, None, 9)
     assert instance_of(_record(), info | {"options": {"limit": 50}}).identity() != instance.identity()
-    assert instance.identity(ignore=["limit"]) == instance_of(_record(), info | {"options": {"limit": 50,
-                                                                                "languages": "en,de"}}).identity(["limit"])
+    other = instance_of(_record(), info | {"options": {"limit": 50, "languages": "en,de"}})
+    assert instance.identity(ignore=["limit"]) == other.identity(["limit"])
 
 
 @pytest.mark.parametrize(("now", "status", "change"), [
@@ -112,7 +113,8 @@ def test_every_baseline_instance_is_matched_or_missing(instances: list[Instance]
     half = instances[: len(instances) // 2]
     comparison = compare(half, instances)
     assert len(comparison.missing) == len(instances) - len(half)
-    assert {id(m.baseline) for m in comparison.matches} | {id(i) for i in comparison.missing} == {id(i) for i in instances}
+    seen = {id(m.baseline) for m in comparison.matches} | {id(i) for i in comparison.missing}
+    assert seen == {id(i) for i in instances}
 
 
 def test_summary_json_holds_every_instance_and_loads_as_a_snapshot(tmp_path: Path) -> None:

@@ -8,7 +8,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.papers.sharing_matters.conditions import RowState, condition_mask, draw_count, draw_weight, shortfall
+from harness.papers.sharing_matters.conditions import (
+    RowState,
+    condition_mask,
+    draw_count,
+    draw_weight,
+    shortfall,
+)
 from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC, type_codes
 
 

@@ -20,9 +20,15 @@ from torch.utils._pytree import tree_flatten
 from transformers import ByT5Tokenizer
 
 from harness.core import footprint
-from harness.papers.kojima.language_neurons import LanguageNeuronConfig, language_texts, measure_language_neurons
-from harness.papers.sharing_matters.measurement import MeasureConfig, measure
 from harness.core.models import LoadedModel, wrap_model
+from harness.papers.kojima import footprint as kojima_footprint
+from harness.papers.kojima.language_neurons import (
+    LanguageNeuronConfig,
+    language_texts,
+    measure_language_neurons,
+)
+from harness.papers.sharing_matters import footprint as types_footprint
+from harness.papers.sharing_matters.measurement import MeasureConfig, measure
 from harness.tasks import ParallelExample, task_spec
 from harness.tasks.xnli import TEMPLATE
 
@@ -107,7 +113,7 @@ def test_language_neurons_peak_is_the_formulas(conditions: tuple[str, ...]) -> N
     texts, _ = language_texts(examples, task_spec("xnli"))
     shape = footprint.ModelShape.bloom(HIDDEN, LAYERS, 4, 384, 4)
     assert shape.parameters == sum(p.numel() for p in lm.model.parameters())
-    formula = _formula_peak(footprint.language_neurons(
+    formula = _formula_peak(kojima_footprint.language_neurons(
         shape, len(texts), len(LANGUAGES), config, text_tokens=max(len(lm.tokenizer(t)["input_ids"]) for t in texts),
         tampering="tampering" in conditions))
     assert measured == pytest.approx(formula, rel=0.1), (measured, formula)
@@ -118,6 +124,6 @@ def test_types_chunk_peak_is_the_formulas() -> None:
     config = MeasureConfig(batch_size=8, chunk_rows=48, control_seeds=2)
     measured = _measured_peak(lm, lambda: measure(lm, examples, task_spec("xnli"), config))
     tokens = [len(lm.tokenizer(ex.prompts[lang])["input_ids"]) for ex in examples for lang in LANGUAGES]
-    formula = _formula_peak(footprint.types(footprint.ModelShape.bloom(HIDDEN, LAYERS, 4, 384, 4), len(examples),
+    formula = _formula_peak(types_footprint.types(footprint.ModelShape.bloom(HIDDEN, LAYERS, 4, 384, 4), len(examples),
                                             len(LANGUAGES), config, prompt_tokens=sum(tokens) / len(tokens)))
     assert measured == pytest.approx(formula, rel=0.1), (measured, formula)

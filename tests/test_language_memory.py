@@ -7,12 +7,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.papers.sharing_matters.planted import PLANTED
-from harness.planted.cache import PlantedCache
-from harness.papers.kojima.expertise import average_precision, class_medians, top_and_bottom
-from harness.papers.kojima.language_neurons import LanguageNeuronConfig, _by_layer, language_texts, measure_language_neurons
 from harness.core.models import LoadedModel
 from harness.core.responses import pooled_responses
+from harness.papers.kojima.expertise import average_precision, class_medians, top_and_bottom
+from harness.papers.kojima.language_neurons import (
+    LanguageNeuronConfig,
+    _by_layer,
+    language_texts,
+    measure_language_neurons,
+)
+from harness.papers.kojima.planted import LANGUAGE_PLANTED as PLANTED
+from harness.planted.cache import PlantedCache
 from harness.tasks import FIXTURE_DATA, load_task, task_spec
 from tests.conftest import tiny
 

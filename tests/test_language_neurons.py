@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from harness.core.responses import pooled_responses
 from harness.papers.kojima.language_neurons import (
     LanguageNeuronConfig,
     LanguageNeurons,
@@ -15,7 +16,6 @@ from harness.papers.kojima.language_neurons import (
     language_texts,
     measure_language_neurons,
 )
-from harness.core.responses import pooled_responses
 from harness.tasks import FIXTURE_DATA, TaskDataError, load_task, prompt_content, task_spec
 from tests.conftest import tiny
 from tests.test_expertise import naive_ap

@@ -5,11 +5,17 @@ from __future__ import annotations
 import torch
 
 from harness.core.capture import last_token_activations
-from harness.papers.sharing_matters.conditions import RowState, condition_mask
 from harness.core.interventions import convert, deactivate
+from harness.core.scoring import (
+    first_verbalizer,
+    generate,
+    predict_choice,
+    verbalizer_budget,
+    verbalizer_tokens,
+)
+from harness.papers.sharing_matters.conditions import RowState, condition_mask
 from harness.papers.sharing_matters.measurement import MeasureConfig, _row_generators, measure
 from harness.papers.sharing_matters.neurons import example_type_shares, type_codes
-from harness.core.scoring import first_verbalizer, generate, predict_choice, verbalizer_budget, verbalizer_tokens
 from harness.tasks import FIXTURE_DATA, load_task, task_spec
 from tests.conftest import tiny
 

@@ -29,6 +29,9 @@ class OptionList:
     def addoption(self, flag: str, **kwargs: Any) -> None:
         self.options[flag.removeprefix("--").replace("-", "_")] = kwargs
 
+    def addini(self, *_args: Any, **_kwargs: Any) -> None:
+        """Ini settings (the paper registry's) are not command-line options."""
+
 
 def plugin_options() -> dict[str, dict[str, Any]]:
     declared = OptionList()
@@ -88,7 +91,8 @@ BAD_VALUES: dict[str, list[tuple[tuple[Any, ...], str]]] = {
     "seed": [(("--seed", "-1"), "must be at least 0"), (("--seed", "x"), "argument --seed: invalid int value")],
     "baseline": [(("--baseline", "nowhere"), "no run directory or summary.json at nowhere"),
                  (("--baseline", _no_run), "run.json not found")],
-    "baseline_ignore": [(("--baseline-ignore", "colour"), "unknown identity field(s) 'colour'; valid: model, base_model")],
+    "baseline_ignore": [(("--baseline-ignore", "colour"),
+                         "unknown identity field(s) 'colour'; valid: model, base_model")],
     "baseline_update": [(("--baseline-update",), "--baseline-update: needs --baseline PATH")],
 }
 CASES = [pytest.param(dest, args, problem, id=f"{dest}-{n}") for dest, cases in BAD_VALUES.items()

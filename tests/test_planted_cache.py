@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.planted import cache as planted_cache
-from harness.papers.sharing_matters.planted import PLANTED
-from harness.planted.cache import PlantedCache, builder_sources, cache_key
 from harness.core.batching import encode
+from harness.core.papers import planted_models
+from harness.planted import cache as planted_cache
+from harness.planted.cache import PlantedCache, PlantedCacheError, builder_sources, cache_key
 from harness.tasks import FIXTURE_DATA, load_task
 
-SPEC = PLANTED["planted-lang-edges"]  # the quickest to build
+SPEC = planted_models()["planted-lang-edges"]  # the quickest to build
 REPO = Path(__file__).resolve().parents[1]
+SHARING, KOJIMA = REPO / "claims" / "sharing_matters", REPO / "claims" / "kojima"  # one folder per paper
 
 
 @pytest.fixture(autouse=True)
@@ -34,10 +35,13 @@ def examples() -> dict[str, list]:
 
 
 def test_the_key_covers_the_builders_and_the_harness_modules_they_import() -> None:
-    sources = builder_sources()
-    for module in ("harness.papers.sharing_matters.planted", "harness.papers.kojima.planted", "harness.planted.building", "harness.core.capture",
-                   "harness.core.models", "harness.tasks.xnli", "harness.core.sampling"):
+    sources = builder_sources(SPEC)
+    for module in ("harness.papers.kojima.planted", "harness.planted.building", "harness.core.models",
+                   "harness.tasks.xnli", "harness.core.sampling"):
         assert module in sources
+    shared = builder_sources(planted_models()["planted-shared"])
+    assert {"harness.papers.sharing_matters.planted", "harness.core.capture", "harness.planted.building"} <= set(shared)
+    assert "harness.papers.kojima.planted" not in shared  # each paper's models key on their own builder
     assert "harness.plugin.hooks" not in sources and "harness.report.render" not in sources  # nothing builds with them
     assert all(len(digest) == 64 for digest in sources.values())
 
@@ -45,7 +49,7 @@ def test_the_key_covers_the_builders_and_the_harness_modules_they_import() -> No
 def test_a_changed_builder_spec_or_data_changes_the_key(examples: dict[str, list]) -> None:
     key = cache_key(SPEC, examples)
     assert cache_key(SPEC, examples) == key
-    changed = dict(builder_sources()) | {"harness.planted.building": "0" * 64}
+    changed = dict(builder_sources(SPEC)) | {"harness.planted.building": "0" * 64}
     assert cache_key(SPEC, examples, sources=changed) != key
     assert cache_key(dataclasses.replace(SPEC, seed=1), examples) != key
     assert cache_key(SPEC, {"xnli": examples["xnli"][:-1]}) != key
@@ -67,42 +71,66 @@ def test_a_cached_model_is_the_built_one_and_a_changed_key_misses(tmp_path: Path
         assert torch.equal(built.model(**encode(built, texts)).logits, loaded.model(**encode(loaded, texts)).logits)
 
     # Another builder: the old file is not the model any more, so the cache builds.
-    monkeypatch.setattr(planted_cache, "builder_sources", lambda: {"harness.papers.sharing_matters.planted": "changed"})
+    monkeypatch.setattr(planted_cache, "builder_sources", lambda spec: {"harness.papers.kojima.planted": "changed"})
     calls = []
-    monkeypatch.setattr(planted_cache, "build_planted", lambda spec, _examples: calls.append(spec) or built)
+    monkeypatch.setattr(type(SPEC), "build", lambda spec, _examples: calls.append(spec) or built)
     third = PlantedCache(tmp_path)
     assert third.get(SPEC, examples) is built and calls == [SPEC] and third.built == [SPEC.name]
-    assert len(list(tmp_path.glob(f"{SPEC.name}-*.pt"))) == 2
+    assert len(list(tmp_path.glob(f"{SPEC.name}-*/planted.json"))) == 2
 
 
 def test_without_a_directory_every_model_is_built(examples: dict[str, list], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(planted_cache, "build_planted", lambda spec, _examples: spec.name)
+    monkeypatch.setattr(type(SPEC), "build", lambda spec, _examples: spec.name)
     cache = PlantedCache(None)
     assert cache.get(SPEC, examples) == cache.get(SPEC, examples) == SPEC.name
     assert cache.built == [SPEC.name] * 2 and cache.path(SPEC, examples) is None
 
 
-def test_a_measurements_identity_covers_the_model_and_the_measuring_code(examples: dict[str, list],
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_measurements_identity_covers_the_model(examples: dict[str, list]) -> None:
+    """The measuring code's version is in the measurement store's own key (tests/test_store.py)."""
     identity = planted_cache.measurement_identity(SPEC, examples)
     assert identity["model_key"] == cache_key(SPEC, examples)
-    for module in ("harness.core.store", "harness.papers.sharing_matters.measurement", "harness.papers.kojima.language_neurons", "harness.core.prefixes",
-                   "harness.core.scoring", "harness.papers.sharing_matters.reducers", "harness.papers.kojima.expertise", "harness.core.sampling"):
-        assert module in identity["measuring"]
-    assert "harness.plugin.hooks" not in identity["measuring"] and "harness.papers.sharing_matters.rules" not in identity["measuring"]
     assert planted_cache.measurement_identity(SPEC, examples) == identity
     assert planted_cache.measurement_identity(dataclasses.replace(SPEC, seed=1), examples) != identity
     assert planted_cache.measurement_identity(SPEC, {"xnli": examples["xnli"][:-1]}) != identity
-    changed = dict(identity["measuring"]) | {"harness.core.prefixes": "0" * 64}
-    monkeypatch.setattr(planted_cache, "module_sources", lambda roots: changed)
-    assert planted_cache.measurement_identity(SPEC, examples)["measuring"] != identity["measuring"]
+
+
+class Payload:
+    """Unpickling it would run code: it writes a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204 - the pickle protocol's hook
+        return (Path.write_text, (self.marker, "ran"))
+
+
+def test_a_crafted_pickle_in_the_cache_is_a_clear_error_and_runs_nothing(tmp_path: Path, examples: dict[str, list],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    cache = PlantedCache(tmp_path / "planted")
+    path = cache.path(SPEC, examples)
+    assert path is not None
+    marker = tmp_path / "ran"
+    path.mkdir(parents=True)
+    for name in (planted_cache.WEIGHTS, planted_cache.META):
+        (path / name).write_bytes(pickle.dumps(Payload(marker)))
+    monkeypatch.setattr(type(SPEC), "build", lambda spec, _examples: pytest.fail("an entry exists: nothing builds"))
+    with pytest.raises(PlantedCacheError, match=r"planted-model cache entry .* has no readable planted.json.*delete"):
+        cache.get(SPEC, examples)
+    meta = {"format": planted_cache.FORMAT, "config": {"model_type": "bloom"}, "added_tokens": [], "vocab": {}}
+    (path / planted_cache.META).write_text(json.dumps(meta))
+    with pytest.raises(PlantedCacheError, match=r"cannot be rebuilt"):
+        cache.get(SPEC, examples)
+    assert not marker.exists()
 
 
 @pytest.mark.slow
 def test_a_second_tiny_run_measures_nothing_and_gives_the_same_records(pytester: pytest.Pytester) -> None:
     """Both caches warm: no planted model is built or loaded, no measurement is taken, the records are the same."""
-    claims = [str(REPO / "claims" / "sharing_matters" / "test_mid_layer_peak.py"),
-              str(REPO / "claims" / "kojima" / "test_lsn_low_overlap.py")]
+    claims = [str(SHARING / "test_mid_layer_peak.py"),
+              str(KOJIMA / "test_lsn_low_overlap.py")]
     cache = pytester.path / "cache"
 
     def run(name: str) -> tuple[list[dict], list[dict]]:

@@ -9,7 +9,8 @@ import dataclasses
 import pytest
 
 from harness.papers.kojima import planted as planted_languages
-from harness.papers.sharing_matters.planted import PLANTED, build_planted
+from harness.papers.kojima.planted import LANGUAGE_PLANTED as PLANTED
+from harness.papers.kojima.planted import build_language_planted as build_planted
 from harness.tasks import FIXTURE_DATA, load_task
 
 

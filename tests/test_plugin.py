@@ -11,6 +11,7 @@ from harness.core.models import build_tiny
 from harness.tasks import FIXTURE_DATA
 
 REPO = Path(__file__).resolve().parents[1]
+SHARING, KOJIMA = REPO / "claims" / "sharing_matters", REPO / "claims" / "kojima"  # one folder per paper
 
 FAKE_CLAIM = '''
 import os
@@ -48,14 +49,14 @@ def _write_fake(pytester: pytest.Pytester, verdict: str, name: str = "a") -> Pat
 
 
 def test_full_tier_without_model_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess(str(REPO / "claims" / "sharing_matters" / "test_mid_layer_peak.py"), "-m", "full")
+    result = pytester.runpytest_subprocess(str(SHARING / "test_mid_layer_peak.py"), "-m", "full")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*-m full needs a model: pass --model*"])
 
 
 
 def test_missing_data_stops_the_run_once_with_what_is_missing(pytester: pytest.Pytester, saved_model: Path) -> None:
-    claims = [REPO / "claims" / "sharing_matters" / f"test_{name}.py" for name in ("ablate_all_shared", "mid_layer_peak")]
+    claims = [SHARING / f"test_{name}.py" for name in ("ablate_all_shared", "mid_layer_peak")]
     (pytester.path / "nowhere").mkdir()  # a data directory without the task's folder
     result = pytester.runpytest_subprocess(*map(str, claims), "-m", "full", "--model", str(saved_model),
                                            "--data-dir", str(pytester.path / "nowhere"))
@@ -134,7 +135,7 @@ def test_a_claim_comparing_tasks_runs_only_where_both_are_selected(pytester: pyt
 
 def test_claims_comparing_two_models_run_last_so_each_model_loads_once(pytester: pytest.Pytester,
                                                                        saved_model: Path) -> None:
-    claims = [REPO / "claims" / "sharing_matters" / f"test_{name}.py" for name in ("ablate_all_shared", "ift_raises_all_shared",
+    claims = [SHARING / f"test_{name}.py" for name in ("ablate_all_shared", "ift_raises_all_shared",
                                                                "mid_layer_peak")]
     result = pytester.runpytest_subprocess(*map(str, claims), "--collect-only", "-q", "--model", str(saved_model),
                                            "--base-model", str(saved_model), "--tasks", "xnli", "--languages", "en",
@@ -149,7 +150,7 @@ def test_claims_comparing_two_models_run_last_so_each_model_loads_once(pytester:
 def test_full_tier_end_to_end_on_a_saved_model(pytester: pytest.Pytester, saved_model: Path) -> None:
     """Real claims on a locally saved tiny model, loaded by path: one record per instance, outcome = verdict."""
     report = pytester.path / "r"
-    claims = [REPO / "claims" / "sharing_matters" / f"test_{name}.py" for name in ("ablate_all_shared", "mid_layer_peak", "task_dependence",
+    claims = [SHARING / f"test_{name}.py" for name in ("ablate_all_shared", "mid_layer_peak", "task_dependence",
                                                                "non_repeating")]
     result = pytester.runpytest_subprocess(
         *map(str, claims), "-m", "full", "--model", str(saved_model), "--tasks", "xnli,facts",
@@ -171,7 +172,7 @@ def test_language_neuron_claims_end_to_end_on_a_saved_model(pytester: pytest.Pyt
     """Kojima et al.'s claims in the full tier: the second kind of measurement is taken once per task, cached, and
     its choices are recorded with every instance."""
     report, cache = pytester.path / "r", pytester.path / "cache"
-    claims = [REPO / "claims" / "kojima" / f"test_lsn_{name}.py" for name in ("first_last_layers", "low_overlap", "tampering")]
+    claims = [KOJIMA / f"test_lsn_{name}.py" for name in ("first_last_layers", "low_overlap", "tampering")]
     args = [*map(str, claims), "-m", "full", "--model", str(saved_model), "--languages", "en,de,ru", "--limit", "6",
             "--data-dir", str(FIXTURE_DATA), "--cache-dir", str(cache), "-p", "no:randomly"]
     result = pytester.runpytest_subprocess(*args, "--report", str(report))
@@ -194,7 +195,7 @@ def test_accuracy_claims_on_a_random_model_are_inconclusive(pytester: pytest.Pyt
     """A random model cannot do XNLI: deactivation and conversion claims decline with that reason, whatever the
     scoring, instead of refuting the paper with a zero effect."""
     report = pytester.path / "r"
-    claims = [REPO / "claims" / "sharing_matters" / f"test_{name}.py" for name in ("ablate_all_shared", "convert_improves")]
+    claims = [SHARING / f"test_{name}.py" for name in ("ablate_all_shared", "convert_improves")]
     result = pytester.runpytest_subprocess(
         *map(str, claims), "-m", "full", "--model", str(saved_model), "--tasks", "xnli", "--languages", "en,de",
         "--limit", "12", "--data-dir", str(FIXTURE_DATA), "--report", str(report), "--no-cache", "--scoring",

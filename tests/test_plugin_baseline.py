@@ -50,7 +50,7 @@ def _lines_in(result: pytest.RunResult, lines: list[str]) -> None:
 
 
 def test_baseline_flipped_unchanged_missing_and_update(pytester: pytest.Pytester, fakes: dict[str, str],
-                                                       saved_model: Path,  # noqa: F811
+                                                       saved_model: Path,  # noqa: F811 - the fixture, imported above
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     base = pytester.path / "ci-baseline"  # made by the first run
     first, first_dir = _run(pytester, saved_model, "r1", fakes["a"], fakes["b"], "--baseline", str(base),

@@ -20,6 +20,7 @@ from harness.plugin import distributed
 from harness.tasks import FIXTURE_DATA
 
 REPO = Path(__file__).resolve().parents[1]
+SHARING, KOJIMA = REPO / "claims" / "sharing_matters", REPO / "claims" / "kojima"  # one folder per paper
 
 FAKE = '''
 import numpy as np
@@ -51,7 +52,7 @@ def comparable_records(run_dir: Path) -> dict[tuple[str, str], dict]:
 
 
 def test_two_workers_write_one_run_and_print_the_summary_once(pytester: pytest.Pytester,
-                                                              saved_model: Path) -> None:  # noqa: F811
+                                                              saved_model: Path) -> None:  # noqa: F811 - the fixture, imported above
     files = [str(pytester.makepyfile(**{f"test_fake_{name}": FAKE.format(name=name)})) for name in ("a", "b", "crash")]
     report = pytester.path / "reports"
     result = pytester.runpytest_subprocess(*files, "-n", "2", "-m", "full", "--model", str(saved_model),
@@ -74,9 +75,9 @@ def test_two_workers_write_one_run_and_print_the_summary_once(pytester: pytest.P
 
 
 def test_missing_data_stops_a_distributed_run_once_before_the_workers_start(pytester: pytest.Pytester,
-                                                                            saved_model: Path) -> None:  # noqa: F811
+                                                                            saved_model: Path) -> None:  # noqa: F811 - the fixture, imported above
     (pytester.path / "empty").mkdir()
-    result = pytester.runpytest_subprocess(str(REPO / "claims" / "sharing_matters" / "test_mid_layer_peak.py"), "-n", "2", "-m", "full",
+    result = pytester.runpytest_subprocess(str(SHARING / "test_mid_layer_peak.py"), "-n", "2", "-m", "full",
                                            "--model", str(saved_model), "--data-dir", str(pytester.path / "empty"),
                                            "--report", str(pytester.path / "r"))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -90,7 +91,7 @@ def test_missing_data_stops_a_distributed_run_once_before_the_workers_start(pyte
 def test_two_workers_give_the_records_of_a_serial_run(pytester: pytest.Pytester) -> None:
     """Real claims on planted models: serial (no cache) against -n 2 --dist loadgroup with an empty planted cache.
     The pair claims read two models' measurements, so workers share measurements as well as planted models."""
-    claims = [str(REPO / "claims" / "sharing_matters" / f"test_{name}.py") for name in ("ift_raises_all_shared", "mid_layer_peak")]
+    claims = [str(SHARING / f"test_{name}.py") for name in ("ift_raises_all_shared", "mid_layer_peak")]
     serial = pytester.runpytest_subprocess(*claims, "--report", str(pytester.path / "serial"), "--no-cache")
     assert serial.ret == pytest.ExitCode.OK
     cache = pytester.path / "cache"
@@ -106,7 +107,7 @@ def test_two_workers_give_the_records_of_a_serial_run(pytester: pytest.Pytester)
     assert len(measured) == len(set(measured)) == 6, "each (model, task) measured once, by one worker"
     built = [w["planted"] for w in work if w.get("source") == "built"]
     assert sorted(built) == sorted({w["planted"] for w in work if "planted" in w}), "each planted model built once"
-    assert len(list(cache.glob("planted/*.pt"))) == 6  # shared, shared-base, denser, specific and both gated
+    assert len(list(cache.glob("planted/*/planted.json"))) == 6  # shared, shared-base, denser, specific and both gated
 
 
 def _config(worker: str | None) -> SimpleNamespace:

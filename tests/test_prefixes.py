@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-import harness.papers.sharing_matters.measurement
 import harness.core.prefixes
+import harness.papers.sharing_matters.measurement
 from harness.core.batching import encode, last_logits, length_sorted_batches, token_lengths
 from harness.core.interventions import deactivate
-from harness.papers.sharing_matters.measurement import MeasureConfig, measure
 from harness.core.prefixes import Prefixes, supported
+from harness.papers.sharing_matters.measurement import MeasureConfig, measure
 from harness.tasks import FIXTURE_DATA, load_task, task_spec
 from tests.conftest import TEXTS, random_masks, tiny
 

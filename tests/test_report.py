@@ -1,4 +1,4 @@
-"""The HTML report and summary.json rendered from a run directory (SPEC §6)."""
+"""The HTML report and summary.json rendered from a run directory."""
 
 from __future__ import annotations
 

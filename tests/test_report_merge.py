@@ -59,8 +59,8 @@ def test_the_same_instance_with_other_settings_is_a_conflict_shown_in_its_own_co
     assert html.count('<tr title="') == records, "every record of both runs is shown"
     banner = html.split('<div class="banner conflict">')[1].split("</div>")[0]
     assert "9 instance(s) appear in several runs with different settings" in banner
-    assert ("<li><code>ablate-all-shared</code> [bloomz-7b1-xnli-en]: run 20261201-010000-aaaa (dtype=&#39;float32&#39;)"
-            " vs run 20261201-030000-cccc (dtype=&#39;float16&#39;)</li>") in banner
+    assert ("<li><code>ablate-all-shared</code> [bloomz-7b1-xnli-en]: run 20261201-010000-aaaa "
+            "(dtype=&#39;float32&#39;) vs run 20261201-030000-cccc (dtype=&#39;float16&#39;)</li>") in banner
     heads = _matrix_heads(html)
     assert len(heads) == 4 and heads[0][:2] == ["bloomz-7b1", "xnli"] and "dtype=&#39;float32&#39;" in heads[0]
     assert " ".join(heads[1]).startswith("bloomz-7b1 xnli base: bloom-7b1 run 20261201-030000-cccc")

@@ -16,6 +16,7 @@ from harness.report import render_report
 from harness.tasks import FIXTURE_DATA
 
 REPO = Path(__file__).resolve().parents[1]
+SHARING, KOJIMA = REPO / "claims" / "sharing_matters", REPO / "claims" / "kojima"  # one folder per paper
 
 
 @pytest.mark.slow
@@ -26,7 +27,7 @@ def test_report_of_a_real_run(pytester: pytest.Pytester, tmp_path_factory: pytes
     tokenizer.save_pretrained(model_dir)
     report = pytester.path / "reports"
     pytester.runpytest_subprocess(
-        str(REPO / "claims" / "sharing_matters" / "test_mid_layer_peak.py"), str(REPO / "claims" / "sharing_matters" / "test_ablate_all_shared.py"),
+        str(SHARING / "test_mid_layer_peak.py"), str(SHARING / "test_ablate_all_shared.py"),
         "--model", str(model_dir), "--tasks", "xnli", "--languages", "en,de", "--limit", "4",
         "--data-dir", str(FIXTURE_DATA), "--report", str(report), "--no-cache",
         "-k", "not planted-shared-xnli- and not planted-specific-xnli-")
@@ -63,7 +64,7 @@ def test_merged_report_of_two_real_runs(pytester: pytest.Pytester, tmp_path_fact
         model.save_pretrained(root / name)
         tokenizer.save_pretrained(root / name)
         result = pytester.runpytest_subprocess(
-            str(REPO / "claims" / "sharing_matters" / "test_mid_layer_peak.py"), str(REPO / "claims" / "sharing_matters" / "test_dead_across_tokens.py"),
+            str(SHARING / "test_mid_layer_peak.py"), str(SHARING / "test_dead_across_tokens.py"),
             "-m", "full", "--model", str(root / name), "--tasks", "xnli", "--languages", "en,de", "--limit", "4",
             "--data-dir", str(FIXTURE_DATA), "--report", str(reports), "--no-cache")
         assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)  # refuted verdicts fail

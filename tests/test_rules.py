@@ -15,8 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.papers.sharing_matters.rules import density_matched_shares, mid_layer_peak_rule, peak_holds, share_increase_rule
 from harness.core.stats import bootstrap_ci, bootstrap_support, mcnemar
+from harness.papers.sharing_matters.rules import (
+    density_matched_shares,
+    mid_layer_peak_rule,
+    peak_holds,
+    share_increase_rule,
+)
 from tests.strategies import share_pairs
 
 FAST = settings(max_examples=40, deadline=None)

@@ -11,9 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.papers.sharing_matters.accuracy_rules import ablation_rule, ablation_tests, conversion_rule, inability, relative_drop
 from harness.core.stats import above_chance
 from harness.core.verdict import Verdict
+from harness.papers.sharing_matters.accuracy_rules import (
+    ablation_rule,
+    ablation_tests,
+    conversion_rule,
+    inability,
+    relative_drop,
+)
 from tests.strategies import collapsing_ablation
 
 FAST = settings(max_examples=40, deadline=None)

@@ -11,7 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.papers.sharing_matters.attribution_rules import contribution_rule, effective_span_rule, expected_shared, permutation_p
+from harness.papers.sharing_matters.attribution_rules import (
+    contribution_rule,
+    effective_span_rule,
+    expected_shared,
+    permutation_p,
+)
 from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC
 
 TOP_K = 4
@@ -67,7 +72,7 @@ def test_permutation_p_matches_shuffling_by_hand() -> None:
     by_hand = []
     for _ in range(20_000):
         total = 0
-        for top_shared, top_active, n_active, n_shared in cells:
+        for _top_shared, top_active, n_active, n_shared in cells:
             labels = rng.permutation(np.r_[np.ones(n_shared), np.zeros(n_active - n_shared)])
             total += labels[:top_active].sum()
         by_hand.append(total >= observed)

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from harness.papers.sharing_matters.accuracy_rules import ablation_rule, conversion_rule, inability
-from harness.papers.sharing_matters.attribution_rules import contribution_rule, effective_span_rule, expected_shared, permutation_p
+from harness.papers.sharing_matters.attribution_rules import (
+    contribution_rule,
+    effective_span_rule,
+    expected_shared,
+    permutation_p,
+)
 from harness.papers.sharing_matters.neurons import ALL
 from harness.papers.sharing_matters.rules import (
     dead_across_tokens_rule,
@@ -666,7 +671,8 @@ def test_span_intervals_follow_the_seed() -> None:
     spans = np.abs(rng.normal(1.0, 0.5, (15, 3, 4)))
     spans[:, :, ALL] *= 1.6
     a, b = (effective_span_rule(spans, seed=s) for s in (0, 7))
-    assert a.measured["span ratio CI low (mean over languages)"] != b.measured["span ratio CI low (mean over languages)"]
+    low = "span ratio CI low (mean over languages)"
+    assert a.measured[low] != b.measured[low]
 
 
 def test_the_last_survivors_of_mutation_testing() -> None:

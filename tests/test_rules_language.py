@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
+from harness.core.stats import bootstrap_ci, holm, mcnemar
 from harness.papers.kojima.rules import (
     edge_bands,
     headroom_gain,
@@ -18,7 +19,6 @@ from harness.papers.kojima.rules import (
     overlap_rule,
     tampering_rule,
 )
-from harness.core.stats import bootstrap_ci, holm, mcnemar
 from tests.strategies import band_counts, generation_families, generation_outcomes, overlaps
 
 FAST = settings(max_examples=30, deadline=None)

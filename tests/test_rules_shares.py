@@ -12,9 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.papers.sharing_matters.rules import language_count_rule, non_repeating_rule, task_dependence_rule, threshold_sweep_rule
 from harness.core.stats import bootstrap_ci
 from harness.core.verdict import Verdict
+from harness.papers.sharing_matters.rules import (
+    language_count_rule,
+    non_repeating_rule,
+    task_dependence_rule,
+    threshold_sweep_rule,
+)
 from tests.strategies import task_shares, type_shares
 
 FAST = settings(max_examples=40, deadline=None)

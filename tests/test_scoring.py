@@ -321,6 +321,7 @@ class WordTokenizer:
 
 def test_leading_space_convention_is_preferred_when_distinct() -> None:
     tokenizer = WordTokenizer()
+    # a stand-in with only the tokenizer, which is all verbalizer_tokens reads
     ids, convention = verbalizer_tokens(SimpleNamespace(tokenizer=tokenizer), CHOICES)  # type: ignore[arg-type]
     assert convention == "leading space"
     assert ids == [tokenizer.vocab["▁" + word] for word in CHOICES]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -9,10 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from harness.core import papers
+from harness.core import store as store_module
+from harness.core.models import load_model
+from harness.core.store import CacheFileError, MeasurementStore
 from harness.papers.kojima.language_neurons import LanguageNeurons
 from harness.papers.sharing_matters.measurement import MeasureConfig
-from harness.core.models import load_model
-from harness.core.store import MeasurementStore
 from harness.tasks import FIXTURE_DATA, load_task
 
 FOLDERS = {"xnli": "xnli", "facts": "mpararel"}
@@ -61,6 +64,51 @@ def test_the_key_changes_with_what_the_measurement_depends_on(tmp_path: Path) ->
     assert base.cache_key("tiny-bloom", "xnli") != base.cache_key("tiny-llama", "xnli")
     base.conditions["tiny-bloom", "xnli"] = {"convert"}
     assert base.cache_key("tiny-bloom", "xnli") != make_store(tmp_path).cache_key("tiny-bloom", "xnli")
+
+
+def test_a_changed_schema_version_or_measuring_code_misses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = make_store(tmp_path)
+    first.get("tiny-bloom", "xnli")
+    key = first.cache_key("tiny-bloom", "xnli")
+    types = papers.kinds()["types"]
+    bumped = dataclasses.replace(types, version=types.version + 1)
+    monkeypatch.setattr(papers, "kinds", lambda: {"types": bumped})
+    monkeypatch.setattr(store_module, "kinds", lambda: {"types": bumped})
+    loads: list[str] = []
+    second = make_store(tmp_path, loads=loads)
+    assert second.cache_key("tiny-bloom", "xnli") != key
+    second.get("tiny-bloom", "xnli")
+    assert loads == ["tiny-bloom"] and second.computed == [("tiny-bloom", "xnli")]  # measured again
+    monkeypatch.undo()
+    code = store_module.measuring_code(types)
+    assert "harness.papers.sharing_matters.reducers" in code and "harness.core.capture" in code
+    assert "harness.papers.sharing_matters.rules" not in code  # the rules decide; they measure nothing
+    changed = dict(code) | {"harness.papers.sharing_matters.reducers": "0" * 64}
+    monkeypatch.setattr(store_module, "measuring_code", lambda kind: changed)
+    assert make_store(tmp_path).cache_key("tiny-bloom", "xnli") != key
+
+
+class Payload:
+    """Unpickling it would run code: it writes a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204 - the pickle protocol's hook
+        return (Path.write_text, (self.marker, "ran"))
+
+
+def test_a_crafted_pickle_in_the_cache_is_a_clear_error_and_runs_nothing(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    path = tmp_path / f"{store.cache_key('tiny-bloom', 'xnli')}.pt"
+    marker = tmp_path / "ran"
+    torch.save({"state": Payload(marker)}, path)  # a torch file whose pickle holds an object
+    with pytest.raises(CacheFileError, match=r"is not a cache file of plain data .* Delete it"):
+        store.get("tiny-bloom", "xnli")
+    assert not marker.exists()
+    torch.save({"task": "xnli"}, path)  # plain data, but not a measurement
+    with pytest.raises(CacheFileError, match=r"does not hold a 'types' measurement: .*missing"):
+        make_store(tmp_path).get("tiny-bloom", "xnli")
 
 
 def test_no_cache_writes_nothing(tmp_path: Path) -> None:

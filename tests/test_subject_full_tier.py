@@ -16,8 +16,8 @@ import pytest
 import torch
 from subject_runs import CLAIM_FILES, LIMIT, REPO, ClaimsRun, SubjectRuns
 
-from harness.papers.sharing_matters.measurement import MeasureConfig, measure
 from harness.core.models import load_model
+from harness.papers.sharing_matters.measurement import MeasureConfig, measure
 from harness.subjects import BASE, IFT
 from harness.subjects.build import state_digest
 from harness.subjects.corpus import TASKS, task_folders

@@ -75,7 +75,7 @@ def test_unknown_task_lists_known() -> None:
 def test_example_is_frozen_and_keys_must_match() -> None:
     ex = ParallelExample(id="a", prompts={"en": "p"}, answers={"en": "a"})
     with pytest.raises(dataclasses.FrozenInstanceError):
-        ex.id = "b"  # type: ignore[misc]
+        ex.id = "b"  # type: ignore[misc]  # the assignment a frozen dataclass refuses
     with pytest.raises(TaskDataError):
         ParallelExample(id="a", prompts={"en": "p"}, answers={"de": "a"})
 
@@ -103,7 +103,7 @@ def test_direction_and_shots_are_editing_only() -> None:
 @pytest.mark.parametrize("limit", [0, -1, 1.5, True])
 def test_bad_limit(limit: object) -> None:
     with pytest.raises(TaskDataError, match="limit"):
-        load_task("xnli", data_dir=XNLI_DIR, limit=limit)  # type: ignore[arg-type]
+        load_task("xnli", data_dir=XNLI_DIR, limit=limit)  # type: ignore[arg-type]  # bad values on purpose
 
 
 # --- xnli --------------------------------------------------------------------------------------------------------

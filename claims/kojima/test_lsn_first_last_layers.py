@@ -3,10 +3,10 @@ tested on its own, so neurons in the first layers only do not make the finding."
 
 from __future__ import annotations
 
-from harness.papers.kojima.claim_helpers import PAPER, PAPER_N, language_neurons
 from harness.core.claim import Claim, ClaimCase, Planted
+from harness.papers.kojima.claim_helpers import PAPER, PAPER_N, language_neurons
 from harness.papers.kojima.rules import layer_concentration_rule
-from harness.papers.sharing_matters.views import layer_distribution_plot
+from harness.papers.kojima.views import layer_distribution_plot
 
 CLAIM = Claim(
     id="lsn-first-last-layers",

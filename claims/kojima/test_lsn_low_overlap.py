@@ -3,10 +3,10 @@ related languages sharing part of their neurons refute it even when all the othe
 
 from __future__ import annotations
 
-from harness.papers.kojima.claim_helpers import PAPER, language_neurons
 from harness.core.claim import Claim, ClaimCase, Planted
+from harness.papers.kojima.claim_helpers import PAPER, language_neurons
 from harness.papers.kojima.rules import overlap_rule
-from harness.papers.sharing_matters.views import layer_distribution_plot, overlap_table
+from harness.papers.kojima.views import layer_distribution_plot, overlap_table
 
 CLAIM = Claim(
     id="lsn-low-overlap",

@@ -4,10 +4,10 @@ the model already writes (>= 80% without a fix) leaves no room for the rise: inc
 
 from __future__ import annotations
 
-from harness.papers.kojima.claim_helpers import PAPER, language_neurons, tampering_outcomes
 from harness.core.claim import Claim, ClaimCase, Planted
+from harness.papers.kojima.claim_helpers import PAPER, language_neurons, tampering_outcomes
 from harness.papers.kojima.rules import tampering_rule
-from harness.papers.sharing_matters.views import samples_table, tampering_plot
+from harness.papers.kojima.views import samples_table, tampering_plot
 
 CLAIM = Claim(
     id="lsn-tampering-steers-language",

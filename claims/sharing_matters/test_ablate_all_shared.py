@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.papers.sharing_matters.paper_tables import ablation_table
-from harness.papers.sharing_matters.accuracy_rules import ABLATION_LABELS, ablation_rule, ablation_tests
 from harness.core.claim import Claim, ClaimCase, Planted
-from harness.papers.sharing_matters.measurement import Measurement
 from harness.core.stats import holm
 from harness.core.verdict import Verdict
+from harness.papers.sharing_matters.accuracy_rules import ABLATION_LABELS, ablation_rule, ablation_tests
+from harness.papers.sharing_matters.measurement import Measurement
+from harness.papers.sharing_matters.paper_tables import ablation_table
 from harness.papers.sharing_matters.views import accuracy_table, edits_table
 
 

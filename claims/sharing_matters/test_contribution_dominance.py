@@ -3,11 +3,11 @@ their share of the active neurons (our base-rate null)."""
 
 from __future__ import annotations
 
-from harness.papers.sharing_matters.claim_helpers import unavailable
-from harness.papers.sharing_matters.attribution_rules import contribution_rule
 from harness.core.claim import Claim, ClaimCase, Planted
-from harness.papers.sharing_matters.measurement import Measurement
 from harness.core.verdict import Verdict
+from harness.papers.sharing_matters.attribution_rules import contribution_rule
+from harness.papers.sharing_matters.claim_helpers import unavailable
+from harness.papers.sharing_matters.measurement import Measurement
 from harness.papers.sharing_matters.views import contribution_plot
 
 CLAIM = Claim(

@@ -3,11 +3,11 @@ more than raising as many random non-activated neurons the same way (our control
 
 from __future__ import annotations
 
-from harness.papers.sharing_matters.paper_tables import TABLE3_BLOOMZ_XNLI
-from harness.papers.sharing_matters.accuracy_rules import conversion_rule
 from harness.core.claim import Claim, ClaimCase, Planted
-from harness.papers.sharing_matters.measurement import Measurement
 from harness.core.verdict import Verdict
+from harness.papers.sharing_matters.accuracy_rules import conversion_rule
+from harness.papers.sharing_matters.measurement import Measurement
+from harness.papers.sharing_matters.paper_tables import TABLE3_BLOOMZ_XNLI
 from harness.papers.sharing_matters.views import accuracy_table, edits_table
 
 CLAIM = Claim(

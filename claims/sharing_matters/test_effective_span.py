@@ -3,11 +3,11 @@ one sample size (a larger set has a wider span by extreme values alone)."""
 
 from __future__ import annotations
 
-from harness.papers.sharing_matters.claim_helpers import unavailable
-from harness.papers.sharing_matters.paper_tables import TABLE4_ALL_SHARED_KE_EN_ALL
-from harness.papers.sharing_matters.attribution_rules import effective_span_rule
 from harness.core.claim import Claim, ClaimCase, Planted
+from harness.papers.sharing_matters.attribution_rules import effective_span_rule
+from harness.papers.sharing_matters.claim_helpers import unavailable
 from harness.papers.sharing_matters.neurons import TYPES
+from harness.papers.sharing_matters.paper_tables import TABLE4_ALL_SHARED_KE_EN_ALL
 from harness.papers.sharing_matters.views import TYPE_LABELS, contribution_plot
 
 CLAIM = Claim(

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from harness.core.claim import Claim, ClaimCase, Planted
+from harness.core.verdict import Verdict
 from harness.papers.sharing_matters.measurement import Measurement
 from harness.papers.sharing_matters.neurons import ALL, PARTIAL
 from harness.papers.sharing_matters.rules import density_matched_shares, share_increase_rule
-from harness.core.verdict import Verdict
 from harness.papers.sharing_matters.views import type_shares_plot
 
 CLAIM = Claim(

@@ -13,7 +13,8 @@ from harness.core.models import LoadedModel
 
 def _require_down_proj_site(lm: LoadedModel) -> None:
     if lm.site.name != "down_proj_input":
-        raise ValueError(f"attribution needs the site 'down_proj_input' (A times v_i); this model uses {lm.site.name!r}")
+        raise ValueError(f"attribution needs the site 'down_proj_input' (A times v_i); this model uses "
+                         f"{lm.site.name!r}")
 
 
 @torch.inference_mode()
@@ -35,10 +36,14 @@ def value_projections(lm: LoadedModel, token_ids: torch.Tensor | int) -> torch.T
     return proj[0] if isinstance(token_ids, int) else proj
 
 
+def contribution_weights(acts: torch.Tensor, norms: torch.Tensor) -> torch.Tensor:
+    """|A_i| ||v_i|| in float32: acts (..., layers, d_ff), norms (layers, d_ff) -> like acts."""
+    return acts.float().abs() * norms.to(acts.device)
+
+
 def contribution_scores(lm: LoadedModel, acts: torch.Tensor, norms: torch.Tensor | None = None) -> torch.Tensor:
     """C_i = |A_i| ||v_i|| / sum_j |A_j| ||v_j|| per layer; acts (..., layers, d_ff) -> same shape, rows sum to 1."""
-    norms = value_norms(lm) if norms is None else norms
-    weight = acts.float().abs() * norms.to(acts.device)
+    weight = contribution_weights(acts, value_norms(lm) if norms is None else norms)
     return weight / weight.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(torch.float32).tiny)
 
 

@@ -31,7 +31,7 @@ class Claim:
     planted: tuple[Planted, ...]  # tiny tier
     needs_base: bool = False
     versus: str | None = None  # a second task each instance compares its own with (on the languages both have)
-    conditions: tuple[str, ...] = ()  # intervention conditions it reads (see harness.papers.sharing_matters.measurement.CONDITIONS)
+    conditions: tuple[str, ...] = ()  # intervention conditions it reads (its measurement kinds' ``conditions``)
     # paper numbers for (model id, task, language or None): label -> value, shown beside ours
     paper_numbers: Callable[[str, str, str | None], dict[str, float]] = field(default=lambda *_: {})
 

@@ -232,3 +232,6 @@ def generate(lm: LoadedModel, texts: Sequence[str], max_new_tokens: int, *, batc
     for _ in run_with_backoff(step, order, batch_size):
         pass
     return texts_out, first_ids
+
+
+MATCHES = {"exact match": exact_match, "prefix match": prefix_match}  # how an open answer is compared (TaskSpec)

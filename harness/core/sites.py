@@ -51,6 +51,7 @@ class UnsupportedModelError(ValueError):
 def _resolve(root: nn.Module, path: str) -> nn.Module:
     module = root
     for part in filter(None, path.split(".")):
+        # numbered parts index a ModuleList, which nn.Module's type does not promise
         module = module[int(part)] if part.lstrip("-").isdigit() else getattr(module, part)  # type: ignore[index]
     return module
 
@@ -102,7 +103,8 @@ def neuron_site(model: nn.Module, site: str = "down_proj_input") -> NeuronSite:
     if site not in SITES:
         raise UnsupportedModelError(f"unknown neuron site {site!r}; choose one of {', '.join(SITES)}")
     if getattr(model.config, "slow_but_exact", False) and getattr(model.config, "pretraining_tp", 1) > 1:
-        raise UnsupportedModelError("BLOOM with slow_but_exact=True bypasses dense_4h_to_h; load it with slow_but_exact=False")
+        raise UnsupportedModelError("BLOOM with slow_but_exact=True bypasses dense_4h_to_h; load it with "
+                                    "slow_but_exact=False")
     if site == "gate" and (layout.gate_act is None or not getattr(model.config, "is_gated_act", True)):
         raise UnsupportedModelError(f"site 'gate' needs a gated MLP; {type(model).__name__} has none")
     names, layers, hooked, downs = [], [], [], []
@@ -114,6 +116,7 @@ def neuron_site(model: nn.Module, site: str = "down_proj_input") -> NeuronSite:
             names.append(f"{stack_name}.{index}" if stack_name else str(index))
             layers.append(layer)
             downs.append(down)
+            # gate_act is not None here: the gate site is refused above for families without one
             hooked.append(_resolve(mlp, layout.gate_act) if site == "gate" else down)  # type: ignore[arg-type]
     return NeuronSite(site, tuple(names), tuple(layers), tuple(hooked), tuple(downs), layout.weight_is_in_by_out,
                       layout.flat_tokens)

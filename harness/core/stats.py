@@ -84,3 +84,8 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
     adjusted = np.empty_like(p)
     adjusted[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
     return adjusted
+
+
+def ratio(numerator: float, denominator: float, empty: float) -> float:
+    """numerator / denominator as a float; ``empty`` where the denominator is not positive (nothing to divide by)."""
+    return float(numerator / denominator) if denominator > 0 else empty

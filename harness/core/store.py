@@ -1,14 +1,16 @@
 """Measurements per (kind, model, task, languages), computed once per session and cached on disk so that a run can
 resume.
 
-A *kind* is one paper's measurement: ``types`` (Sharing Matters: neuron types, attribution, interventions; the
-default) or ``language_neurons`` (Kojima et al.: expertise, language-specific neurons, tampering). Each kind knows
-its conditions (the intervention runs a claim may ask for) and how to read itself back from the cache.
-Models are loaded one at a time, by name (one model serves every task and kind): asking for another model releases
-the previous one. A measurement may be taken on a subset of the task's languages (claims that compare two tasks
-classify neurons over the languages both have). A measurement's cache key
-holds everything it depends on (model id and revision, dtype, site, task, data hash, template, threshold,
-languages, measurement config); files are written atomically.
+A *kind* is one paper's measurement, registered by its paper package (harness.core.papers): e.g. ``types``
+(Sharing Matters: neuron types, attribution, interventions; the default) or ``language_neurons`` (Kojima et al.).
+Each kind knows its conditions (the intervention runs a claim may ask for) and how to read itself back from the
+cache. Models are loaded one at a time, by name (one model serves every task and kind): asking for another model
+releases the previous one. A measurement may be taken on a subset of the task's languages (claims that compare two
+tasks classify neurons over the languages both have). A measurement's cache key holds everything it depends on
+(model id and revision, dtype, site, task, data hash, template, languages, the kind's settings and conditions, the
+store's and the kind's schema versions, and the source of the measuring code); files are written atomically and
+hold tensors and plain data only, read back without unpickling objects (``torch.load(..., weights_only=True)``), so
+a cache restored from elsewhere cannot run code.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import gc
 import hashlib
 import json
 import os
+import pickle
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,45 +27,45 @@ from typing import Any
 
 import torch
 
-from harness.papers.kojima.language_neurons import (
-    LANGUAGE_CONDITIONS,
-    LanguageNeuronConfig,
-    LanguageNeurons,
-    measure_language_neurons,
-)
-from harness.papers.sharing_matters.measurement import CONDITIONS, MeasureConfig, Measurement, measure
 from harness.core.models import LoadedModel
+from harness.core.papers import Kind, kinds
+from harness.core.sources import module_sources
 from harness.tasks import ParallelExample, TaskSpec, data_fingerprint, restrict_languages, task_spec
 
 ModelLoader = Callable[[str], LoadedModel]  # model key -> model
 ExampleLoader = Callable[[str], list[ParallelExample]]  # task -> examples
 Languages = tuple[str, ...] | None  # a subset of the task's languages, or None for all of them
+SCHEMA_VERSION = 2  # of the cache files: 2 = plain data read with weights_only (1 pickled objects)
 
 
 @dataclass(frozen=True)
-class Kind:
-    """One kind of measurement: its settings (from the store's config), its run, its conditions, its cache reader."""
+class MeasureOptions:
+    """The run's measurement options (the plugin's command line); each kind derives its own settings from them."""
 
-    settings: Callable[[MeasureConfig], Any]  # a dataclass: goes into the cache key and to ``run``
-    run: Callable[..., Any]  # (model, examples, spec, settings, *, conditions, progress) -> measurement
-    conditions: tuple[str, ...]
-    load: Callable[[dict[str, object]], Any]
-
-
-def _language_settings(config: MeasureConfig) -> LanguageNeuronConfig:
-    """Kojima et al.'s defaults with the run's seed and batch size."""
-    return LanguageNeuronConfig(seed=config.seed, batch_size=config.batch_size)
+    threshold: float = 0.0
+    epsilon: float = 1e-3
+    positions: str = "last"
+    scoring: str = "generate"
+    batch_size: int = 16
+    seed: int = 0
 
 
-KINDS: dict[str, Kind] = {
-    "types": Kind(lambda config: config, measure, CONDITIONS, Measurement.from_state),
-    "language_neurons": Kind(_language_settings, measure_language_neurons, LANGUAGE_CONDITIONS,
-                             LanguageNeurons.from_state),
-}
+class CacheFileError(Exception):
+    """A measurement cache file that is not the plain data this store writes (crafted, corrupt or foreign)."""
+
+
+def read_plain(path: Path) -> Any:
+    """A cache file's tensors and plain data; never unpickles an object (a crafted file cannot run code)."""
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
+        raise CacheFileError(f"{path} is not a cache file of plain data (tensors, numbers, strings, lists, dicts) "
+                             f"and was not loaded: {str(error).splitlines()[0]}. Delete it (or run with --no-cache)."
+                             ) from error
 
 
 class MeasurementStore:
-    def __init__(self, load_model: ModelLoader, load_examples: ExampleLoader, config: MeasureConfig, *,
+    def __init__(self, load_model: ModelLoader, load_examples: ExampleLoader, config: Any, *,
                  identity: Callable[[str], dict[str, object]], cache_dir: Path | None, progress: bool = False) -> None:
         self._load_model, self._load_examples, self.config = load_model, load_examples, config
         self._identity, self.cache_dir, self.progress = identity, cache_dir, progress
@@ -85,18 +88,24 @@ class MeasurementStore:
     def cache_key(self, model: str, task: str, languages: Languages = None, kind: str = "types") -> str:
         spec = task_spec(task)
         examples = self.examples(task, languages)
+        registered = self._kind(kind)
         key = {"model": self._identity(model), "task": task, "template": spec.template,
                "data_hash": data_fingerprint(examples), "languages": list(examples[0].prompts),
-               "config": asdict(KINDS[kind].settings(self.config)),
-               "conditions": sorted(self._conditions(model, task, kind))}
-        if kind != "types":  # the first kind's keys stay as they were
-            key["kind"] = kind
+               "config": asdict(registered.settings(self.config)),
+               "conditions": sorted(self._conditions(model, task, kind)), "kind": kind,
+               "schema": [SCHEMA_VERSION, registered.version], "code": measuring_code(registered)}
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+    @staticmethod
+    def _kind(kind: str) -> Kind:
+        known = kinds()
+        if kind not in known:
+            raise ValueError(f"unknown measurement kind {kind!r}; known kinds: {', '.join(known)}")
+        return known[kind]
 
     def get(self, model: str, task: str, languages: Sequence[str] | None = None, kind: str = "types") -> Any:
         """The measurement of ``kind`` of ``model`` on ``task`` (on ``languages`` only, when given)."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown measurement kind {kind!r}; known kinds: {', '.join(KINDS)}")
+        self._kind(kind)
         if languages is not None and list(languages) == self.languages(task):
             languages = None
         key = (kind, model, task, None if languages is None else tuple(languages))
@@ -124,14 +133,15 @@ class MeasurementStore:
 
     def _conditions(self, model: str, task: str, kind: str) -> Collection[str]:
         """The conditions of ``kind`` the session's claims read; all of them when nobody said (direct use)."""
-        known = KINDS[kind].conditions
+        known = self._kind(kind).conditions
         asked = self.conditions.get((model, task))
         if asked is None:
             return set(known)
-        unknown = asked - {c for k in KINDS.values() for c in k.conditions}
+        registered = kinds()
+        unknown = asked - {c for k in registered.values() for c in k.conditions}
         if unknown:
             raise ValueError(f"unknown conditions {sorted(unknown)}; known: "
-                             + "; ".join(f"{name}: {', '.join(k.conditions)}" for name, k in KINDS.items()))
+                             + "; ".join(f"{name}: {', '.join(k.conditions)}" for name, k in registered.items()))
         return asked & set(known)
 
     def _path(self, kind: str, model: str, task: str, languages: Languages) -> Path | None:
@@ -143,13 +153,19 @@ class MeasurementStore:
         path = self._path(kind, model, task, languages)
         if path is None or not path.exists():
             return None
-        return KINDS[kind].load(torch.load(path, weights_only=False))
+        state = read_plain(path)
+        try:
+            return self._kind(kind).load(state)
+        except (TypeError, ValueError) as error:
+            raise CacheFileError(f"{path} does not hold a {kind!r} measurement: {error}. Delete it (or run with "
+                                 "--no-cache).") from error
 
     def _compute(self, kind: str, model: str, task: str, languages: Languages) -> Any:
         spec: TaskSpec = task_spec(task)
-        result = KINDS[kind].run(self.model(model), self.examples(task, languages), spec,
-                                 KINDS[kind].settings(self.config), conditions=self._conditions(model, task, kind),
-                                 progress=self.progress)
+        registered = self._kind(kind)
+        result = registered.run(self.model(model), self.examples(task, languages), spec,
+                                registered.settings(self.config), conditions=self._conditions(model, task, kind),
+                                progress=self.progress)
         self.computed.append((model, task))
         path = self._path(kind, model, task, languages)
         if path is not None:
@@ -158,3 +174,9 @@ class MeasurementStore:
             torch.save(result.to_state(), tmp)
             os.replace(tmp, path)
         return result
+
+
+def measuring_code(kind: Kind) -> dict[str, str]:
+    """The version of a kind's measuring code: module -> sha256 of the source of its run's module and of every
+    module of ours it imports."""
+    return module_sources((kind.run.__module__,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,3 +33,12 @@ def decide(holds: bool, supported_if: bool, refuted_if: bool) -> str:
     if not holds and refuted_if:
         return "refuted"
     return "inconclusive"
+
+
+def inconclusive(reason: str, effect_name: str, effect: float = math.nan,
+                 ci: tuple[float, float] = (math.nan, math.nan), measured: dict[str, Any] | None = None,
+                 params: dict[str, Any] | None = None) -> Verdict:
+    """An inconclusive verdict: too few items, a model that cannot do the task, or a measurement without what the
+    rule reads; the effect and its interval when there are any."""
+    return Verdict("inconclusive", reason, effect_name, effect, ci, {} if measured is None else measured,
+                   {} if params is None else params)

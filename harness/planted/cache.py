@@ -1,96 +1,107 @@
-"""Planted models built once per machine: ``harness.papers.sharing_matters.planted.build_planted`` behind a disk cache; and the identity
-under which the tiny tier caches its measurements of them (``measurement_identity``).
+"""Planted models built once per machine: each planted spec's ``build`` behind a disk cache; and the identity under
+which the tiny tier caches its measurements of them (``measurement_identity``).
 
-A built model is pickled whole (module graph, tokenizer, neuron site) under a key that hashes everything it depends
-on: the source of the builder modules and of every ``fixtures`` / ``harness`` module they import (transitively, read
-from the import statements), the spec's repr, the examples it is built on, and the torch and transformers versions.
-A changed builder therefore never reuses a stale model. A file lock per key makes concurrent processes (pytest-xdist
-workers) build each model once: the others wait, then load it.
+A built model is stored as plain data, never as a pickle: its config (JSON), its weights (safetensors), and what
+rebuilds its tokenizer and neuron site (JSON). Loading rebuilds the model from them, so a cache entry restored from
+elsewhere cannot run code. The key hashes everything the model depends on: the source of the spec's builder module
+and of every module of ours it imports (harness.core.sources), the spec's repr, the examples it is built on, and the
+torch and transformers versions. A changed builder therefore never reuses a stale model. A file lock per key makes
+concurrent processes (pytest-xdist workers) build each model once: the others wait, then load it.
 """
 
 from __future__ import annotations
 
-import ast
-import functools
 import hashlib
-import importlib.util
 import json
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
 import transformers
 from filelock import FileLock
+from safetensors import SafetensorError
+from transformers import ByT5Tokenizer
 
-from harness.papers.sharing_matters.planted import PlantSpec, build_planted
-from harness.papers.kojima.planted import LanguagePlantSpec
-from harness.core.models import LoadedModel
+from harness.core.models import LoadedModel, wrap_model
+from harness.core.papers import PlantedModel
+from harness.core.sources import module_sources
 from harness.tasks import ParallelExample, data_fingerprint
 
-BUILDERS = ("harness.papers.sharing_matters.planted",)  # the builder's entry module; what it imports is followed from here
-MEASURING = ("harness.core.store",)  # the measurements' entry module (every kind); what it imports is followed
-PACKAGES = ("fixtures", "harness")  # imports followed into these packages (the rest are pinned by version)
+FORMAT = 1  # of a cache entry's files
+WEIGHTS, META = "model.safetensors", "planted.json"  # META is written last: an entry without it is incomplete
 
 
-def _module_file(name: str) -> Path | None:
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    return Path(spec.origin) if spec is not None and spec.origin and spec.origin.endswith(".py") else None
+class PlantedCacheError(Exception):
+    """A planted-model cache entry that is not what this cache writes (crafted, corrupt or from another version)."""
 
 
-def _imports(name: str, path: Path) -> set[str]:
-    """Modules of ``PACKAGES`` that the module ``name`` (at ``path``) imports, submodules of ``from x import y``
-    included."""
-    found: set[str] = set()
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                base = f"{parent}.{base}" if base else parent
-            found.add(base)
-            found |= {f"{base}.{alias.name}" for alias in node.names if _module_file(f"{base}.{alias.name}")}
-    wanted = set()
-    for module in found:  # a.b.c imports a and a.b too
-        parts = module.split(".")
-        wanted |= {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
-    return {m for m in wanted if m.split(".")[0] in PACKAGES}
+def builder_sources(spec: PlantedModel) -> dict[str, str]:
+    """Module name -> sha256 of its source, for the spec's builder module and everything of ours it imports."""
+    return module_sources((type(spec).__module__,))
 
 
-@functools.cache
-def module_sources(roots: tuple[str, ...]) -> dict[str, str]:
-    """Module name -> sha256 of its source, for ``roots`` and every module of ours they import (transitively)."""
-    hashes: dict[str, str] = {}
-    pending = list(roots)
-    while pending:
-        name = pending.pop()
-        path = _module_file(name)
-        if name in hashes or path is None:
-            continue
-        hashes[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-        pending += sorted(_imports(name, path) - set(hashes))
-    return dict(sorted(hashes.items()))
-
-
-def builder_sources() -> dict[str, str]:
-    """Module name -> sha256 of its source, for the builder modules and everything of ours they import."""
-    return module_sources(BUILDERS)
-
-
-def cache_key(spec: PlantSpec | LanguagePlantSpec, examples_by_task: Mapping[str, Sequence[ParallelExample]],
+def cache_key(spec: PlantedModel, examples_by_task: Mapping[str, Sequence[ParallelExample]],
               sources: Mapping[str, str] | None = None) -> str:
     payload: dict[str, Any] = {
-        "sources": dict(builder_sources() if sources is None else sources), "spec": repr(spec),
+        "sources": dict(builder_sources(spec) if sources is None else sources), "spec": repr(spec),
         "data": {task: data_fingerprint(list(examples)) for task, examples in sorted(examples_by_task.items())},
-        "torch": torch.__version__, "transformers": transformers.__version__}
+        "torch": torch.__version__, "transformers": transformers.__version__, "format": FORMAT}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _added_tokens(tokenizer: ByT5Tokenizer) -> list[str]:
+    """The tokens added to ByT5's own vocabulary, in id order."""
+    base = ByT5Tokenizer().get_added_vocab()
+    return [token for token, _ in sorted(tokenizer.get_added_vocab().items(), key=lambda item: item[1])
+            if token not in base]
+
+
+def save(lm: LoadedModel, directory: Path) -> None:
+    """Write ``lm`` as plain data into ``directory`` (which must not exist yet), atomically."""
+    if type(lm.tokenizer) is not ByT5Tokenizer:
+        raise TypeError(f"{lm.name}: the planted-model cache rebuilds ByT5 tokenizers only, got "
+                        f"{type(lm.tokenizer).__name__}")
+    tmp = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    safetensors.torch.save_model(lm.model, str(tmp / WEIGHTS))
+    meta = {"format": FORMAT, "name": lm.name, "model_id": lm.model_id, "revision": lm.revision,
+            "site": lm.site.name, "config": lm.model.config.to_dict(),
+            "added_tokens": _added_tokens(lm.tokenizer), "vocab": lm.tokenizer.get_added_vocab()}
+    (tmp / META).write_text(json.dumps(meta), encoding="utf-8")
+    os.replace(tmp, directory)
+
+
+def load(directory: Path) -> LoadedModel:
+    """Rebuild a planted model from ``save``'s files; a PlantedCacheError says what is wrong with them."""
+    def broken(problem: str) -> PlantedCacheError:
+        return PlantedCacheError(f"planted-model cache entry {directory} {problem}; delete it (or run with "
+                                 "--no-cache)")
+
+    try:
+        meta = json.loads((directory / META).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise broken(f"has no readable {META}: {error}") from error
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise broken(f"is not in format {FORMAT}")
+    try:
+        config = transformers.AutoConfig.for_model(**meta["config"])
+        model = transformers.AutoModelForCausalLM.from_config(config)
+        missing, unexpected = safetensors.torch.load_model(model, str(directory / WEIGHTS), strict=False)
+        tokenizer = ByT5Tokenizer()
+        tokenizer.add_tokens(list(meta["added_tokens"]))
+    except (SafetensorError, OSError, KeyError, TypeError, ValueError) as error:
+        raise broken(f"cannot be rebuilt: {str(error).splitlines()[0]}") from error
+    if missing or unexpected:
+        raise broken(f"does not match its config: missing weights {missing}, unexpected {unexpected}")
+    if tokenizer.get_added_vocab() != meta["vocab"]:
+        raise broken("does not rebuild its tokenizer's vocabulary")
+    return wrap_model(model, tokenizer, name=meta["name"], site=meta["site"], model_id=meta["model_id"],
+                      revision=meta["revision"])
 
 
 class PlantedCache:
@@ -101,41 +112,35 @@ class PlantedCache:
         self.built: list[str] = []
         self.loaded: list[str] = []
 
-    def path(self, spec: PlantSpec | LanguagePlantSpec,
-             examples_by_task: Mapping[str, Sequence[ParallelExample]]) -> Path | None:
+    def path(self, spec: PlantedModel, examples_by_task: Mapping[str, Sequence[ParallelExample]]) -> Path | None:
         if self.directory is None:
             return None
-        return self.directory / f"{spec.name}-{cache_key(spec, examples_by_task)}.pt"
+        return self.directory / f"{spec.name}-{cache_key(spec, examples_by_task)}"
 
-    def get(self, spec: PlantSpec | LanguagePlantSpec,
-            examples_by_task: Mapping[str, Sequence[ParallelExample]]) -> LoadedModel:
+    def get(self, spec: PlantedModel, examples_by_task: Mapping[str, Sequence[ParallelExample]]) -> LoadedModel:
         path = self.path(spec, examples_by_task)
         if path is None:
             self.built.append(spec.name)
-            return build_planted(spec, examples_by_task)
+            return spec.build(examples_by_task)
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{path}.lock"):
             if path.exists():
-                lm = torch.load(path, weights_only=False)  # our own pickle, written below
+                lm = load(path)
                 # The builders flush denormals process-wide (fast CPU matmuls with silu tails); a loaded model
                 # must run under the same setting to give the same numbers.
                 torch.set_flush_denormal(True)
                 self.loaded.append(spec.name)
                 return lm
-            lm = build_planted(spec, examples_by_task)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            torch.save(lm, tmp)
-            os.replace(tmp, path)
+            lm = spec.build(examples_by_task)
+            save(lm, path)
             self.built.append(spec.name)
             return lm
 
 
-def measurement_identity(spec: PlantSpec | LanguagePlantSpec,
+def measurement_identity(spec: PlantedModel,
                          examples_by_task: Mapping[str, Sequence[ParallelExample]]) -> dict[str, Any]:
     """What a tiny-tier measurement of a planted model depends on besides what the measurement store's key holds
-    (task, data, template, languages, settings, conditions): the model's own cache key (its builder's code, spec,
-    data and the library versions) and the source of the measuring code (``MEASURING`` and every ``fixtures`` /
-    ``harness`` module it imports). A measurement cached under it is therefore never stale: any change to the model,
-    the measuring code or the data gives another key."""
-    return {"planted": repr(spec), "model_key": cache_key(spec, examples_by_task),
-            "measuring": module_sources(MEASURING)}
+    (task, data, template, languages, settings, conditions, schema versions, measuring code): the spec and the
+    model's own cache key (its builder's code, spec, data and the library versions). A measurement cached under it
+    is therefore never stale: any change to the model, the measuring code or the data gives another key."""
+    return {"planted": repr(spec), "model_key": cache_key(spec, examples_by_task)}

@@ -68,7 +68,8 @@ def check_ignore(ignore: Iterable[str]) -> list[str]:
     fields = list(ignore)
     unknown = [name for name in fields if name not in IDENTITY_FIELDS]
     if unknown:
-        raise ValueError(f"unknown identity field(s) {', '.join(map(repr, unknown))}; valid: {', '.join(IDENTITY_FIELDS)}")
+        raise ValueError(f"unknown identity field(s) {', '.join(map(repr, unknown))}; valid: "
+                         f"{', '.join(IDENTITY_FIELDS)}")
     return fields
 
 

@@ -1,6 +1,7 @@
 """``python -m harness diff A B``: what changed between two runs, as terminal tables; exit status 1 on regressions.
 
-A and B are run directories or their summary.json; B is compared with A as with ``--baseline A`` (harness.plugin.baseline):
+A and B are run directories or their summary.json; B is compared with A as with ``--baseline A``
+(harness.plugin.baseline):
 verdicts and effects of the same instances, instances new in B or missing from it, instances whose settings
 changed, and the runs' package versions, options and data hashes.
 """

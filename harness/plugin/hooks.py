@@ -7,37 +7,28 @@ The tiny tier (default) runs each claim on its planted models and asserts the pl
 
 from __future__ import annotations
 
-import json
-import math
-import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 
-from harness.plugin import distributed
-from harness.plugin.baseline import BaselineIndex, Match, compare, update_baseline
+from harness.core import papers
 from harness.core.claim import Claim, ClaimCase
-from harness.plugin.instances import instance_of, load_snapshot
-from harness.papers.sharing_matters.measurement import MeasureConfig, Measurement
-from harness.core.models import base_model_for, load_model, registry_identity
-from harness.plugin.options import option_problems
-from harness.plugin.results import RunWriter, git_state, new_run_id, package_versions
-from harness.core.shared_store import SharedStore
-from harness.core.store import MeasurementStore
-from harness.tasks import FIXTURE_DATA, TASKS, MissingDataError, TaskDataError, load_task
 from harness.core.verdict import Verdict
+from harness.plugin import distributed
+from harness.plugin.baseline import update_baseline
+from harness.plugin.options import option_problems
+from harness.plugin.records import RecordWriter
+from harness.plugin.session import ClaimsSession
+from harness.tasks import MissingDataError, TaskDataError
 
 STATE = pytest.StashKey["ClaimsSession"]()
 VERDICT = pytest.StashKey[str]()
 RECORD = pytest.StashKey[dict[str, Any]]()  # the item's run record, sent to the controller on its call report
 POSITION = pytest.StashKey[int]()  # the item's place in the run's order (the same in every pytest-xdist worker)
-TASK_FOLDERS = {"xnli": "xnli", "facts": "mpararel", "editing": "mzsre", "editing-all-en": "mzsre"}
-TINY_TASK = "xnli"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,6 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "comma-separated: e.g. model (a fine-tuned checkpoint against its original) or dtype")
     group.addoption("--baseline-update", action="store_true", help="after the run, make it the baseline at "
                     "--baseline PATH (the run directory's files, or its summary.json when PATH ends in .json)")
+    parser.addini(papers.INI_OPTION, type="linelist", default=[],
+                  help="modules of further papers, one per line, each defining PAPER = harness.core.papers.Paper(...)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,6 +74,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if "full" in (config.option.markexpr or "") and not config.getoption("model"):
         raise pytest.UsageError("-m full needs a model: pass --model with an alias (e.g. bloomz-7b1), a hub id or "
                                 "a local directory")
+    try:
+        papers.use(config.getini(papers.INI_OPTION))
+        papers.papers()
+    except papers.PaperRegistryError as error:
+        raise pytest.UsageError(f"neuron-claims: {error}") from error
     if distributed.is_worker(config):
         torch.set_num_threads(1)  # workers share the machine's cores
     else:  # the controller (or a serial run) checked the options before any worker started
@@ -96,242 +94,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if not distributed.is_worker(config):
         config.pluginmanager.register(RecordWriter(state), "neuron-claims-records")
         config.pluginmanager.register(state.controller, "neuron-claims-xdist")
-
-
-def _split(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
-class ClaimsSession:
-    """State of one pytest session: the two tiers' measurement stores and the run directory."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.writer: RunWriter | None = None
-        self.records: list[dict[str, Any]] = []
-        self._stores: dict[str, MeasurementStore] = {}
-        self.data_error: str | None = None  # the first task data that could not be loaded while collecting
-        self.run_id = distributed.controller_run_id(config) or new_run_id()  # one id, known to every worker
-        self.controller = distributed.Controller(self.run_id)  # pytest-xdist: hooks of the controller's side
-        self.planted: Any = None  # harness.planted.cache.PlantedCache, made with the tiny store
-        self.baseline: BaselineIndex | None = None
-        self.baseline_run: str | None = None
-        self.baseline_comparison: dict[str, Any] | None = None  # the run's comparison, for run.json and the summary
-        path = self.option("baseline")
-        if path and Path(path).exists():
-            snapshot = load_snapshot(Path(path))
-            self.baseline = BaselineIndex(snapshot.instances, _split(self.option("baseline_ignore")) or ())
-            self.baseline_run = snapshot.run_id
-
-    def option(self, name: str) -> Any:
-        return self.config.getoption(name)
-
-    # -- parametrization -------------------------------------------------------------------------------------
-    def cases(self, claim: Claim) -> list[ClaimCase]:
-        cases = [ClaimCase(claim, "tiny", p.model, TINY_TASK, lang, p.base_model, p.expected_for(lang))
-                 for p in claim.planted
-                 for lang in (self.tiny_languages() if claim.per_language else [None])]
-        model = self.option("model")
-        if model:
-            base = self.option("base_model") or (self._registry_base(model) if claim.needs_base else None)
-            selected = _split(self.option("tasks"))
-            tasks = [t for t in claim.tasks if selected is None or t in selected]
-            if claim.versus and selected is not None and claim.versus not in selected:
-                tasks = []  # the comparison needs its second task
-            for task in tasks:
-                languages = self.full_languages(task) if claim.per_language else [None]
-                cases += [ClaimCase(claim, "full", model, task, lang, base if claim.needs_base else None)
-                          for lang in languages]
-        return cases
-
-    @staticmethod
-    def _registry_base(model: str) -> str | None:
-        try:
-            return base_model_for(model)
-        except ValueError:
-            return None
-
-    def tiny_languages(self) -> list[str]:
-        return self.store("tiny").languages(TINY_TASK)
-
-    def full_languages(self, task: str) -> list[str]:
-        return self.store("full").languages(task)
-
-    def task_data_problem(self) -> str | None:
-        """The first selected task (--tasks, or all) whose data does not load, in words; None when all load."""
-        for task in _split(self.option("tasks")) or TASKS:
-            try:
-                self.full_languages(task)
-            except (TaskDataError, MissingDataError) as error:
-                return f"{error} (with -n, every selected task's data is checked before the workers start; " \
-                       "--tasks selects the tasks)"
-        return None
-
-    # -- measurements ------------------------------------------------------------------------------------------
-    def store(self, tier: str) -> MeasurementStore:
-        if tier not in self._stores:
-            self._stores[tier] = self._tiny_store() if tier == "tiny" else self._full_store()
-        return self._stores[tier]
-
-    def _tiny_store(self) -> MeasurementStore:
-        from harness.papers.sharing_matters.planted import PLANTED  # planted models are test fixtures, not library code
-        from harness.planted.cache import PlantedCache, measurement_identity
-
-        cache = None if self.option("no_cache") else Path(self.option("cache_dir"))
-        self.planted = PlantedCache(None if cache is None else cache / "planted")
-
-        def examples(name: str) -> dict[str, list]:
-            return {task: store.examples(task) for task in PLANTED[name].tasks}
-
-        # measurements of planted models are cached too (their key covers the model's and the measuring code's
-        # sources); --no-cache under pytest-xdist: the workers still share the run's own measurement directory
-        store = SharedStore(
-            lambda name: self.planted.get(PLANTED[name], examples(name)),
-            lambda task: load_task(task, data_dir=FIXTURE_DATA / TASK_FOLDERS[task]),
-            MeasureConfig(seed=self.option("seed"), scoring=self.option("scoring")),
-            identity=lambda name: measurement_identity(PLANTED[name], examples(name)),
-            cache_dir=distributed.shared_dir(self.config) if cache is None else cache / "tiny")
-        return store
-
-    @property
-    def device(self) -> str:
-        device = self.option("device")
-        return distributed.auto_device(self.config) if device in (None, "auto") else device
-
-    def _full_store(self) -> MeasurementStore:
-        data_dir = self.option("data_dir")
-        config = MeasureConfig(threshold=self.option("threshold"), epsilon=self.option("epsilon"),
-                               positions=self.option("positions"), batch_size=self.option("batch_size"),
-                               seed=self.option("seed"), scoring=self.option("scoring"))
-
-        def examples(task: str) -> list:
-            folder = Path(data_dir) / TASK_FOLDERS[task] if data_dir else None
-            return load_task(task, languages=_split(self.option("languages")), limit=self.option("limit"),
-                             data_dir=folder)
-
-        def model(name: str) -> Any:
-            return load_model(name, dtype=self.option("dtype"), device=self.device,
-                              site=self.option("site"), device_map=self.option("device_map"), data_dir=data_dir)
-
-        def identity(name: str) -> dict[str, object]:
-            path = Path(name)
-            stamp = max((f.stat().st_mtime for f in path.iterdir()), default=0) if path.is_dir() else None
-            return {"name": name, "local_mtime": stamp, "dtype": self.option("dtype"), "site": self.option("site"),
-                    "device": self.option("device"), **registry_identity(name, data_dir)}
-
-        # --no-cache under pytest-xdist: the workers still share the run's own measurement directory
-        cache = distributed.shared_dir(self.config) if self.option("no_cache") else Path(self.option("cache_dir"))
-        return SharedStore(model, examples, config, identity=identity, cache_dir=cache, progress=True)
-
-    def measurement(self, case: ClaimCase, model: str | None = None, task: str | None = None,
-                    languages: list[str] | None = None) -> Measurement:
-        """The case's measurement, or another model's / task's; on ``languages`` only when given."""
-        return self.store(case.tier).get(model or case.model, task or case.task,
-                                         None if languages is None else tuple(languages))
-
-    def common_languages(self, case: ClaimCase, *tasks: str) -> list[str]:
-        """The case task's languages that ``tasks`` have too, in its order."""
-        store = self.store(case.tier)
-        return [lang for lang in store.languages(case.task) if all(lang in store.languages(t) for t in tasks)]
-
-    # -- records -----------------------------------------------------------------------------------------------
-    def run_info(self) -> dict[str, Any]:
-        """What run.json says about the run's settings (instances read their limit and languages from it)."""
-        return {"run_id": self.run_id,
-                "seeds": {"bootstrap": self.option("seed"), "controls": self.option("seed")},
-                "options": {name: self.option(name) for name in (
-                    "model", "base_model", "dtype", "device", "threshold", "site", "scoring", "positions",
-                    "epsilon", "limit", "tasks", "languages", "batch_size")}}
-
-    def run_writer(self) -> RunWriter:
-        if self.writer is None:
-            root = Path(self.option("report"))
-            info = self.run_info()
-            run_id = info.pop("run_id")
-            self.writer = RunWriter(root, {
-                "command": " ".join(["pytest", *map(shlex.quote, self.config.invocation_params.args)]),
-                "tier": "full" if self.option("model") else "tiny", "git": git_state(Path(self.config.rootpath)),
-                "packages": package_versions(), **info}, run_id=run_id)
-        return self.writer
-
-    def add(self, record: dict[str, Any]) -> None:
-        """Keep and write one record (the controller, or a serial run)."""
-        self.records.append(record)
-        self.run_writer().append(record)
-
-    def compare(self, record: dict[str, Any]) -> Match | None:
-        """Compare a record with its baseline instance (None without --baseline); the record keeps the outcome."""
-        if self.baseline is None:
-            return None
-        match = self.baseline.match(instance_of(record, self.run_info()))
-        record["baseline"] = match.to_record(str(self.baseline_run))
-        return match
-
-    def compare_run(self) -> dict[str, Any]:
-        """The whole run against the baseline, for run.json and the terminal: counts, and the instances that
-        regressed, are new, changed settings or are missing."""
-        assert self.baseline is not None
-        info = self.run_info()
-        comparison = compare([instance_of(r, info) for r in self.records], self.baseline.instances,
-                             self.baseline.ignore)
-        lines = [f"{m.status:<16}  {m.current.claim} [{m.current.instance}]: {'; '.join(m.changes)}".rstrip(": ")
-                 for m in comparison.matches if m.status != "unchanged"]
-        missing = [f"{i.claim} [{i.instance}]" for i in comparison.missing]
-        lines += [f"{'missing':<16}  {name}" for name in missing]
-        return {"path": self.option("baseline"), "run_id": self.baseline_run, "ignore": self.baseline.ignore,
-                "counts": comparison.counts(), "lines": lines, "missing": missing}
-
-    def work(self) -> list[dict[str, Any]]:
-        """What this process measured and which planted models it built or loaded (run.json's ``work``)."""
-        worker = distributed.worker_id(self.config)
-        done = [{"worker": worker, "measured": m} for store in self._stores.values()
-                for m in getattr(store, "measured", [])]
-        if self.planted is not None:
-            done += [{"worker": worker, "planted": name, "source": source}
-                     for source, names in (("built", self.planted.built), ("cache", self.planted.loaded))
-                     for name in names]
-        return done
-
-    def record(self, case: ClaimCase, verdict: Verdict | None, seconds: float,
-               error: str | None = None) -> dict[str, Any]:
-        claim = case.claim
-        m = self.store(case.tier).peek(case.model, case.task)
-        provenance: dict[str, Any] = {"model": case.model}
-        params = dict(verdict.params) if verdict else {}
-        timings = {"seconds": round(seconds, 3)}
-        if m is not None:  # measurement choices go with the rule's parameters; the model's facts to provenance
-            # (a kind of measurement without a threshold or epsilon, e.g. Kojima's language neurons, records None)
-            provenance = {**m.model, "data_hash": m.data_hash,
-                          **{name: m.config.get(name) for name in ("threshold", "positions", "epsilon")}}
-            params |= {**m.config, **m.scoring}
-            timings |= m.timings
-        record = {
-            "claim": claim.id, "title": claim.title, "instance": case.id, "tier": case.tier, "model": case.model,
-            "base_model": case.base_model, "task": case.task, "language": case.language,
-            "verdict": verdict.verdict if verdict else "error", "expected": case.expected,
-            "reason": verdict.reason if verdict else error,
-            "effect": {"name": verdict.effect_name, "value": verdict.effect, "ci": list(verdict.ci)} if verdict else None,
-            "paper": {"ref": claim.paper_ref, "text": claim.paper_text,
-                      "numbers": claim.paper_numbers(str(provenance.get("model_id", case.model)), case.task,
-                                                     case.language)},
-            "measured": verdict.measured if verdict else {}, "params": params, "provenance": provenance,
-            "plots": verdict.plots if verdict else [], "tables": verdict.tables if verdict else [],
-            "timings": timings, "error": error}
-        return json.loads(json.dumps(_finite(record), default=str, allow_nan=False))  # as results.jsonl has it
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: write them as null. NumPy scalars become Python numbers (records cross process
-    boundaries under pytest-xdist, whose serializer knows only plain types)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -426,19 +188,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         # the record rides on the report: pytest-xdist serializes it to the controller with the report's attributes
         report.claim_record = record  # type: ignore[attr-defined]  # extra attributes are part of a report's state
     return report
-
-
-class RecordWriter:
-    """Writes the records arriving on call reports, whichever process measured them (the controller, or a serial
-    run; registered there only)."""
-
-    def __init__(self, state: ClaimsSession) -> None:
-        self.state = state
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        record = getattr(report, "claim_record", None)
-        if record is not None and report.when == "call":
-            self.state.add(record)
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):

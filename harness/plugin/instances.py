@@ -106,7 +106,8 @@ class Instance:
     @classmethod
     def from_json(cls, data: dict[str, Any], run_id: str | None = None) -> Instance:
         ci = data.get("ci")
-        return cls(**{**{name: data.get(name) for name in cls.__dataclass_fields__}, "settings": data.get("settings") or {},
+        return cls(**{**{name: data.get(name) for name in cls.__dataclass_fields__},
+                      "settings": data.get("settings") or {},
                       "ci": None if ci is None else tuple(ci), "run_id": data.get("run_id") or run_id})
 
 

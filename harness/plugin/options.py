@@ -21,7 +21,8 @@ Check = Callable[[Any, pytest.Config], str | None]
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")  # accelerate's named strategies
 POSITIONS = ("last", "all")
-SCORINGS = ("generate", "choice")  # as harness.papers.sharing_matters.measurement.SCORINGS (measure imports torch models; this stays light)
+# as harness.papers.sharing_matters.measurement.SCORINGS (which imports the models; this module stays light)
+SCORINGS = ("generate", "choice")
 SITES = ("down_proj_input", "gate")
 
 

@@ -1,4 +1,5 @@
-"""HTML report and diffable summary of a claims run (SPEC §6); several runs merge into one page."""
+"""HTML report and diffable summary of a claims run (docs/design.md,
+"The claim life cycle"); several runs merge into one page."""
 
 from harness.report.load import ReportInputError
 from harness.report.render import render_merged, render_report

@@ -23,7 +23,8 @@ INDEX_FILE = "index.html"
 # Colour of a matrix cell: the most severe verdict among its languages.
 _SEVERITY = ("error", "refuted", "inconclusive", "supported")
 PLANTED_COLUMN = "planted models"
-PLANTED_STATUSES = ("planted-match", "planted-mismatch")  # the folded column's cells: do verdicts match the truths?  # the folded column of the tiny tier's planted models
+# the cells of the folded column of the tiny tier's planted models: do the verdicts match the truths?
+PLANTED_STATUSES = ("planted-match", "planted-mismatch")
 FOLD_MAX_VALUES = 3  # a folded provenance cell lists up to this many distinct values, or counts them
 HASH_KEYS = ("data_hash",)  # provenance values shown shortened (the full value in the cell's title)
 
@@ -164,7 +165,8 @@ def _provenance(records: list[dict[str, Any]], several_runs: bool) -> dict[str, 
     planted = [values(r) for r in records if _planted(r)]
     folded = None
     if planted:
-        distinct = [list(dict.fromkeys(json.dumps(v, default=str) for v in column)) for column in zip(*planted)]
+        distinct = [list(dict.fromkeys(json.dumps(v, default=str) for v in column))
+                    for column in zip(*planted, strict=False)]
         folded = [[json.loads(v) for v in column] for column in distinct]
         name = columns.index("model")
         folded[name] = [f"{len(folded[name])} planted models"]
@@ -302,7 +304,8 @@ def _since_baseline(baseline: dict[str, Any] | None) -> dict[str, Any] | None:
     if not baseline:
         return None
     ci = baseline.get("ci")
-    effect = fmt(baseline.get("effect")) + (f" [{fmt(ci)}]" if ci else "") if baseline.get("effect") is not None else None
+    effect = (fmt(baseline.get("effect")) + (f" [{fmt(ci)}]" if ci else "")
+              if baseline.get("effect") is not None else None)
     return {"status": baseline.get("status"), "changes": baseline.get("changes") or [],
             "verdict": baseline.get("verdict"), "effect": effect, "run_id": baseline.get("run_id")}
 

@@ -16,7 +16,8 @@ RUN_FACTS = ("tier", "command", "packages", "options", "git", "seeds")  # copied
 
 def summarize(run: Run) -> dict[str, Any]:
     """Counts per verdict (all four always present), verdict per claim instance, planted-truth mismatches, the run's
-    facts (packages, options, git) and every instance with its settings, verdict and effect (see harness.plugin.instances).
+    facts (packages, options, git) and every instance with its settings, verdict and effect (see
+    harness.plugin.instances).
 
     A mismatch is named ``"<claim>/<instance>"`` because instance ids repeat across claims.
     """

@@ -74,7 +74,8 @@ def build(recipe: Recipe, corpus: Corpus, parent_dir: Path | None = None, *,
         tokenizer = AutoTokenizer.from_pretrained(parent_dir)
         model = AutoModelForCausalLM.from_pretrained(parent_dir, dtype=torch.float32)
     log = train(model, tokenizer, documents, recipe, progress=progress)
-    manifest = {"name": recipe.name, "recipe": asdict(recipe), "data_hash": corpus.data_hash, "data_source": corpus.source,
+    manifest = {"name": recipe.name, "recipe": asdict(recipe), "data_hash": corpus.data_hash,
+                "data_source": corpus.source,
                 "documents": len(documents), "parameters": sum(p.numel() for p in model.parameters()),
                 "torch": torch.__version__, "transformers": transformers.__version__,
                 "tokenizers": tokenizers.__version__, "training": asdict(log), "state_digest": state_digest(model)}

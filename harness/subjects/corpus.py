@@ -19,10 +19,12 @@ from harness.tasks import (
     TaskDataError,
     data_fingerprint,
     load_task,
+    task_spec,
 )
 
-FOLDERS = {"xnli": "xnli", "facts": "mpararel", "editing": "mzsre"}  # as under the full tier's --data-dir
-TASKS = tuple(FOLDERS)  # the subjects learn KE in its EN->ALL direction (ALL->EN is measured, not trained)
+# the subjects learn KE in its EN->ALL direction (ALL->EN is measured, not trained)
+TASKS = ("xnli", "facts", "editing")
+MIRRORED = ("facts", "editing")  # without a data directory: read from their pinned public mirrors
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,8 @@ class Corpus:
 def task_folders(data_dir: Path | str | None) -> dict[str, Path | None]:
     """Each task's data folder (None: the loader's pinned public mirror)."""
     if data_dir is None:
-        return {"xnli": FIXTURE_DATA / "xnli", "facts": None, "editing": None}
-    return {task: Path(data_dir) / folder for task, folder in FOLDERS.items()}
+        return {task: None if task in MIRRORED else FIXTURE_DATA / task_spec(task).folder for task in TASKS}
+    return {task: Path(data_dir) / task_spec(task).folder for task in TASKS}
 
 
 def load_corpus(data_dir: Path | str | None, who: str, items: dict[str, int]) -> Corpus:
@@ -63,7 +65,7 @@ def load_corpus(data_dir: Path | str | None, who: str, items: dict[str, int]) ->
         except (MissingDataError, TaskDataError) as error:
             where = f"--data-dir {data_dir}" if data_dir is not None else "the pinned public mirrors"
             raise MissingDataError(f"{who} is trained on the tasks' data, read from {where} (folders "
-                                   f"{', '.join(FOLDERS.values())}): {error}") from None
+                                   f"{', '.join(task_spec(t).folder for t in TASKS)}): {error}") from None
     documents = tuple(Document(task, lang, ex.prompts[lang], ex.answers[lang])
                       for task in TASKS for ex in examples[task] for lang in ex.prompts)
     digest = hashlib.sha256("".join(f"{task}:{data_fingerprint(examples[task])};" for task in TASKS).encode())

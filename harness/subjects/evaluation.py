@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.papers.sharing_matters.measurement import MeasureConfig, measure
 from harness.core.models import LoadedModel
+from harness.papers.sharing_matters.measurement import MeasureConfig, measure
 from harness.papers.sharing_matters.neurons import TYPES
 from harness.subjects.corpus import TASKS, task_folders
 from harness.tasks import load_task, task_spec

@@ -101,7 +101,8 @@ def collate(encoded: Sequence[Encoded], rows: Sequence[list[int]], row_tokens: i
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def new_model(architecture: Architecture, tokenizer: PreTrainedTokenizerBase, seed: int) -> transformers.BloomForCausalLM:
+def new_model(architecture: Architecture, tokenizer: PreTrainedTokenizerBase,
+              seed: int) -> transformers.BloomForCausalLM:
     config = transformers.BloomConfig(
         vocab_size=len(tokenizer), hidden_size=architecture.hidden_size, n_layer=architecture.n_layer,
         n_head=architecture.n_head, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,

@@ -1,4 +1,4 @@
-"""Parallel multilingual tasks of the paper (SPEC §3): ``xnli``, ``facts`` (mParaRel P36), ``editing`` (MzsRE).
+"""Parallel multilingual tasks of the papers: ``xnli``, ``facts`` (mParaRel P36), ``editing`` (MzsRE).
 
 ``load_task(name, data_dir=FIXTURE_DATA / "xnli")`` etc. reads the project's own small datasets; ``data_dir`` always
 points at the task's folder (the one holding ``<lang>/``, ``patterns/`` + ``tuples/``, or the MzsRE json files).
@@ -39,6 +39,7 @@ __all__ = [
 
 _SPECS: dict[str, TaskSpec] = {spec.name: spec for spec in (xnli.SPEC, facts.SPEC, editing.SPEC, editing.REVERSE_SPEC)}
 TASKS: tuple[str, ...] = tuple(_SPECS)
+_LOADERS = {xnli.SPEC.name: xnli.load, facts.SPEC.name: facts.load}  # editing's two directions: editing.load
 
 
 def task_spec(name: str) -> TaskSpec:
@@ -65,8 +66,7 @@ def load_task(
                             shots=shots)
     if direction is not None or shots:
         raise TaskDataError(f"{name}: direction and shots apply to the editing task only")
-    loader = xnli.load if name == "xnli" else facts.load
-    return loader(languages, limit, data_dir)
+    return _LOADERS[name](languages, limit, data_dir)
 
 
 def _check_name(name: str) -> None:

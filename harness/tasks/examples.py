@@ -1,7 +1,7 @@
 """Shared vocabulary of the task loaders: parallel examples, task specs, languages, errors, fingerprints.
 
 A *parallel example* is one item of a task given in several languages at once (the unit over which the paper
-classifies neurons into all-shared / partial-shared / specific / non-activated, SPEC §2).
+classifies neurons into all-shared / partial-shared / specific / non-activated: docs/design.md, "Definitions").
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ class TaskSpec:
     template: str
     max_new_tokens: int | None  # open answers: the generation budget; verbalizers: the tokenizer decides
     languages: tuple[str, ...]
+    folder: str = ""  # the folder holding its data under a data directory (--data-dir, fixtures/data)
+    match: str = "exact match"  # open answers: "exact match" or "prefix match" (harness.core.scoring.MATCHES)
 
 
 def data_fingerprint(examples: Sequence[ParallelExample]) -> str:

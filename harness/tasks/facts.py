@@ -53,6 +53,8 @@ SPEC = TaskSpec(
     template="mParaRel P36 pattern up to a final [Y], [X] := subject (e.g. 'the capital of [X] is')",
     max_new_tokens=8,
     languages=LANGUAGES,
+    folder="mpararel",
+    match="prefix match",
 )
 
 

@@ -49,6 +49,7 @@ SPEC = TaskSpec(
     template=TEMPLATE,
     max_new_tokens=None,
     languages=tuple(lang for lang in LANGUAGES if lang != "pt"),
+    folder="xnli",
 )
 
 

@@ -1,8 +1,8 @@
 """Kojima et al., "On the Multilingual Ability of Decoder-based Pre-trained Language Models: Finding and Controlling
 Language-Specific Neurons" (NAACL 2024, arXiv 2404.02431): what its three claims share.
 
-They read the store's second kind of measurement (``language_neurons``, see harness.papers.kojima.language_neurons), taken on the
-task's parallel texts: XNLI premise and hypothesis, or fact-probing patterns, in each language.
+They read the paper's kind of measurement (``language_neurons``, see harness.papers.kojima.language_neurons),
+taken on the task's parallel texts: XNLI premise and hypothesis, or fact-probing patterns, in each language.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ PAPER_N = 1000  # top-N and bottom-N neurons per language in the paper (7B model
 
 def language_neurons(claims, case: ClaimCase) -> LanguageNeurons:
     """The case's language-neuron measurement (computed once per model and task, then shared by the claims)."""
-    return claims.store(case.tier).get(case.model, case.task, kind="language_neurons")
+    return claims.measurement(case, kind="language_neurons")
 
 
 def tampering_outcomes(m: LanguageNeurons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

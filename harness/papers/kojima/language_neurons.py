@@ -21,12 +21,13 @@ from dataclasses import asdict, dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from harness.papers.kojima.expertise import average_precision, class_medians, top_and_bottom
 from harness.core.interventions import POSITIONS
 from harness.core.langid import UnigramNaiveBayes, held_out_recall
 from harness.core.models import LoadedModel
+from harness.core.provenance import Provenance, check_request
 from harness.core.responses import POOLINGS, pooled_responses
 from harness.core.sampling import cut_at_eos, sample_under_fixes, start_tokens
+from harness.papers.kojima.expertise import average_precision, class_medians, top_and_bottom
 from harness.tasks import ParallelExample, TaskSpec, data_fingerprint, prompt_content
 
 LANGUAGE_CONDITIONS = ("resamples", "tampering")  # the parts a claim may ask for, beyond the selection
@@ -70,17 +71,10 @@ class LanguageNeuronConfig:
 
 
 @dataclass
-class LanguageNeurons:
+class LanguageNeurons(Provenance):
     """Summaries of one (model, task) run, on the CPU. L = languages, R = bootstrap resamples, N = selected per side;
     neurons are numbered layer-major (index = layer x d_ff + unit); "sides" are (top, bottom)."""
 
-    model: dict[str, object]
-    task: str
-    languages: list[str]
-    example_ids: list[str]
-    config: dict[str, object]
-    data_hash: str
-    scoring: dict[str, object]
     n_layers: int
     d_ff: int
     top: torch.Tensor  # (L, N) neuron index, highest AP first
@@ -96,18 +90,10 @@ class LanguageNeurons:
     tampering: dict[str, torch.Tensor] = field(default_factory=dict)
     samples: dict[str, list[str]] = field(default_factory=dict)  # a few decoded generations per condition
     fixed_share: float = 0.0  # share of all FFN neurons one tampering condition fixes
-    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_selected(self) -> int:
         return int(self.top.shape[1])
-
-    def to_state(self) -> dict[str, object]:
-        return asdict(self)
-
-    @classmethod
-    def from_state(cls, state: dict[str, object]) -> LanguageNeurons:
-        return cls(**state)
 
 
 def language_texts(examples: Sequence[ParallelExample], spec: TaskSpec) -> tuple[list[str], torch.Tensor]:
@@ -250,12 +236,7 @@ def measure_language_neurons(lm: LoadedModel, examples: Sequence[ParallelExample
                              progress: bool = False) -> LanguageNeurons:
     """Expertise and selection; bootstrap summaries with the condition "resamples", the generation experiment with
     "tampering"."""
-    unknown = set(conditions) - set(LANGUAGE_CONDITIONS)
-    if unknown:
-        raise ValueError(f"unknown conditions {sorted(unknown)}; choose from {LANGUAGE_CONDITIONS}")
-    if not examples:
-        raise ValueError(f"{spec.name}: no examples to measure")
-    languages = list(examples[0].prompts)
+    languages = check_request(spec, examples, conditions, LANGUAGE_CONDITIONS)
     if len(languages) < 2:
         raise ValueError(f"language-specific neurons need at least two languages; {spec.name} has {languages}")
     texts, labels = language_texts(examples, spec)

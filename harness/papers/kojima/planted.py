@@ -35,13 +35,20 @@ import torch
 import transformers
 from transformers import ByT5Tokenizer
 
-from harness.planted.building import FAMILY_CONFIGS, FAMILY_FFNS, HIDDEN, PlantedFfn, fit_key, orthonormal_directions
 from harness.core.batching import encode
 from harness.core.interventions import fix
-from harness.papers.kojima.language_neurons import language_texts
 from harness.core.models import LoadedModel, wrap_model
 from harness.core.responses import pooled_responses
 from harness.core.sampling import sample_under_fixes, start_tokens
+from harness.papers.kojima.language_neurons import language_texts
+from harness.planted.building import (
+    FAMILY_CONFIGS,
+    FAMILY_FFNS,
+    HIDDEN,
+    PlantedFfn,
+    fit_key,
+    orthonormal_directions,
+)
 from harness.tasks import ParallelExample, task_spec
 
 FAMILY = "bloom"
@@ -67,6 +74,9 @@ class LanguagePlantSpec:
     n_layers: int = 10
     seed: int = 0
     tasks: tuple[str, ...] = ("xnli",)
+
+    def build(self, examples_by_task: Mapping[str, Sequence[ParallelExample]]) -> LoadedModel:
+        return build_language_planted(self, examples_by_task)
 
 
 LANGUAGE_PLANTED: dict[str, LanguagePlantSpec] = {spec.name: spec for spec in (

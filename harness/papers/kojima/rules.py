@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from harness.core.stats import bootstrap_ci, holm, mcnemar
-from harness.core.verdict import Verdict, decide
+from harness.core.verdict import Verdict, decide, inconclusive
 
 BANDS = ("first", "last")  # the two ends of the layer stack, each tested on its own
 EFFECT_LAYERS = "enrichment of the weaker end (first or last layers)"
@@ -51,7 +51,7 @@ def layer_concentration_rule(counts: np.ndarray, boot_counts: np.ndarray, *, edg
     effect is the weaker end's enrichment (with its interval).
     """
     n_layers = counts.shape[-1]
-    bands = dict(zip(BANDS, edge_bands(n_layers, edge_share)))
+    bands = dict(zip(BANDS, edge_bands(n_layers, edge_share), strict=True))
     width = len(bands["first"])
     control = width / n_layers  # a random same-size set's expected share in each band
     params = {"edge_share": edge_share, "min_enrichment": min_enrichment, "confidence": confidence,
@@ -77,7 +77,7 @@ def layer_concentration_rule(counts: np.ndarray, boot_counts: np.ndarray, *, edg
         for end in BANDS) + (f" (each band {100 * control:.0f}% of {n_layers} layers); both ends need "
                              f"{min_enrichment}")
     if 2 * width * min_enrichment > n_layers:
-        return Verdict("inconclusive", f"too few layers ({n_layers}) for both ends to reach an enrichment of "
+        return inconclusive(f"too few layers ({n_layers}) for both ends to reach an enrichment of "
                        f"{min_enrichment}; {reason}", EFFECT_LAYERS, enrichment[weaker], ci[weaker], measured, params)
     verdict = decide(all(enrichment[end] >= min_enrichment for end in BANDS),
                      all(ci[end][0] >= min_enrichment for end in BANDS),
@@ -107,8 +107,7 @@ def overlap_rule(overlap: np.ndarray, boot_overlap: np.ndarray, n_selected: int,
     n_langs = overlap.shape[-1]
     control = n_selected / n_neurons
     if n_langs < 2:
-        return Verdict("inconclusive", "one language: no pair to compare", "largest pairwise overlap", math.nan,
-                       (math.nan, math.nan), {}, params)
+        return inconclusive("one language: no pair to compare", "largest pairwise overlap", params=params)
     largest = float(_largest_overlap(overlap, n_selected))
     ci = _interval(largest, _largest_overlap(boot_overlap, n_selected), confidence)
     mean_pairs = overlap[:, np.triu(np.ones((n_langs, n_langs), dtype=bool), k=1)].mean() / n_selected
@@ -155,7 +154,8 @@ def tampering_rule(tampered: np.ndarray, control: np.ndarray, baseline: np.ndarr
     if not tampered.shape == control.shape == baseline.shape:
         raise ValueError(f"tampered, control and baseline must have one shape (languages, samples), got "
                          f"{tampered.shape}, {control.shape}, {baseline.shape}")
-    raw = np.array([mcnemar(c, t) for t, c in zip(tampered, control)])  # (languages,); shapes checked above
+    # (languages,); shapes checked above
+    raw = np.array([mcnemar(c, t) for t, c in zip(tampered, control, strict=True)])
     adjusted = holm(raw)
     t, c, b = tampered[target], control[target], baseline[target]
     shares = {"its neurons fixed": float(t.mean()), "random neurons fixed": float(c.mean()),
@@ -164,7 +164,8 @@ def tampering_rule(tampered: np.ndarray, control: np.ndarray, baseline: np.ndarr
     ci = bootstrap_ci(headroom_gain, t, c, seed=seed)
     increase = shares["its neurons fixed"] - shares["random neurons fixed"]
     measured = {**{f"target language, {name} %": 100 * share for name, share in shares.items()},
-                "gain over the control's headroom %": 100 * gain, "increase over random control (points)": 100 * increase,
+                "gain over the control's headroom %": 100 * gain,
+                "increase over random control (points)": 100 * increase,
                 "McNemar p (fixed vs random)": float(raw[target]),
                 "McNemar p, Holm-adjusted over languages": float(adjusted[target]),
                 "languages in the Holm family": len(raw), "neurons fixed %": 100 * fixed_share,
@@ -175,18 +176,18 @@ def tampering_rule(tampered: np.ndarray, control: np.ndarray, baseline: np.ndarr
               f"[{100 * ci[0]:.0f}, {100 * ci[1]:.0f}] (needs {100 * min_gain:g}%), McNemar p={raw[target]:.2g}, "
               f"Holm-adjusted over {len(raw)} languages p={adjusted[target]:.2g}")
 
-    def inconclusive(why: str) -> Verdict:
-        return Verdict("inconclusive", f"{why}; {reason}", EFFECT_TAMPERING, gain, ci, measured, params)
+    def decline(why: str) -> Verdict:
+        return inconclusive(f"{why}; {reason}", EFFECT_TAMPERING, gain, ci, measured, params)
 
     if fixed_share > max_share:
-        return inconclusive(f"{100 * fixed_share:.2f}% of neurons fixed, the finding is about under "
+        return decline(f"{100 * fixed_share:.2f}% of neurons fixed, the finding is about under "
                             f"{100 * max_share:g}%")
     if not identifier_recall >= min_recall:
-        return inconclusive(f"the identifier recognises {100 * identifier_recall:.0f}% of held-out texts of the "
+        return decline(f"the identifier recognises {100 * identifier_recall:.0f}% of held-out texts of the "
                             f"language (< {100 * min_recall:g}%)")
     for condition in ("no fix", "random neurons fixed"):
         if shares[condition] >= ceiling:
-            return inconclusive(f"the model already writes the language in {100 * shares[condition]:.0f}% of "
+            return decline(f"the model already writes the language in {100 * shares[condition]:.0f}% of "
                                 f"generations with {condition} (ceiling {100 * ceiling:g}%): no room to show "
                                 f"the rise")
     verdict = decide(gain >= min_gain, adjusted[target] < alpha, ci[1] < min_gain)

@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from harness.core.stats import above_chance, bootstrap_ci, bootstrap_interval, mcnemar, mean_difference
-from harness.core.verdict import Verdict, decide
+from harness.core.stats import above_chance, bootstrap_ci, bootstrap_interval, mcnemar, mean_difference, ratio
+from harness.core.verdict import Verdict, decide, inconclusive
 
 ABLATION_LABELS = {"all_shared": "w/o all-shared", "specific": "w/o specific", "partial_shared": "w/o partial-shared",
                    "random": "w/o random (same size)", "matched": "w/o matched (same contribution)"}
@@ -90,7 +90,7 @@ def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, floor: fl
                           f"points more than {CONTROL_NAMES[c]}" for c in controls) + f"; p={p['baseline']:.2g}")
     unable = inability(base, chance, alpha=alpha, min_correct=min_correct)
     if unable:
-        return Verdict("inconclusive", f"{unable}; {reason}", "relative accuracy drop", relative, ci, measured, params)
+        return inconclusive(f"{unable}; {reason}", "relative accuracy drop", relative, ci, measured, params)
     holds = relative >= min_relative_drop and all(m > 0 for m in margins.values())
     significant = p["baseline"] < alpha and all(p[c] < alpha for c in controls)
     beaten_by = [c for c in controls if margin_ci[c][1] <= 0]  # a control confidently costs at least as much
@@ -122,7 +122,7 @@ def conversion_rule(base: np.ndarray, converted: np.ndarray, control: np.ndarray
 
     def control_share(indices: np.ndarray) -> float:
         gain = gains["converted"][indices].mean()
-        return float(gains["control"][indices].mean() / gain) if gain > 0 else math.nan
+        return ratio(gains["control"][indices].mean(), gain, math.nan)
 
     ci = bootstrap_ci(mean_difference, converted.astype(float).mean(axis=1), base.astype(float).mean(axis=1),
                       seed=seed)
@@ -138,7 +138,7 @@ def conversion_rule(base: np.ndarray, converted: np.ndarray, control: np.ndarray
               f"{share:.2f} [{share_ci[0]:.2f}, {share_ci[1]:.2f}] of the gain (must stay under {max_control_share})")
     unable = inability(base, chance, alpha=alpha, min_correct=min_correct, min_wrong=min_wrong)
     if unable:
-        return Verdict("inconclusive", f"{unable}; {reason}", "mean accuracy change", mean_change, ci, measured,
+        return inconclusive(f"{unable}; {reason}", "mean accuracy change", mean_change, ci, measured,
                        params)
     holds = share_up >= min_language_share and mean_change > 0 and share < max_control_share
     verdict = decide(holds, ci[0] > 0 and share_ci[1] < max_control_share,

@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
+from harness.core.stats import bootstrap_interval, ratio
+from harness.core.verdict import Verdict, decide, inconclusive
 from harness.papers.sharing_matters.neurons import ALL
-from harness.core.stats import bootstrap_interval
-from harness.core.verdict import Verdict, decide
 
 TOP_SHARED, TOP_ACTIVE, ACTIVE, SHARED = range(4)  # last axis of Measurement.base_rate
 
@@ -62,7 +62,7 @@ def contribution_rule(top_types: np.ndarray, base_rate: np.ndarray, *, min_layer
     expected = expected_shared(base_rate).sum(axis=(1, 2))
 
     def enrichment_of(indices: np.ndarray) -> float:
-        return float(observed[indices].sum() / expected[indices].sum()) if expected[indices].sum() > 0 else math.nan
+        return ratio(observed[indices].sum(), expected[indices].sum(), math.nan)
 
     enrichment = enrichment_of(np.arange(len(observed)))
     ci = bootstrap_interval(enrichment_of, len(observed), seed=seed)
@@ -78,7 +78,7 @@ def contribution_rule(top_types: np.ndarray, base_rate: np.ndarray, *, min_layer
               f"[{ci[0]:.2f}, {ci[1]:.2f}] times their share of the active neurons (needs {min_enrichment}), "
               f"permutation p={p:.2g}")
     if not math.isfinite(enrichment):
-        return Verdict("inconclusive", f"no all-shared neuron among the active ones; {reason}", "enrichment over "
+        return inconclusive(f"no all-shared neuron among the active ones; {reason}", "enrichment over "
                        "base rate", enrichment, ci, measured, params)
     holds = leading >= min_layer_share and enrichment > min_enrichment
     verdict = decide(holds, ci[0] > min_enrichment and p < alpha,
@@ -123,9 +123,9 @@ def effective_span_rule(spans: np.ndarray, *, min_ratio: float = 1.5, min_langua
                 "span ratio all-shared / widest other (mean over languages)": float(np.mean(ratios)) if ratios
                 else None}
     if not usable:
-        return Verdict("inconclusive", f"in no language do {min_examples} examples have rows where all-shared and "
+        return inconclusive(f"in no language do {min_examples} examples have rows where all-shared and "
                        "another type each have enough neurons for the sample (too few all-shared neurons?)",
-                       "share of languages", math.nan, (math.nan, math.nan), measured, params)
+                       "share of languages", measured=measured, params=params)
     wider, narrower = float(np.mean(np.array(lows) > min_ratio)), float(np.mean(np.array(highs) < min_ratio))
     share = float(np.mean(np.array(ratios) > min_ratio))
     measured |= {"languages where all-shared span is widest": wider, "languages where it is not": narrower,

@@ -3,9 +3,9 @@
 Per chunk of parallel examples: one pass that scores the baseline and captures A at the last token (plus
 dead-across-tokens), the four types per example (also over random subsets of the languages and at a grid of
 thresholds), attribution reduced on the device, then one batched run per intervention condition, each row
-carrying its own mask (see harness.papers.sharing_matters.conditions); at ``positions="last"`` these runs start from the capture pass's
-keys and values of every prompt token but the last, which no edit changes (harness.core.prefixes). Memory stays
-O(chunk).
+carrying its own mask (see harness.papers.sharing_matters.conditions); at ``positions="last"`` these runs start
+from the capture pass's keys and values of every prompt token but the last, which no edit changes
+(harness.core.prefixes). Memory stays O(chunk).
 """
 
 from __future__ import annotations
@@ -14,30 +14,43 @@ import itertools
 import math
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from harness.core.capture import Recorder
-from harness.papers.sharing_matters.conditions import CONVERSIONS, FAMILIES, SEEDED, RowState, condition_mask, family_of, seeded_name
-from harness.papers.sharing_matters.conditions import shortfall as control_shortfall
 from harness.core.models import LoadedModel
-from harness.papers.sharing_matters.neurons import TypeStatistics, check_threshold, example_type_shares, type_codes
 from harness.core.prefixes import Prefixes, supported
-from harness.papers.sharing_matters.reducers import Reducers
+from harness.core.provenance import Provenance, check_request
 from harness.core.scoring import (
-    exact_match,
+    MATCHES,
     first_answer_token,
     first_verbalizer,
     generate,
     predict_choice,
-    prefix_match,
     settled_verbalizer,
     verbalizer_budget,
     verbalizer_tokens,
 )
+from harness.papers.sharing_matters.conditions import (
+    CONVERSIONS,
+    FAMILIES,
+    SEEDED,
+    RowState,
+    condition_mask,
+    family_of,
+    seeded_name,
+)
+from harness.papers.sharing_matters.conditions import shortfall as control_shortfall
+from harness.papers.sharing_matters.neurons import (
+    TypeStatistics,
+    check_threshold,
+    example_type_shares,
+    type_codes,
+)
+from harness.papers.sharing_matters.reducers import Reducers
 from harness.tasks import ParallelExample, TaskSpec, data_fingerprint
 
 CONDITIONS = FAMILIES  # what a claim may ask for; seeded families run once per seed
@@ -101,16 +114,10 @@ class MeasureConfig:
 
 
 @dataclass
-class Measurement:
-    """Summaries of one (model, task) run, on the CPU. Shapes in comments; T = 4 types in TYPES order."""
+class Measurement(Provenance):
+    """Summaries of one (model, task) run, on the CPU (provenance fields in the base). Shapes in comments; T = 4
+    types in TYPES order."""
 
-    model: dict[str, object]
-    task: str
-    languages: list[str]
-    example_ids: list[str]
-    config: dict[str, object]
-    data_hash: str
-    scoring: dict[str, object]
     correct: dict[str, torch.Tensor]  # condition ("all_shared", "random/3", ...) -> (examples, langs) bool
     chance: torch.Tensor  # (langs,) accuracy of the best constant answer (verbalizers); 0 for open answers
     edits: dict[str, torch.Tensor]  # condition -> (examples, langs) neurons it edits per row, over all layers
@@ -132,7 +139,6 @@ class Measurement:
     base_rate: torch.Tensor  # (examples, langs, layers, 4) top-k all-shared & active, top-k active, active, shared
     effective: torch.Tensor  # (langs, T, 3) max, min, mean effective score of each type
     effective_spans: torch.Tensor  # (examples, langs, T) expected span of span_sample random ones (NaN: too few)
-    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def shares(self) -> torch.Tensor:
@@ -157,13 +163,6 @@ class Measurement:
         return torch.stack([self.correct[c].double() for c in self.seeds(condition)]).mean(dim=0) \
             if condition not in self.correct else self.correct[condition]
 
-    def to_state(self) -> dict[str, object]:
-        return asdict(self)
-
-    @classmethod
-    def from_state(cls, state: dict[str, object]) -> Measurement:
-        return cls(**state)
-
 
 def _correct(lm: LoadedModel, spec: TaskSpec, texts: list[str], golds: list[str], config: MeasureConfig,
              choice_ids: list[int] | None, **scoring: object) -> torch.Tensor:
@@ -179,14 +178,13 @@ def _correct(lm: LoadedModel, spec: TaskSpec, texts: list[str], golds: list[str]
         return torch.tensor([first_verbalizer(c, spec.choices) == g for c, g in zip(continuations, golds,
                                                                                        strict=True)])
     continuations, _ = generate(lm, texts, spec.max_new_tokens, **common)
-    match = prefix_match if spec.name == "facts" else exact_match
+    match = MATCHES[spec.match]
     return torch.tensor([match(c, g) for c, g in zip(continuations, golds, strict=True)])
 
 
 def _scoring_record(lm: LoadedModel, spec: TaskSpec, config: MeasureConfig) -> dict[str, object]:
     if spec.scoring != "verbalizer":
-        metric = "prefix match" if spec.name == "facts" else "exact match"
-        return {"kind": "generate", "method": f"greedy continuation of {spec.max_new_tokens} tokens, {metric}",
+        return {"kind": "generate", "method": f"greedy continuation of {spec.max_new_tokens} tokens, {spec.match}",
                 "accuracy floor": 0.0, "effective_score_token": "first token of the gold answer"}
     ids, convention = verbalizer_tokens(lm, spec.choices)
     record: dict[str, object] = {"verbalizer_convention": convention,
@@ -264,12 +262,7 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
     ``prefix_reuse`` (and ``positions="last"``) the intervention passes start from the capture pass's keys and
     values of every prompt token but the last (harness.core.prefixes), which they do not edit.
     """
-    unknown = set(conditions) - set(CONDITIONS)
-    if unknown:
-        raise ValueError(f"unknown conditions {sorted(unknown)}; choose from {CONDITIONS}")
-    if not examples:
-        raise ValueError(f"{spec.name}: no examples to measure")
-    languages = list(examples[0].prompts)
+    languages = check_request(spec, examples, conditions, CONDITIONS)
     n_langs = len(languages)
     choice_ids = verbalizer_tokens(lm, spec.choices)[0] if spec.scoring == "verbalizer" else None
     stats = TypeStatistics(config.threshold)

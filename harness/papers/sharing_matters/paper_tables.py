@@ -43,8 +43,10 @@ TABLE4_ALL_SHARED_KE_EN_ALL = {"en": (1.85, -0.94), "de": (1.03, -0.60), "es": (
 def ablation_table(model_id: str, task: str) -> dict[str, dict[str, float]]:
     """The paper's deactivation table for this model family and task: Table 5 is the ALL->EN direction of KE (the
     paper gives none for EN->ALL), Table 6 Llama-2's XNLI, Table 2 BLOOMZ's XNLI (the reference otherwise)."""
-    if task == "editing-all-en":
-        return TABLE5_BLOOMZ_KE_ALL_EN
-    if task != "xnli":
-        return {}
-    return TABLE6_LLAMA_XNLI if "llama" in model_id.lower() else TABLE2_BLOOMZ_XNLI
+    family = "llama" if "llama" in model_id.lower() else "bloomz"
+    return ABLATION_TABLES.get((family, task), ABLATION_TABLES.get(("bloomz", task), {}))
+
+
+# (model family, task) -> the paper's deactivation table; BLOOMZ's is the reference for other families
+ABLATION_TABLES = {("bloomz", "xnli"): TABLE2_BLOOMZ_XNLI, ("llama", "xnli"): TABLE6_LLAMA_XNLI,
+                   ("bloomz", "editing-all-en"): TABLE5_BLOOMZ_KE_ALL_EN}

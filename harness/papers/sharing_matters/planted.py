@@ -35,8 +35,7 @@ writes the fallback (EOS: no answer) that wins when no carrier fires:
 The builder checks its own construction: every prompt's baseline answer (generated, and by forced choice where
 one is planted) must be the planted one, and every keyed neuron must fire exactly on its prompts.
 
-``PLANTED`` also holds the language-neuron models of Kojima et al.'s claims, built by ``harness.papers.kojima.planted``;
-the building blocks both use are in ``harness.planted.building``.
+The building blocks both papers' planted models use are in ``harness.planted.building``.
 """
 
 from __future__ import annotations
@@ -49,7 +48,16 @@ import torch
 import transformers
 from transformers import ByT5Tokenizer
 
-from harness.papers.kojima.planted import LANGUAGE_PLANTED, LanguagePlantSpec, build_language_planted
+from harness.core.batching import encode, length_sorted_batches, token_lengths
+from harness.core.capture import Recorder
+from harness.core.models import LoadedModel, wrap_model
+from harness.core.scoring import (
+    first_verbalizer,
+    generate,
+    predict_choice,
+    verbalizer_budget,
+    verbalizer_tokens,
+)
 from harness.planted.building import (
     FAMILY_CONFIGS,
     FAMILY_FFNS,
@@ -59,10 +67,6 @@ from harness.planted.building import (
     fit_key,
     orthonormal_directions,
 )
-from harness.core.batching import encode, length_sorted_batches, token_lengths
-from harness.core.capture import Recorder
-from harness.core.models import LoadedModel, wrap_model
-from harness.core.scoring import first_verbalizer, generate, predict_choice, verbalizer_budget, verbalizer_tokens
 from harness.tasks import ParallelExample, TaskSpec, task_spec
 
 FALLBACK_WEIGHT = 50.0
@@ -104,13 +108,16 @@ class PlantSpec:
     def keyed_share(self) -> float:
         return self.example_keyed + (2 * self.task_keyed_share if self.task_keyed else 0.0)
 
+    def build(self, examples_by_task: Mapping[str, Sequence[ParallelExample]]) -> LoadedModel:
+        return build_planted(self, examples_by_task)
+
 
 PEAK = (0.04, 0.12, 0.30, 0.42, 0.34, 0.24, 0.16, 0.10, 0.06, 0.04)  # mid-layer peak, like Figs 2-4
 NONE = (0.0,) * len(PEAK)
 RISING = (0.02, 0.04, 0.06, 0.09, 0.12, 0.16, 0.21, 0.27, 0.34, 0.08)  # peak in the top 20% of layers
 CROWD = (0.8,) * len(PEAK)
 
-PLANTED: dict[str, PlantSpec | LanguagePlantSpec] = {spec.name: spec for spec in (
+PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
     PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10",
               PEAK, dead_share=0.03),
     PlantSpec("planted-specific", "answers carried by language-specific neurons; all-shared share rises to the "
@@ -144,7 +151,8 @@ PLANTED: dict[str, PlantSpec | LanguagePlantSpec] = {spec.name: spec for spec in
     PlantSpec("planted-contributing", "as planted-shared, with forced-active (all-shared) value vectors of norm 1: "
               "all-shared neurons are the top contributors in every layer", PEAK, dead_share=0.03, active_value=1.0),
     PlantSpec("planted-contributing-free", "as planted-shared, but only input-dependent neurons write (value vectors "
-              "at 0.05 x init scale): top contributors are mostly partial-shared", PEAK, dead_share=0.03, free_value=0.05),
+              "at 0.05 x init scale): top contributors are mostly partial-shared", PEAK, dead_share=0.03,
+              free_value=0.05),
     PlantSpec("planted-crowded", "80% of every layer's neurons are all-shared, each writing (equal value norms) "
               "with 0.8 times the activation of an active input-dependent neuron: all-shared lead the top "
               "contributors by number, below their share of the active neurons; no answers", CROWD,
@@ -166,9 +174,6 @@ PLANTED: dict[str, PlantSpec | LanguagePlantSpec] = {spec.name: spec for spec in
               "neurons, XNLI the partial-shared ones", PEAK, dead_share=0.03, tasks=("xnli", "facts"),
               task_keyed=("facts", "xnli")),
 )}
-
-
-PLANTED.update(LANGUAGE_PLANTED)  # Kojima et al.'s claims (fixtures/planted_languages.py)
 
 
 def planted_tokenizer(choices: Sequence[str]) -> ByT5Tokenizer:
@@ -497,15 +502,11 @@ def _verify(b: Build, expected: list[str | None], planted_keys: list[tuple[int, 
 
 
 @torch.inference_mode()
-def build_planted(spec: PlantSpec | LanguagePlantSpec,
-                  examples_by_task: Mapping[str, Sequence[ParallelExample]]) -> LoadedModel:
+def build_planted(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[ParallelExample]]) -> LoadedModel:
     """Build the planted model on the examples of ``spec.tasks`` and verify its planted answers and keyed neurons.
 
     The first task must have verbalizers: its prompts get the planted answers; the others' get the fallback.
-    Language-neuron specs are built by ``harness.papers.kojima.planted``.
     """
-    if isinstance(spec, LanguagePlantSpec):
-        return build_language_planted(spec, examples_by_task)
     # silu's tail gives denormal floats far below the off margin; they make CPU matmuls many times slower.
     # Flushing them to zero (process-wide, CPU only) changes no planted answer.
     torch.set_flush_denormal(True)

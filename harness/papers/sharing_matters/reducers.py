@@ -16,7 +16,13 @@ import math
 
 import torch
 
-from harness.core.attribution import contribution_scores, effective_scores, value_norms, value_projections
+from harness.core.attribution import (
+    contribution_scores,
+    contribution_weights,
+    effective_scores,
+    value_norms,
+    value_projections,
+)
 from harness.core.models import LoadedModel
 from harness.papers.sharing_matters.neurons import ALL, TYPES
 
@@ -67,7 +73,7 @@ class Reducers:
 
     def weight(self, acts: torch.Tensor) -> torch.Tensor | None:
         """|A| ||v|| for acts (..., layers, d_ff), or None without value vectors."""
-        return None if self.norms is None else acts.float().abs() * self.norms
+        return None if self.norms is None else contribution_weights(acts, self.norms)
 
     def update(self, lm: LoadedModel, acts: torch.Tensor, codes: torch.Tensor, active: torch.Tensor,
                ever: torch.Tensor | None, tokens: torch.Tensor) -> None:

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from harness.core.stats import bootstrap_ci, bootstrap_interval, bootstrap_support, mean_difference
-from harness.core.verdict import Verdict, decide
+from harness.core.stats import bootstrap_ci, bootstrap_interval, bootstrap_support, mean_difference, ratio
+from harness.core.verdict import Verdict, decide, inconclusive
+from harness.papers.sharing_matters.neurons import NON, SPECIFIC, TYPES
 
 
 def _relative_drop(before: np.ndarray, after: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -61,7 +62,7 @@ def share_increase_rule(ift: dict[str, np.ndarray], base: dict[str, np.ndarray],
     else:
         reason += "; no threshold of the grid matches the base model's density"
     if len(ift["all_shared"]) < min_examples:
-        return Verdict("inconclusive", f"only {len(ift['all_shared'])} examples (< {min_examples}); {reason}",
+        return inconclusive(f"only {len(ift['all_shared'])} examples (< {min_examples}); {reason}",
                        "share difference (IFT - base)", d_shared, ci_shared, measured, params)
     holds = d_shared > 0 and d_partial < 0 and matched_ci is not None and d_matched > min_difference
     supported_if = ci_shared[0] > 0 and ci_partial[1] < 0 and matched_ci is not None and matched_ci[0] > min_difference
@@ -139,7 +140,7 @@ def dead_across_tokens_rule(dead: np.ndarray, n_examples: int, *, max_dead: floa
     measured = {"dead across tokens % (mean over layers)": 100 * mean,
                 "dead across tokens % (worst layer)": 100 * float(dead[worst]), "worst layer": worst}
     if n_examples < min_examples:
-        return Verdict("inconclusive", f"only {n_examples} examples (< {min_examples})", "dead share", mean,
+        return inconclusive(f"only {n_examples} examples (< {min_examples})", "dead share", mean,
                        (mean, mean), measured, params)
     reason = (f"{100 * mean:.2f}% of neurons are inactive at every token (mean over layers; worst layer {worst}: "
               f"{100 * dead[worst]:.2f}%), limit {100 * max_dead:.1f}%")
@@ -175,7 +176,7 @@ def language_consistency_rule(activated: np.ndarray, *, max_spread: float = 0.05
     reason = (f"activated share differs across languages by at most {100 * spread:.2f} [{100 * ci[0]:.2f}, "
               f"{100 * ci[1]:.2f}] points (layer {worst}); limit {100 * max_spread:.0f} points")
     if n_examples < min_examples or not len(layers):
-        return Verdict("inconclusive", f"needs {min_examples} examples and a layer with {100 * min_active:.0f}% "
+        return inconclusive(f"needs {min_examples} examples and a layer with {100 * min_active:.0f}% "
                        f"active; {reason}", "largest spread", spread, ci, measured, params)
     verdict = decide(spread <= max_spread, ci[1] <= max_spread, ci[0] > max_spread)
     return Verdict(verdict, reason, "largest spread", spread, ci, measured, params)
@@ -201,8 +202,8 @@ def non_repeating_rule(overlap: np.ndarray, shares: np.ndarray, null_now: np.nda
     projected = np.maximum(overlap - null_now, 0) + null_later  # (T, layers)
 
     def metrics(o: np.ndarray) -> tuple[float, float]:
-        active = float(o[1:].sum(axis=0).mean())  # neurons keeping one active type, mean over layers
-        inactive = float(o[0].sum() / shares[0].sum()) if shares[0].sum() > 0 else 0.0
+        active = float(o[SPECIFIC:].sum(axis=0).mean())  # neurons keeping one active type, mean over layers
+        inactive = ratio(o[NON].sum(), shares[NON].sum(), 0.0)
         return active, inactive
 
     (active_now, inactive_now), (active_later, inactive_later) = metrics(overlap), metrics(projected)
@@ -211,8 +212,8 @@ def non_repeating_rule(overlap: np.ndarray, shares: np.ndarray, null_now: np.nda
                 f"non-activated that stay so, expected over {later_examples} examples %": 100 * inactive_later,
                 f"keeping an active type, expected over {later_examples} examples %": 100 * active_later,
                 "examples": n_examples,
-                **{f"overlap {name} % (mean over layers)": 100 * float(overlap[t].mean())
-                   for t, name in enumerate(("non-activated", "specific", "partial-shared", "all-shared"))}}
+                **{f"overlap {name.replace('_', '-')} % (mean over layers)": 100 * float(overlap[t].mean())
+                   for t, name in enumerate(TYPES)}}
     below_now = active_now < max_active_overlap and inactive_now < max_inactive_repeat
     below_later = active_later < max_active_overlap and inactive_later < max_inactive_repeat
     reason = (f"{100 * inactive_now:.1f}% of non-activated neurons stay so in all {n_examples} examples "
@@ -250,7 +251,7 @@ def task_dependence_rule(shared: tuple[np.ndarray, np.ndarray], partial: tuple[n
               f"fact probing; partial-shared {100 * d_partial:+.2f} points [{100 * ci_partial[0]:+.2f}, "
               f"{100 * ci_partial[1]:+.2f}] under it (each must exceed {100 * min_difference:.0f} point)")
     if min(len(shared[0]), len(shared[1])) < min_examples:
-        return Verdict("inconclusive", f"too few examples (< {min_examples}); {reason}", "all-shared difference",
+        return inconclusive(f"too few examples (< {min_examples}); {reason}", "all-shared difference",
                        d_shared, ci_shared, measured, params)
     holds = d_shared > min_difference and d_partial > min_difference
     verdict = decide(holds, min(ci_shared[0], ci_partial[0]) > min_difference,
@@ -268,7 +269,8 @@ def language_count_rule(shared: np.ndarray, partial: np.ndarray, counts: list[in
     """More languages: the partial-shared share rises and the all-shared share falls only slightly (App. A.3.4).
 
     shared, partial: (examples, counts) per-example share (mean over layers) of each type when neurons are
-    classified over k languages (averaged over random subsets of k), k = ``counts`` in rising order. Compared: the fewest against the most
+    classified over k languages (averaged over random subsets of k), k = ``counts`` in rising order. Compared: the
+    fewest against the most
     languages, paired per example. Supported when the partial-shared rise exceeds ``min_rise`` and the all-shared
     relative drop stays under ``max_relative_drop``, each with its interval.
     """
@@ -278,8 +280,10 @@ def language_count_rule(shared: np.ndarray, partial: np.ndarray, counts: list[in
     drop = float(_relative_drop(shared[:, 0], shared[:, -1], axis=0))
     rise_ci = bootstrap_ci(mean_difference, partial[:, -1], partial[:, 0], seed=seed)
     drop_ci = bootstrap_ci(_relative_drop, shared[:, 0], shared[:, -1], seed=seed)
-    measured = {**{f"all-shared % ({k} languages)": 100 * float(v) for k, v in zip(counts, shared.mean(axis=0), strict=True)},
-                **{f"partial-shared % ({k} languages)": 100 * float(v) for k, v in zip(counts, partial.mean(axis=0), strict=True)},
+    measured = {**{f"all-shared % ({k} languages)": 100 * float(v)
+                   for k, v in zip(counts, shared.mean(axis=0), strict=True)},
+                **{f"partial-shared % ({k} languages)": 100 * float(v)
+                   for k, v in zip(counts, partial.mean(axis=0), strict=True)},
                 "partial-shared rise (points)": 100 * rise, "all-shared relative drop": drop,
                 "all-shared relative drop CI low": drop_ci[0], "all-shared relative drop CI high": drop_ci[1]}
     reason = (f"from {counts[0]} to {counts[-1]} languages: partial-shared {100 * rise:+.2f} points "
@@ -287,7 +291,7 @@ def language_count_rule(shared: np.ndarray, partial: np.ndarray, counts: list[in
               f"all-shared falls by {100 * drop:.0f}% [{100 * drop_ci[0]:.0f}%, {100 * drop_ci[1]:.0f}%] of its "
               f"share (must stay under {100 * max_relative_drop:.0f}%)")
     if len(counts) < 2 or len(shared) < min_examples:
-        return Verdict("inconclusive", f"needs two language counts and {min_examples} examples; {reason}",
+        return inconclusive(f"needs two language counts and {min_examples} examples; {reason}",
                        "partial-shared rise", rise, rise_ci, measured, params)
     holds = rise > min_rise and drop < max_relative_drop
     verdict = decide(holds, rise_ci[0] > min_rise and drop_ci[1] < max_relative_drop,
@@ -320,9 +324,9 @@ def threshold_sweep_rule(active: np.ndarray, thresholds: list[float], *, min_exa
     params = {"min_examples": min_examples, "seed": seed, "lower half": f"layers 0-{half - 1}",
               "upper half": f"layers {n_layers - half}-{n_layers - 1}", "active": "in at least one language"}
     if n_thresholds < 2 or half == 0 or n_examples < min_examples:
-        return Verdict("inconclusive", f"needs a raised threshold, two layers and {min_examples} examples (got "
+        return inconclusive(f"needs a raised threshold, two layers and {min_examples} examples (got "
                        f"{n_thresholds} thresholds, {n_layers} layers, {n_examples} examples)",
-                       "upper - lower active share", math.nan, (math.nan, math.nan), {}, params)
+                       "upper - lower active share", params=params)
     lower, upper = active[..., :half].mean(axis=-1), active[..., -half:].mean(axis=-1)  # (examples, thresholds)
     gaps = upper[:, 1:] - lower[:, 1:]  # (examples, raised thresholds)
     gap_cis = [bootstrap_ci(_mean, gaps[:, i], seed=seed) for i in range(gaps.shape[1])]

@@ -1,4 +1,5 @@
-"""Plot and table specs for the report, built from measurements (the report draws whatever specs it gets)."""
+"""Sharing Matters' plot and table specs for the report, built from its measurements (the report draws whatever
+specs it gets)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from typing import Any
 
 import torch
 
-from harness.papers.kojima.language_neurons import LanguageNeurons
 from harness.papers.sharing_matters.measurement import Measurement
 from harness.papers.sharing_matters.neurons import TYPES
 
@@ -78,53 +78,3 @@ def contribution_plot(m: Measurement) -> dict[str, Any]:
             "x_label": "layer", "y_label": "share of the top 5%", "x": list(range(m.top_contribution.shape[1])),
             "series": {TYPE_LABELS[t]: m.top_contribution[i].tolist() for i, t in enumerate(TYPES)},
             "paper_note": "Figs 8-9, 23-26: all-shared neurons are the top contributors at every layer"}
-
-
-def _name(m: Measurement | LanguageNeurons) -> str:
-    return f"{m.model['model']} {m.task}"
-
-
-def layer_distribution_plot(m: LanguageNeurons) -> dict[str, Any]:
-    """Kojima et al. Fig. 2: where each language's top-N and bottom-N neurons are, per layer."""
-    shares = m.layer_counts.sum(dim=1).double()  # (L, layers)
-    shares = shares / shares.sum(dim=1, keepdim=True)
-    series = {lang: shares[i].tolist() for i, lang in enumerate(m.languages)}
-    series["random same-size set (control)"] = [1 / m.n_layers] * m.n_layers
-    return {"id": f"lsn-layers-{_name(m)}", "kind": "lines", "x_label": "layer", "y_label": "share of the top/bottom-N",
-            "title": f"Language-specific neurons per layer: {_name(m)}", "x": list(range(m.n_layers)), "series": series,
-            "paper_note": "Kojima et al. Fig. 2: top and bottom neurons sit mostly in the first and last few layers"}
-
-
-def overlap_table(m: LanguageNeurons) -> dict[str, Any]:
-    """Share of N two languages' top-N (and bottom-N) sets share, the larger of the two, in %."""
-    shared = 100 * m.overlap.max(dim=0).values.double() / m.n_selected  # (L, L)
-    rows = [{"label": lang, "source": "ours",
-             "values": [None if i == j else float(shared[i, j]) for j in range(len(m.languages))]}
-            for i, lang in enumerate(m.languages)]
-    return {"id": f"lsn-overlap-{_name(m)}", "columns": list(m.languages), "rows": rows,
-            "title": f"Language-specific neurons two languages share, % of N = {m.n_selected} (paper: < 5%): "
-                     f"{_name(m)}"}
-
-
-def tampering_plot(m: LanguageNeurons) -> dict[str, Any]:
-    """How often generated text is in each language: no fix, its neurons fixed, a random set fixed."""
-    target = torch.arange(len(m.languages))[:, None]
-    rates = {"no fix": (m.tampering["baseline"][None] == target).double().mean(dim=1),
-             "its neurons fixed": (m.tampering["tampered"] == target).double().mean(dim=1),
-             "random neurons fixed": (m.tampering["random"] == target).double().mean(dim=1)}
-    return {"id": f"lsn-tampering-{_name(m)}", "kind": "bars", "x_label": "target language",
-            "y_label": "share of generations in it", "x": list(m.languages),
-            "series": {name: values.tolist() for name, values in rates.items()},
-            "title": f"Generated text in the target language: {_name(m)}",
-            "paper_note": "Kojima et al. §5: tampering with under 1% of neurons drastically changes the probability "
-                          "of the target language"}
-
-
-def samples_table(m: LanguageNeurons, language: str) -> dict[str, Any]:
-    """The first generations of each condition for one target language (text from the model: escaped)."""
-    conditions = {"no fix": "baseline", "its neurons fixed": f"tampered {language}",
-                  "random neurons fixed": f"random {language}"}
-    width = max(len(m.samples[key]) for key in conditions.values())
-    return {"id": f"lsn-samples-{_name(m)}-{language}", "columns": [f"sample {i + 1}" for i in range(width)],
-            "title": f"Generations, target language {language}: {_name(m)}",
-            "rows": [{"label": label, "source": "ours", "values": m.samples[key]} for label, key in conditions.items()]}

@@ -1,0 +1,56 @@
+"""Kojima et al.'s plot and table specs for the report, built from language-neuron measurements (the report draws
+whatever specs it gets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from harness.papers.kojima.language_neurons import LanguageNeurons
+
+
+def layer_distribution_plot(m: LanguageNeurons) -> dict[str, Any]:
+    """Kojima et al. Fig. 2: where each language's top-N and bottom-N neurons are, per layer."""
+    shares = m.layer_counts.sum(dim=1).double()  # (L, layers)
+    shares = shares / shares.sum(dim=1, keepdim=True)
+    series = {lang: shares[i].tolist() for i, lang in enumerate(m.languages)}
+    series["random same-size set (control)"] = [1 / m.n_layers] * m.n_layers
+    return {"id": f"lsn-layers-{m.label}", "kind": "lines", "x_label": "layer", "y_label": "share of the top/bottom-N",
+            "title": f"Language-specific neurons per layer: {m.label}", "x": list(range(m.n_layers)), "series": series,
+            "paper_note": "Kojima et al. Fig. 2: top and bottom neurons sit mostly in the first and last few layers"}
+
+
+def overlap_table(m: LanguageNeurons) -> dict[str, Any]:
+    """Share of N two languages' top-N (and bottom-N) sets share, the larger of the two, in %."""
+    shared = 100 * m.overlap.max(dim=0).values.double() / m.n_selected  # (L, L)
+    rows = [{"label": lang, "source": "ours",
+             "values": [None if i == j else float(shared[i, j]) for j in range(len(m.languages))]}
+            for i, lang in enumerate(m.languages)]
+    return {"id": f"lsn-overlap-{m.label}", "columns": list(m.languages), "rows": rows,
+            "title": f"Language-specific neurons two languages share, % of N = {m.n_selected} (paper: < 5%): "
+                     f"{m.label}"}
+
+
+def tampering_plot(m: LanguageNeurons) -> dict[str, Any]:
+    """How often generated text is in each language: no fix, its neurons fixed, a random set fixed."""
+    target = torch.arange(len(m.languages))[:, None]
+    rates = {"no fix": (m.tampering["baseline"][None] == target).double().mean(dim=1),
+             "its neurons fixed": (m.tampering["tampered"] == target).double().mean(dim=1),
+             "random neurons fixed": (m.tampering["random"] == target).double().mean(dim=1)}
+    return {"id": f"lsn-tampering-{m.label}", "kind": "bars", "x_label": "target language",
+            "y_label": "share of generations in it", "x": list(m.languages),
+            "series": {name: values.tolist() for name, values in rates.items()},
+            "title": f"Generated text in the target language: {m.label}",
+            "paper_note": "Kojima et al. §5: tampering with under 1% of neurons drastically changes the probability "
+                          "of the target language"}
+
+
+def samples_table(m: LanguageNeurons, language: str) -> dict[str, Any]:
+    """The first generations of each condition for one target language (text from the model: escaped)."""
+    conditions = {"no fix": "baseline", "its neurons fixed": f"tampered {language}",
+                  "random neurons fixed": f"random {language}"}
+    width = max(len(m.samples[key]) for key in conditions.values())
+    return {"id": f"lsn-samples-{m.label}-{language}", "columns": [f"sample {i + 1}" for i in range(width)],
+            "title": f"Generations, target language {language}: {m.label}",
+            "rows": [{"label": label, "source": "ours", "values": m.samples[key]} for label, key in conditions.items()]}
