@@ -253,6 +253,54 @@ def expand_conditions(conditions: Collection[str], control_seeds: int) -> list[s
             for s in (range(control_seeds) if f in SEEDED else [0])]
 
 
+def _type_summaries(acts: torch.Tensor, shares: torch.Tensor, threshold: float, subsets: list[list[tuple[int, ...]]],
+                    thresholds: list[float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A chunk's classification beyond the run's threshold, on the host: type shares over random subsets of k
+    languages, averaged over the draws (ex, counts, T, layers); type shares at each threshold (ex, thresholds, T,
+    layers); and the share of (neuron, language) pairs active at each threshold (ex, thresholds, layers).
+
+    acts (ex, langs, layers, d_ff); shares (ex, T, layers), the types over all languages at ``threshold``."""
+    n_langs = acts.shape[1]
+    by_count = torch.stack([torch.stack([example_type_shares(type_codes(acts[:, list(s)], threshold))
+                                         for s in drawn]).mean(dim=0)
+                            if len(drawn[0]) < n_langs else shares for drawn in subsets], dim=1).cpu()
+    by_threshold = torch.stack([shares if t == threshold else example_type_shares(type_codes(acts, t))
+                                for t in thresholds], dim=1).cpu()
+    by_density = torch.stack([(acts > t).double().mean(dim=(1, 3)) for t in thresholds], dim=1).cpu()
+    return by_count, by_threshold, by_density
+
+
+@dataclass(frozen=True)
+class _ChunkRows:
+    """The rows (example x language, example-major) of one chunk: prompts, golds, their positions in the run, and
+    the prefixes the capture pass kept for them (None: the intervention passes run whole prompts)."""
+
+    texts: list[str]
+    golds: list[str]
+    rows: range
+    kept: Prefixes | None
+
+
+def _condition_outcome(lm: LoadedModel, spec: TaskSpec, config: MeasureConfig, choice_ids: list[int] | None,
+                       condition: str, state: RowState, chunk: _ChunkRows, outcomes: _Outcomes,
+                       seeded: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """One condition over a chunk, scoring only the rows whose edit no earlier condition of the chunk already made:
+    correctness (rows,), neurons edited per row (rows,) on the host, and for a ``seeded`` control how far it fell
+    short of its target (rows,) on the host. Its mask (rows, layers, d_ff) is freed on return."""
+    family, _, seed = condition.partition("/")
+    mask = condition_mask(condition, state, _row_generators(config, family, int(seed or 0), chunk.rows, lm.device))
+    kind = "convert_masks" if family in CONVERSIONS else "deactivate_masks"
+    signature = outcomes.signature(mask)
+    ok, known = outcomes.reuse(kind, signature)
+    todo = (~known).nonzero().flatten().tolist()
+    if todo:
+        ok[todo] = _correct(lm, spec, [chunk.texts[i] for i in todo], [chunk.golds[i] for i in todo], config,
+                            choice_ids, prefixes=None if chunk.kept is None else chunk.kept.view(todo),
+                            **{kind: mask[todo]})
+    outcomes.add(kind, signature, ok)
+    return ok, mask.sum(dim=(-2, -1)).cpu(), control_shortfall(condition, mask, state).cpu() if seeded else None
+
+
 def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec,
             config: MeasureConfig = MeasureConfig(), *, conditions: Collection[str] = CONDITIONS,
             progress: bool = False, prefix_reuse: bool = True) -> Measurement:
@@ -296,14 +344,10 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         shares = example_type_shares(codes)  # (ex, T, layers)
         example_shares.append(shares.cpu())
         activated.append(active.double().mean(dim=-1).cpu())
-        count_shares.append(torch.stack([torch.stack([example_type_shares(type_codes(acts[:, list(s)],
-                                                                                     config.threshold))
-                                                      for s in drawn]).mean(dim=0)
-                                         if len(drawn[0]) < n_langs else shares for drawn in subsets], dim=1).cpu())
-        threshold_shares.append(torch.stack([shares if t == config.threshold else
-                                             example_type_shares(type_codes(acts, t)) for t in thresholds],
-                                            dim=1).cpu())
-        density.append(torch.stack([(acts > t).double().mean(dim=(1, 3)) for t in thresholds], dim=1).cpu())
+        by_count, by_threshold, by_density = _type_summaries(acts, shares, config.threshold, subsets, thresholds)
+        count_shares.append(by_count)
+        threshold_shares.append(by_threshold)
+        density.append(by_density)
         ref_tokens = torch.tensor([choice_ids[spec.choices.index(g)] if choice_ids else first_answer_token(lm, g)
                                    for g in golds], device=lm.device).reshape(len(part), n_langs)
         reducers.update(lm, acts, codes, active, None if ever is None else ever.reshape(acts.shape), ref_tokens)
@@ -316,20 +360,14 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         rows = range(start * n_langs, (start + len(part)) * n_langs)
         outcomes = _Outcomes(hash_weights, correct["baseline"][-1].flatten())
         for condition in runs:
-            family, _, seed = condition.partition("/")
-            mask = condition_mask(condition, state, _row_generators(config, family, int(seed or 0), rows, lm.device))
-            kind = "convert_masks" if family in CONVERSIONS else "deactivate_masks"
-            signature = outcomes.signature(mask)
-            ok, known = outcomes.reuse(kind, signature)
-            todo = (~known).nonzero().flatten().tolist()
-            if todo:
-                ok[todo] = _correct(lm, spec, [texts[i] for i in todo], [golds[i] for i in todo], config, choice_ids,
-                                    prefixes=None if kept is None else kept.view(todo), **{kind: mask[todo]})
-            outcomes.add(kind, signature, ok)
+            # (a fresh _ChunkRows per call: nothing outlives the chunk's kept prefixes into the next chunk)
+            ok, edited, shortfall = _condition_outcome(lm, spec, config, choice_ids, condition, state,
+                                                       _ChunkRows(texts, golds, rows, kept), outcomes,
+                                                       condition in short)
             correct[condition].append(ok.reshape(len(part), n_langs))
-            edits[condition].append(mask.sum(dim=(-2, -1)).reshape(len(part), n_langs).cpu())
-            if condition in short:
-                short[condition].append(control_shortfall(condition, mask, state).reshape(len(part), n_langs).cpu())
+            edits[condition].append(edited.reshape(len(part), n_langs))
+            if shortfall is not None:
+                short[condition].append(shortfall.reshape(len(part), n_langs))
         timings["conditions"] += time.perf_counter() - tic
 
     n = len(examples)
