@@ -4,6 +4,8 @@ one kind of measurement, one claim and a planted pair, run as ``pytest claims`` 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,11 @@ def test_a_paper_module_without_a_paper_is_one_usage_error(pytester: pytest.Pyte
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*neuron-claims: paper module 'notapaper' defines no PAPER*"])
     assert not (pytester.path / "reports").exists()
+
+
+def test_the_store_plugin_and_report_import_no_paper() -> None:
+    """The papers come in through the registry only (a fresh interpreter: this one has imported them)."""
+    code = ("import sys, harness.core.store, harness.core.shared_store, harness.plugin.hooks, harness.report; "
+            "print([m for m in sys.modules if m.startswith('harness.papers.')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]"
