@@ -147,7 +147,7 @@ def snapshot_of(run: Run, path: Path) -> Snapshot:
 
 def load_snapshot(path: Path) -> Snapshot:
     """A run directory (run.json + results.jsonl) or its summary.json."""
-    from harness.report.load import ReportInputError, load_run  # the report imports this module
+    from harness.report.load import ReportInputError, load_run, read_json  # the report imports this module
 
     path = Path(path)
     if path.is_dir():
@@ -157,10 +157,7 @@ def load_snapshot(path: Path) -> Snapshot:
             raise InstanceInputError(str(error)) from error
     if not path.is_file():
         raise InstanceInputError(f"no run directory or {SUMMARY_FILE} at {path}")
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InstanceInputError(f"{path} is not valid JSON: {error}") from error
+    summary = read_json(path, InstanceInputError)
     if not isinstance(summary, dict) or not isinstance(summary.get("instances"), list):
         raise InstanceInputError(f"{path} has no per-instance data (not a {SUMMARY_FILE}, or one written before "
                                  "instances were recorded): pass the run directory, or re-render it with "

@@ -15,6 +15,14 @@ class ReportInputError(Exception):
     """The run directory or its ``run.json`` is missing or unreadable."""
 
 
+def read_json(path: Path, error: type[Exception]) -> Any:
+    """The JSON value in ``path``; ``error`` naming the path and the parser's message when it is not valid JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{path} is not valid JSON: {exc}") from exc
+
+
 @dataclass
 class Run:
     info: dict[str, Any]
@@ -30,10 +38,7 @@ def load_run(run_dir: Path) -> Run:
     run_file = run_dir / RUN_FILE
     if not run_file.is_file():
         raise ReportInputError(f"{RUN_FILE} not found in {run_dir}")
-    try:
-        info = json.loads(run_file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReportInputError(f"{run_file} is not valid JSON: {exc}") from exc
+    info = read_json(run_file, ReportInputError)
     if not isinstance(info, dict):
         raise ReportInputError(f"{run_file} must hold a JSON object")
     warnings: list[str] = []
