@@ -233,7 +233,7 @@ def e2e_child(args: argparse.Namespace) -> None:
     import pytest
     from xnli_shaped import write_xnli
 
-    import harness.plugin.hooks
+    import harness.plugin.session
 
     workdir = Path(args.workdir)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -247,8 +247,8 @@ def e2e_child(args: argparse.Namespace) -> None:
         lm.model.config.save_pretrained(dirs[name])  # the option check reads the configuration; weights stay here
     write_xnli(workdir / "data", args.limit, models["random-ift"].tokenizer)
     by_path = {str(path): models[name] for name, path in dirs.items()}
-    real_load = harness.plugin.hooks.load_model
-    harness.plugin.hooks.load_model = lambda name, **kw: by_path.get(name) or real_load(name, **kw)
+    real_load = harness.plugin.session.load_model
+    harness.plugin.session.load_model = lambda name, **kw: by_path.get(name) or real_load(name, **kw)
     argv = ["claims", "-m", "full", "--model", str(dirs["random-ift"]), "--base-model", str(dirs["random-base"]),
             "--data-dir", str(workdir / "data"), "--tasks", "xnli", "--limit", str(args.limit), "--device",
             args.device, "--batch-size", str(args.batch_size), "--report", str(workdir / "reports"), "--no-cache",
