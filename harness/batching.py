@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 import torch
+from transformers import PreTrainedTokenizerBase
 
 from harness.models import LoadedModel
+from harness.prefixes import cache_argument, returned_cache
 
 T = TypeVar("T")
+
+
+@functools.lru_cache(maxsize=1 << 14)  # texts: a measurement chunk reads at most a few hundred
+def _token_ids(tokenizer: PreTrainedTokenizerBase, vocabulary: int, text: str) -> tuple[int, ...]:
+    """One text's ids as the tokenizer gives them (special tokens included), kept: a measurement tokenizes each
+    prompt once per pass. ``vocabulary`` (the tokenizer's size) is in the key, so added tokens miss."""
+    return tuple(tokenizer(text)["input_ids"])
+
+
+def token_ids(lm: LoadedModel, texts: Sequence[str]) -> list[tuple[int, ...]]:
+    return [_token_ids(lm.tokenizer, len(lm.tokenizer), text) for text in texts]
 
 
 def encode(lm: LoadedModel, texts: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -18,8 +32,14 @@ def encode(lm: LoadedModel, texts: Sequence[str]) -> dict[str, torch.Tensor]:
     Models with absolute positions get position ids counted from each row's first real token, and
     encoder-decoders get a one-token decoder input (the decoder start token).
     """
-    batch = lm.tokenizer(list(texts), return_tensors="pt", padding=True)
-    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    ids = token_ids(lm, texts)
+    longest = max(map(len, ids))
+    input_ids = torch.full((len(ids), longest), lm.tokenizer.pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(ids), longest), dtype=torch.long)
+    for row, row_ids in enumerate(ids):  # left padding
+        input_ids[row, longest - len(row_ids):] = torch.tensor(row_ids, dtype=torch.long)
+        attention_mask[row, longest - len(row_ids):] = 1
+    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
     if "position_ids" in lm.forward_params:
         inputs["position_ids"] = (inputs["attention_mask"].cumsum(-1) - 1).clamp(min=0)
     if lm.is_encoder_decoder:
@@ -29,14 +49,26 @@ def encode(lm: LoadedModel, texts: Sequence[str]) -> dict[str, torch.Tensor]:
 
 
 @torch.inference_mode()
-def last_logits(lm: LoadedModel, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Next-token logits at the last position, (batch, vocab), computing the LM head for that position only."""
+def last_logits(lm: LoadedModel, inputs: dict[str, torch.Tensor], *, start: object | None = None,
+                keep: Callable[[object], None] | None = None) -> torch.Tensor:
+    """Next-token logits at the last position, (batch, vocab), computing the LM head for that position only.
+
+    ``start``: a cache of every position but the last (harness.prefixes): only the last position runs.
+    ``keep``: called with the pass's cache (keys and values of every position).
+    """
     extra = {"logits_to_keep": 1} if "logits_to_keep" in lm.forward_params else {}
-    return lm.model(**inputs, use_cache=False, **extra).logits[:, -1]
+    if start is not None:
+        inputs = {name: value[:, -1:] if name in ("input_ids", "position_ids") else value
+                  for name, value in inputs.items()}
+        extra[cache_argument(lm)] = start
+    output = lm.model(**inputs, use_cache=start is not None or keep is not None, **extra)
+    if keep is not None:
+        keep(returned_cache(lm, output))
+    return output.logits[:, -1]
 
 
 def token_lengths(lm: LoadedModel, texts: Sequence[str]) -> list[int]:
-    return [len(ids) for ids in lm.tokenizer(list(texts))["input_ids"]]
+    return [len(ids) for ids in token_ids(lm, texts)]
 
 
 def longest_first(lengths: Sequence[int]) -> list[int]:

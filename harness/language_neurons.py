@@ -8,7 +8,8 @@ AP separates languages, not contents. Summaries kept: where the selected neurons
 languages' sets overlap; the same on bootstrap resamples of the examples (condition "resamples"); and Kojima et
 al.'s generation experiment (condition "tampering"): each language's selected neurons fixed at their median
 response on its texts (``on_p50``) during unconditional generation, against no fix and a random same-size set
-fixed the same way. The pooled responses stay on the device: texts x neurons x 4 bytes.
+fixed the same way. The pooled responses (texts x neurons x 4 bytes) are kept on the host; expertise, medians and
+the bootstrap run one layer at a time on the device.
 """
 
 from __future__ import annotations
@@ -116,34 +117,70 @@ def language_texts(examples: Sequence[ParallelExample], spec: TaskSpec) -> tuple
     return texts, torch.arange(len(languages)).repeat(len(examples))
 
 
-def _summaries(ap: torch.Tensor, n: int, n_layers: int, d_ff: int) -> tuple[torch.Tensor, ...]:
-    """ap (L, neurons) -> top, bottom (L, N), per-layer counts (L, 2, layers), shared neurons (2, L, L)."""
-    top, bottom = top_and_bottom(ap, n)
+def _summaries(top: torch.Tensor, bottom: torch.Tensor, n_neurons: int, n_layers: int,
+               d_ff: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """top, bottom (L, N) neuron indices -> per-layer counts (L, 2, layers), shared neurons (2, L, L)."""
     counts = torch.stack([torch.stack([torch.bincount(side[lang] // d_ff, minlength=n_layers)
-                                       for side in (top, bottom)]) for lang in range(ap.shape[0])])
+                                       for side in (top, bottom)]) for lang in range(top.shape[0])])
     overlap = []
     for side in (top, bottom):
-        member = torch.zeros_like(ap, dtype=torch.float32).scatter_(1, side, 1.0)  # (L, neurons)
+        member = torch.zeros(top.shape[0], n_neurons, device=side.device).scatter_(1, side, 1.0)  # (L, neurons)
         overlap.append((member @ member.T).round().long())
-    return top, bottom, counts, torch.stack(overlap)
+    return counts, torch.stack(overlap)
+
+
+def _by_layer(responses: torch.Tensor, labels: torch.Tensor, n_langs: int, device: torch.device,
+              medians: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """AP (L, neurons) float64 and, if asked, the median response to each language's texts (L, neurons), one
+    layer's responses on the device at a time. responses (texts, layers, d_ff), on the host or the device."""
+    ap, median = [], []
+    for layer in range(responses.shape[1]):
+        scores = responses[:, layer].to(device)  # (texts, d_ff)
+        ap.append(average_precision(scores, labels, n_langs))
+        if medians:
+            median.append(class_medians(scores, labels, n_langs))
+    return torch.cat(ap, dim=1), torch.cat(median, dim=1) if medians else None
+
+
+def _layer_candidates(ap: torch.Tensor, k: int, descending: bool) -> torch.Tensor:
+    """The k first neurons of each row of ``ap`` (L, d_ff) in the selection's order (AP, then the lower index
+    first), listed by index: (L, k)."""
+    return ap.sort(dim=1, descending=descending, stable=True).indices[:, :k].sort(dim=1).values
 
 
 def _bootstrap(responses: torch.Tensor, labels: torch.Tensor, n_examples: int, n: int, config: LanguageNeuronConfig,
-               progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
+               device: torch.device, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Layer counts (R, L, 2, layers) and overlaps (R, 2, L, L) on resamples of the examples (all languages of an
-    example stay together)."""
+    example stay together).
+
+    Layer by layer (one layer's responses on the device at a time), every resample keeps the layer's n best
+    neurons of each side and language; the n best of all layers are among them, and merging them (listed by
+    neuron index, sorted stably by AP) gives exactly the selection that sorting every neuron would give.
+    """
     n_langs, (_, n_layers, d_ff) = int(labels.max()) + 1, responses.shape
     generator = torch.Generator().manual_seed(config.seed)
+    resamples = [(torch.randint(n_examples, (n_examples,), generator=generator)[:, None] * n_langs
+                  + torch.arange(n_langs)).reshape(-1) for _ in range(config.n_bootstrap)]
+    k = min(n, d_ff)
+    # per resample, side, language and layer: the layer's k candidates (AP and neuron index), on the host
+    values = torch.empty(len(resamples), 2, n_langs, n_layers, k, dtype=torch.float64)
+    index = torch.empty(len(resamples), 2, n_langs, n_layers, k, dtype=torch.long)
+    for layer in tqdm(range(n_layers), desc="bootstrap", disable=not progress, unit="layer"):
+        scores = responses[:, layer].to(device)  # (texts, d_ff)
+        for r, rows in enumerate(resamples):
+            rows = rows.to(device)
+            ap = average_precision(scores[rows], labels[rows], n_langs)  # (L, d_ff)
+            for side, descending in enumerate((True, False)):
+                chosen = _layer_candidates(ap, k, descending)
+                values[r, side, :, layer] = ap.gather(1, chosen).cpu()
+                index[r, side, :, layer] = (chosen + layer * d_ff).cpu()
     counts, overlaps = [], []
-    for _ in tqdm(range(config.n_bootstrap), desc="bootstrap", disable=not progress, unit="resample"):
-        chosen = torch.randint(n_examples, (n_examples,), generator=generator)
-        rows = (chosen[:, None] * n_langs + torch.arange(n_langs)).reshape(-1).to(responses.device)
-        # layer by layer, so that only one layer's resampled responses exist at a time
-        ap = torch.cat([average_precision(responses[rows, layer], labels[rows], n_langs)
-                        for layer in range(n_layers)], dim=1)  # (L, neurons)
-        _, _, c, o = _summaries(ap, n, n_layers, d_ff)
-        counts.append(c.cpu())
-        overlaps.append(o.cpu())
+    for r in range(len(resamples)):
+        sides = [index[r, side].reshape(n_langs, -1).gather(1, values[r, side].reshape(n_langs, -1).sort(
+            dim=1, descending=descending, stable=True).indices[:, :n]) for side, descending in enumerate((True, False))]
+        c, o = _summaries(*sides, n_layers * d_ff, n_layers, d_ff)
+        counts.append(c)
+        overlaps.append(o)
     return torch.stack(counts), torch.stack(overlaps)
 
 
@@ -176,11 +213,11 @@ class _Tampered:
     start: list[str]
 
 
-def _tampering(lm: LoadedModel, responses: torch.Tensor, labels: torch.Tensor, texts: list[str],
+def _tampering(lm: LoadedModel, medians: torch.Tensor, labels: torch.Tensor, texts: list[str],
                languages: list[str], top: torch.Tensor, bottom: torch.Tensor,
                config: LanguageNeuronConfig) -> _Tampered:
-    n_langs, n_neurons = len(languages), responses[0].numel()
-    medians = class_medians(responses, labels, n_langs).reshape(n_langs, n_neurons)  # on_p50 per language
+    """medians (L, neurons): each neuron's median response to each language's texts (on_p50)."""
+    n_langs, n_neurons = medians.shape
     selected = torch.cat([top, bottom], dim=1) if config.tamper == "both" else top
     masks, values = _tamper_conditions(selected.to(medians.device), medians, config.seed)
     tokens = sample_under_fixes(
@@ -224,23 +261,24 @@ def measure_language_neurons(lm: LoadedModel, examples: Sequence[ParallelExample
     texts, labels = language_texts(examples, spec)
     timings = {}
     tic = time.perf_counter()
-    # (texts, layers, d_ff) on the device
-    responses = pooled_responses(lm, texts, pooling=config.pooling, batch_size=config.batch_size)
-    labels = labels.to(responses.device)
-    n = config.n_selected(responses[0].numel())
-    ap = average_precision(responses, labels, len(languages)).reshape(len(languages), -1)  # (L, neurons)
-    top, bottom, counts, overlap = _summaries(ap, n, lm.n_layers, lm.d_ff)
+    # (texts, layers, d_ff) on the host: the device holds one layer's at a time (texts x d_ff x 4 bytes)
+    responses = pooled_responses(lm, texts, pooling=config.pooling, batch_size=config.batch_size, device="cpu")
+    labels = labels.to(lm.device)
+    ap, medians = _by_layer(responses, labels, len(languages), lm.device, medians="tampering" in conditions)
+    n = config.n_selected(ap.shape[1])
+    top, bottom = top_and_bottom(ap, n)
+    counts, overlap = _summaries(top, bottom, ap.shape[1], lm.n_layers, lm.d_ff)
     timings["responses and expertise"] = time.perf_counter() - tic
     boot_counts = torch.zeros(0, len(languages), 2, lm.n_layers, dtype=torch.long)
     boot_overlap = torch.zeros(0, 2, len(languages), len(languages), dtype=torch.long)
     if "resamples" in conditions and config.n_bootstrap:
         tic = time.perf_counter()
-        boot_counts, boot_overlap = _bootstrap(responses, labels, len(examples), n, config, progress)
+        boot_counts, boot_overlap = _bootstrap(responses, labels, len(examples), n, config, lm.device, progress)
         timings["bootstrap"] = time.perf_counter() - tic
     tampered = None
     if "tampering" in conditions:
         tic = time.perf_counter()
-        tampered = _tampering(lm, responses, labels, texts, languages, top, bottom, config)
+        tampered = _tampering(lm, medians, labels, texts, languages, top, bottom, config)
         timings["tampering"] = time.perf_counter() - tic
     return LanguageNeurons(
         model=lm.provenance(), task=spec.name, languages=languages, example_ids=[ex.id for ex in examples],

@@ -3,7 +3,9 @@
 Per chunk of parallel examples: one pass that scores the baseline and captures A at the last token (plus
 dead-across-tokens), the four types per example (also over random subsets of the languages and at a grid of
 thresholds), attribution reduced on the device, then one batched run per intervention condition, each row
-carrying its own mask (see harness.conditions). Memory stays O(chunk).
+carrying its own mask (see harness.conditions); at ``positions="last"`` these runs start from the capture pass's
+keys and values of every prompt token but the last, which no edit changes (harness.prefixes). Memory stays
+O(chunk).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from harness.conditions import CONVERSIONS, FAMILIES, SEEDED, RowState, conditio
 from harness.conditions import shortfall as control_shortfall
 from harness.models import LoadedModel
 from harness.neurons import TypeStatistics, check_threshold, example_type_shares, type_codes
+from harness.prefixes import Prefixes, supported
 from harness.reducers import Reducers
 from harness.scoring import (
     exact_match,
@@ -254,10 +257,12 @@ def expand_conditions(conditions: Collection[str], control_seeds: int) -> list[s
 
 def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec,
             config: MeasureConfig = MeasureConfig(), *, conditions: Collection[str] = CONDITIONS,
-            progress: bool = False) -> Measurement:
+            progress: bool = False, prefix_reuse: bool = True) -> Measurement:
     """Run the whole measurement of ``lm`` on ``examples``: one capture pass plus one pass per condition.
 
-    ``conditions`` (default: all) narrows the intervention passes; the baseline is always scored.
+    ``conditions`` (default: all) narrows the intervention passes; the baseline is always scored. With
+    ``prefix_reuse`` (and ``positions="last"``) the intervention passes start from the capture pass's keys and
+    values of every prompt token but the last (harness.prefixes), which they do not edit.
     """
     unknown = set(conditions) - set(CONDITIONS)
     if unknown:
@@ -279,6 +284,7 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
     example_shares, count_shares, threshold_shares, density, activated = [], [], [], [], []
     timings = {"capture": 0.0, "conditions": 0.0}
     hash_weights = _Outcomes.hash_weights(lm.n_layers, lm.d_ff, lm.device)
+    reuse_prefixes = prefix_reuse and supported(lm, config.positions)
     chunk = max(1, max(config.chunk_rows, config.batch_size) // n_langs)
     starts = range(0, len(examples), chunk)
     for start in tqdm(starts, desc=f"{lm.name} {spec.name}", disable=not progress, unit="chunk"):
@@ -286,8 +292,9 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         texts = [ex.prompts[lang] for ex in part for lang in languages]
         golds = [ex.answers[lang] for ex in part for lang in languages]
         tic = time.perf_counter()
+        kept = Prefixes(lm) if reuse_prefixes else None  # the intervention passes start from these
         with Recorder(lm, threshold=config.threshold) as recorder:
-            ok = _correct(lm, spec, texts, golds, config, choice_ids, recorder=recorder)
+            ok = _correct(lm, spec, texts, golds, config, choice_ids, recorder=recorder, keep_prefixes=kept)
             acts, ever = recorder.gather()
         correct["baseline"].append(ok.reshape(len(part), n_langs))
         acts = acts.reshape(len(part), n_langs, lm.n_layers, lm.d_ff)  # (ex, langs, layers, d_ff)
@@ -324,7 +331,7 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
             todo = (~known).nonzero().flatten().tolist()
             if todo:
                 ok[todo] = _correct(lm, spec, [texts[i] for i in todo], [golds[i] for i in todo], config, choice_ids,
-                                    **{kind: mask[todo]})
+                                    prefixes=None if kept is None else kept.view(todo), **{kind: mask[todo]})
             outcomes.add(kind, signature, ok)
             correct[condition].append(ok.reshape(len(part), n_langs))
             edits[condition].append(mask.sum(dim=(-2, -1)).reshape(len(part), n_langs).cpu())

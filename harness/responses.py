@@ -1,7 +1,8 @@
 """Each neuron's response to a whole text: A pooled over the text's real tokens (Kojima et al., after ml-selfcond).
 
 Batches are left-padded and sorted by length; the attention mask keeps padding out of the pool. Pooling runs in
-float32 on the device inside the hooks, so only (texts, layers, d_ff) leaves the forward pass.
+float32 on the device inside the hooks, so only (batch, d_ff) per layer leaves the forward pass; the result may be
+kept on the host (``device="cpu"``) so that the device's memory does not grow with the number of texts.
 """
 
 from __future__ import annotations
@@ -27,15 +28,17 @@ def _pool(a: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def pooled_responses(lm: LoadedModel, texts: Sequence[str], *, pooling: str = "mean",
-                     batch_size: int = 16) -> torch.Tensor:
-    """Every neuron's response to every text, pooled over its real tokens: (texts, layers, d_ff) float32 on the
-    device, in input order. Decoder-only models (the models of Kojima et al.)."""
+def pooled_responses(lm: LoadedModel, texts: Sequence[str], *, pooling: str = "mean", batch_size: int = 16,
+                     device: torch.device | str | None = None) -> torch.Tensor:
+    """Every neuron's response to every text, pooled over its real tokens: (texts, layers, d_ff) float32, in input
+    order, on ``device`` (default: the model's). Each batch's pooled responses leave the model's device layer by
+    layer, so with ``device="cpu"`` the device holds one batch's at a time. Decoder-only models (the models of
+    Kojima et al.)."""
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     if lm.is_encoder_decoder:
         raise ValueError(f"pooled responses need a decoder-only model; {lm.name} is an encoder-decoder")
-    out = torch.empty(len(texts), lm.n_layers, lm.d_ff, device=lm.device)
+    out = torch.empty(len(texts), lm.n_layers, lm.d_ff, device=lm.device if device is None else device)
     current: dict[str, object] = {}
 
     def record(layer: int, a: torch.Tensor) -> None:

@@ -26,6 +26,9 @@ from harness.batching import encode, last_logits, longest_first, run_with_backof
 from harness.capture import Recorder
 from harness.interventions import convert, deactivate
 from harness.models import LoadedModel
+from harness.prefixes import Prefixes, PrefixView, cache_argument, returned_cache
+
+Kept = Prefixes | PrefixView
 
 
 class VerbalizerError(ValueError):
@@ -131,12 +134,16 @@ def _masked(lm: LoadedModel, stack: ExitStack, rows: list[int], deact: torch.Ten
 def predict_choice(lm: LoadedModel, texts: Sequence[str], choice_ids: Sequence[int], *, batch_size: int = 16,
                    deactivate_masks: torch.Tensor | None = None, convert_masks: torch.Tensor | None = None,
                    threshold: float = 0.0, epsilon: float = 1e-3, positions: str = "last",
-                   recorder: Recorder | None = None) -> torch.Tensor:
+                   recorder: Recorder | None = None, keep_prefixes: Kept | None = None,
+                   prefixes: Kept | None = None) -> torch.Tensor:
     """Index of the highest-scoring choice per text, (len(texts),) on the CPU.
 
     Per-row masks are (len(texts), layers, d_ff); ``recorder``, if given, captures the same pass and its
-    per-row activations are returned through ``recorder.rows`` in input order.
+    per-row activations are returned through ``recorder.rows`` in input order. ``keep_prefixes`` keeps each
+    text's keys and values but its last token's (harness.prefixes, by the text's index); ``prefixes`` starts
+    texts from kept ones (only for masks at ``positions="last"``).
     """
+    _check_prefixes(positions, recorder, prefixes)
     ids = torch.tensor(list(choice_ids), device=lm.device)
     out = torch.empty(len(texts), dtype=torch.long)
     if not texts:
@@ -149,7 +156,10 @@ def predict_choice(lm: LoadedModel, texts: Sequence[str], choice_ids: Sequence[i
             _masked(lm, stack, rows, deactivate_masks, convert_masks, threshold, epsilon, positions)
             if recorder is not None:
                 recorder.arm(inputs["attention_mask"])
-            logits = last_logits(lm, inputs)
+            start = None if prefixes is None else prefixes.batch(rows, inputs["input_ids"].shape[1])
+            keep = None if keep_prefixes is None else \
+                functools.partial(keep_prefixes.keep, rows, attention_mask=inputs["attention_mask"])
+            logits = last_logits(lm, inputs, start=start, keep=keep)
             if recorder is not None:
                 recorder.collect(rows)
         out[rows] = logits[:, ids].argmax(-1).cpu()
@@ -157,6 +167,12 @@ def predict_choice(lm: LoadedModel, texts: Sequence[str], choice_ids: Sequence[i
     for _ in run_with_backoff(step, order, batch_size):
         pass
     return out
+
+
+def _check_prefixes(positions: str, recorder: Recorder | None, prefixes: Kept | None) -> None:
+    if prefixes is not None and (positions != "last" or recorder is not None):
+        raise ValueError("kept prefixes skip every prompt token but the last: only for positions 'last', without a "
+                         "recorder")
 
 
 class _StopWhen(StoppingCriteria):
@@ -174,13 +190,15 @@ class _StopWhen(StoppingCriteria):
 def generate(lm: LoadedModel, texts: Sequence[str], max_new_tokens: int, *, batch_size: int = 16,
              deactivate_masks: torch.Tensor | None = None, convert_masks: torch.Tensor | None = None,
              threshold: float = 0.0, epsilon: float = 1e-3, positions: str = "last",
-             recorder: Recorder | None = None,
-             stop_when: Callable[[str], bool] | None = None) -> tuple[list[str], list[int]]:
+             recorder: Recorder | None = None, stop_when: Callable[[str], bool] | None = None,
+             keep_prefixes: Kept | None = None, prefixes: Kept | None = None) -> tuple[list[str], list[int]]:
     """Greedy continuations (decoded text, first generated token id) per text, at most ``max_new_tokens``.
 
     ``stop_when(continuation)`` ends a row early once it says more tokens cannot change its answer (the rest of
     the batch goes on): a saving only, the caller must read the same answer from the shorter text.
+    ``keep_prefixes`` and ``prefixes`` as in ``predict_choice``.
     """
+    _check_prefixes(positions, recorder, prefixes)
     texts_out, first_ids = [""] * len(texts), [0] * len(texts)
     if not texts:
         return texts_out, first_ids
@@ -196,9 +214,14 @@ def generate(lm: LoadedModel, texts: Sequence[str], max_new_tokens: int, *, batc
                 recorder.arm(inputs["attention_mask"])
             stopping = StoppingCriteriaList([_StopWhen(lm, inputs["input_ids"].shape[1], stop_when)]
                                             if stop_when else [])
-            sequences = lm.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                          num_beams=1, pad_token_id=lm.tokenizer.pad_token_id,
-                                          stopping_criteria=stopping)
+            start = None if prefixes is None else prefixes.batch(rows, inputs["input_ids"].shape[1])
+            cached = {} if start is None else {cache_argument(lm): start}
+            output = lm.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                       num_beams=1, pad_token_id=lm.tokenizer.pad_token_id,
+                                       stopping_criteria=stopping, return_dict_in_generate=True, **cached)
+            sequences = output.sequences
+            if keep_prefixes is not None:
+                keep_prefixes.keep(rows, returned_cache(lm, output), inputs["attention_mask"])
             if recorder is not None:
                 recorder.collect(rows)
         new = sequences[:, 1:] if lm.is_encoder_decoder else sequences[:, inputs["input_ids"].shape[1]:]

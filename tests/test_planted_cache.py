@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from harness.batching import encode
 from harness.tasks import FIXTURE_DATA, load_task
 
 SPEC = PLANTED["planted-lang-edges"]  # the quickest to build
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -78,3 +80,46 @@ def test_without_a_directory_every_model_is_built(examples: dict[str, list], mon
     cache = PlantedCache(None)
     assert cache.get(SPEC, examples) == cache.get(SPEC, examples) == SPEC.name
     assert cache.built == [SPEC.name] * 2 and cache.path(SPEC, examples) is None
+
+
+def test_a_measurements_identity_covers_the_model_and_the_measuring_code(examples: dict[str, list],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    identity = planted_cache.measurement_identity(SPEC, examples)
+    assert identity["model_key"] == cache_key(SPEC, examples)
+    for module in ("harness.store", "harness.measure", "harness.language_neurons", "harness.prefixes",
+                   "harness.scoring", "harness.reducers", "harness.expertise", "harness.sampling"):
+        assert module in identity["measuring"]
+    assert "harness.plugin" not in identity["measuring"] and "harness.rules" not in identity["measuring"]
+    assert planted_cache.measurement_identity(SPEC, examples) == identity
+    assert planted_cache.measurement_identity(dataclasses.replace(SPEC, seed=1), examples) != identity
+    assert planted_cache.measurement_identity(SPEC, {"xnli": examples["xnli"][:-1]}) != identity
+    changed = dict(identity["measuring"]) | {"harness.prefixes": "0" * 64}
+    monkeypatch.setattr(planted_cache, "module_sources", lambda roots: changed)
+    assert planted_cache.measurement_identity(SPEC, examples)["measuring"] != identity["measuring"]
+
+
+@pytest.mark.slow
+def test_a_second_tiny_run_measures_nothing_and_gives_the_same_records(pytester: pytest.Pytester) -> None:
+    """Both caches warm: no planted model is built or loaded, no measurement is taken, the records are the same."""
+    claims = [str(REPO / "claims" / f"test_{name}.py") for name in ("mid_layer_peak", "lsn_low_overlap")]
+    cache = pytester.path / "cache"
+
+    def run(name: str) -> tuple[list[dict], list[dict]]:
+        result = pytester.runpytest_subprocess(*claims, "--cache-dir", str(cache), "--report",
+                                               str(pytester.path / name), "-p", "no:randomly",
+                                               "--prepare-processes", "0")  # the run itself measures
+        assert result.ret == pytest.ExitCode.OK
+        (run_dir,) = (pytester.path / name).iterdir()
+        records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+        return records, json.loads((run_dir / "run.json").read_text())["work"]
+
+    first, first_work = run("first")
+    second, second_work = run("second")
+    assert any("measured" in w for w in first_work) and any(w.get("source") == "built" for w in first_work)
+    assert second_work == []  # nothing measured, built or loaded
+    assert len(list(cache.glob("tiny/*.pt"))) == len([w for w in first_work if "measured" in w])
+
+    def comparable(records: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k not in ("timings",)} for r in records]
+
+    assert comparable(second) == comparable(first)

@@ -399,13 +399,13 @@ def test_normalize_is_idempotent(text: str) -> None:
 
 def fake_oom_last_logits(max_rows: int, seen: list[int], error: type[Exception] = torch.OutOfMemoryError,
                          message: str = "CUDA out of memory. Tried to allocate 2.00 GiB"
-                         ) -> Callable[[LoadedModel, dict[str, torch.Tensor]], torch.Tensor]:
-    def wrapped(lm: LoadedModel, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+                         ) -> Callable[..., torch.Tensor]:
+    def wrapped(lm: LoadedModel, inputs: dict[str, torch.Tensor], **kept: object) -> torch.Tensor:
         rows = inputs["input_ids"].shape[0]
         seen.append(rows)
         if rows > max_rows:
             raise error(message)
-        return last_logits(lm, inputs)
+        return last_logits(lm, inputs, **kept)
     return wrapped
 
 

@@ -1,0 +1,123 @@
+"""Keys and values of each prompt but its last token, kept from the baseline pass for the intervention passes.
+
+An intervention at ``positions="last"`` edits the last prompt token and the tokens generated after it. Every earlier
+position computes exactly what the baseline pass computed (attention is causal, and nothing before the last token
+is edited), so an intervention pass can start from the baseline's keys and values of the first n - 1 tokens and run
+the model on the last prompt token onward: one token instead of n per row and condition.
+
+Rows are kept one by one, their real tokens only, and padded on the left again for whatever batch a later pass
+forms, so a pass may run any subset of the rows in any order. A byte budget bounds what is kept (per measurement
+chunk); a batch with a row beyond it runs in full. Decoder-only models with one plain key/value cache per layer;
+anything else (encoder-decoders, sliding-window caches, ``positions="all"``) runs in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from transformers import DynamicCache
+
+from harness.models import LoadedModel
+
+CPU_BUDGET = 2 << 30  # bytes of kept prefixes on the CPU
+CUDA_SHARE = 0.25  # share of the device's memory kept prefixes may take on a GPU ...
+CUDA_FREE_SHARE = 0.5  # ... and of what is free when a chunk starts (the chunk's own tensors come after)
+
+KeyValues = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys and values (heads, tokens, head_dim)
+
+
+def supported(lm: LoadedModel, positions: str) -> bool:
+    """Whether passes on ``lm`` editing ``positions`` can start from kept prefixes."""
+    config = lm.model.config
+    return (positions == "last" and not lm.is_encoder_decoder and getattr(config, "sliding_window", None) is None
+            and bool(lm.forward_params & {"cache", "past_key_values"}))
+
+
+def default_budget(device: torch.device) -> int:
+    if device.type == "cuda":
+        free, total = torch.cuda.mem_get_info(device)
+        return int(min(CUDA_SHARE * total, CUDA_FREE_SHARE * free))
+    return CPU_BUDGET
+
+
+def cache_argument(lm: LoadedModel) -> str:
+    """The name of the forward's and generate's cache argument (transformers >= 5: ``cache``)."""
+    return "cache" if "cache" in lm.forward_params else "past_key_values"
+
+
+def returned_cache(lm: LoadedModel, output: object) -> object:
+    return getattr(output, cache_argument(lm))
+
+
+def _layers(cache: object) -> KeyValues:
+    """(keys, values) per layer of a transformers cache, each (batch, heads, tokens, head_dim)."""
+    return [(item[0], item[1]) for item in cache]  # type: ignore[attr-defined]  # every Cache iterates so
+
+
+class Prefixes:
+    """Kept prefixes by row id (e.g. the row's place in a measurement chunk); see the module doc."""
+
+    def __init__(self, lm: LoadedModel, budget: int | None = None) -> None:
+        self.lm = lm
+        self.budget = default_budget(lm.device) if budget is None else budget
+        self.rows: dict[int, KeyValues] = {}
+        self.nbytes = 0
+        self.skipped = 0  # rows not kept: over the budget
+
+    def keep(self, ids: Sequence[int], cache: object, attention_mask: torch.Tensor) -> None:
+        """Keep the prefixes of a batch's rows (row b of the batch has id ``ids[b]``) from the cache of a pass over
+        the left-padded batch (its prompts, and possibly generated tokens after them)."""
+        padded = attention_mask.shape[1]
+        lengths = attention_mask.sum(dim=1).tolist()
+        layers = _layers(cache)
+        for b, (row, n) in enumerate(zip(ids, lengths, strict=True)):
+            size = sum(2 * k[b, :, padded - n:padded - 1].numel() * k.element_size() for k, _ in layers)
+            if self.nbytes + size > self.budget:
+                self.skipped += 1
+                continue
+            self.rows[row] = [(k[b, :, padded - n:padded - 1].clone(), v[b, :, padded - n:padded - 1].clone())
+                              for k, v in layers]
+            self.nbytes += size
+
+    def batch(self, ids: Sequence[int], padded: int) -> DynamicCache | None:
+        """A cache holding the kept prefixes of rows ``ids``, left-padded to ``padded - 1`` tokens (the batch's
+        prompts are ``padded`` tokens long with padding); None when a row has no kept prefix or there is no prefix
+        (one-token prompts)."""
+        if padded < 2 or not all(row in self.rows for row in ids):
+            return None
+        layers = []
+        for layer in range(len(self.rows[ids[0]])):
+            first = self.rows[ids[0]][layer][0]  # (heads, tokens, head_dim)
+            shape = (len(ids), first.shape[0], padded - 1, first.shape[2])
+            keys, values = first.new_zeros(shape), first.new_zeros(shape)
+            for b, row in enumerate(ids):
+                k, v = self.rows[row][layer]
+                keys[b, :, padded - 1 - k.shape[1]:] = k
+                values[b, :, padded - 1 - v.shape[1]:] = v
+            layers.append((keys, values))
+        return DynamicCache(ddp_cache_data=layers)
+
+    def view(self, ids: Sequence[int]) -> PrefixView:
+        """This store seen through a list of rows: row i of the view is row ``ids[i]`` here."""
+        return PrefixView(self, list(ids))
+
+
+class PrefixView:
+    """Rows of a ``Prefixes`` renumbered (a pass over a subset of the rows)."""
+
+    def __init__(self, store: Prefixes, ids: list[int]) -> None:
+        self.store, self.ids = store, ids
+
+    @property
+    def lm(self) -> LoadedModel:
+        return self.store.lm
+
+    def keep(self, rows: Sequence[int], cache: object, attention_mask: torch.Tensor) -> None:
+        self.store.keep([self.ids[r] for r in rows], cache, attention_mask)
+
+    def batch(self, rows: Sequence[int], padded: int) -> DynamicCache | None:
+        return self.store.batch([self.ids[r] for r in rows], padded)
+
+
+__all__ = ["PrefixView", "Prefixes", "cache_argument", "returned_cache", "supported"]
