@@ -68,6 +68,11 @@ class PaperRegistryError(Exception):
 _extra: tuple[str, ...] = ()  # modules registered for this process besides the built-in ones and entry points
 
 
+def registered() -> tuple[str, ...]:
+    """The modules ``use`` registered (what a spawned process passes to ``use`` to see the same papers)."""
+    return _extra
+
+
 def use(modules: Iterable[str]) -> None:
     """Register the papers of these modules (the ini option's lines) for this process, replacing earlier ones."""
     global _extra
@@ -123,3 +128,8 @@ def kinds() -> dict[str, Kind]:
 def planted_models() -> dict[str, PlantedModel]:
     """Every registered planted model by name."""
     return {m.name: m for p in papers().values() for m in p.planted}
+
+
+def planted_kinds() -> dict[str, str]:
+    """Every registered planted model's name -> the kind of measurement it is made for: its paper's first kind."""
+    return {m.name: p.kinds[0].name for p in papers().values() if p.kinds for m in p.planted}

@@ -56,6 +56,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--report", default="reports", help="where run directories are written (default: reports)")
     group.addoption("--cache-dir", default=".cache/neuron-claims", help="measurement cache for resumable runs")
     group.addoption("--no-cache", action="store_true", help="ignore and do not write the measurement cache")
+    group.addoption("--prepare-processes", type=int, help="tiny tier: background processes that build planted "
+                    "models and measure them ahead of the run (default: the cores but one; 0: none)")
     group.addoption("--strict-claims", action="store_true", help="inconclusive verdicts fail")
     group.addoption("--seed", type=int, default=0, help="seed of the random control and the bootstrap")
     group.addoption("--baseline", help="a run directory or its summary.json: every claim instance is compared with "
@@ -135,6 +137,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 store.conditions.setdefault((model, case.task), set()).update(case.claim.conditions)
                 if case.claim.versus:
                     store.conditions.setdefault((model, case.claim.versus), set())
+    if not (distributed.is_worker(config) or distributed.distributing(config) or config.option.collectonly):
+        state.prepare(list(filter(None, map(_case, items))))
 
 
 @pytest.fixture(scope="session")
@@ -247,6 +251,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state: ClaimsSession | None = config.stash.get(STATE, None)
     if state is None:
         return
+    if state.preparer is not None:
+        state.prepared = state.preparer.stop()
     if distributed.is_worker(config):
         distributed.send_work(config, state.work())
         return

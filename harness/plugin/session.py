@@ -11,17 +11,25 @@ import pytest
 
 from harness.core.claim import Claim, ClaimCase
 from harness.core.models import base_model_for, load_model, registry_identity
-from harness.core.papers import planted_models
+from harness.core.papers import registered
 from harness.core.shared_store import SharedStore
 from harness.core.store import MeasurementStore, MeasureOptions
 from harness.core.verdict import Verdict
-from harness.planted.cache import PlantedCache, measurement_identity
+from harness.planted.cache import PlantedCache
+from harness.planted.prepare import (
+    Preparer,
+    Request,
+    TinySettings,
+    available_cores,
+    measurement_kind,
+    tiny_store,
+)
 from harness.plugin import distributed
 from harness.plugin.baseline import BaselineIndex, Match, compare
 from harness.plugin.instances import instance_of, load_snapshot
 from harness.plugin.records import build_record
 from harness.plugin.results import RunWriter, git_state, new_run_id, package_versions
-from harness.tasks import FIXTURE_DATA, TASKS, MissingDataError, TaskDataError, load_task, task_spec
+from harness.tasks import TASKS, MissingDataError, TaskDataError, load_task, task_spec
 
 TINY_TASK = "xnli"  # the task the tiny tier's planted models answer
 
@@ -41,7 +49,9 @@ class ClaimsSession:
         self.data_error: str | None = None  # the first task data that could not be loaded while collecting
         self.run_id = distributed.controller_run_id(config) or new_run_id()  # one id, known to every worker
         self.controller = distributed.Controller(self.run_id)  # pytest-xdist: hooks of the controller's side
-        self.planted: Any = None  # harness.planted.cache.PlantedCache, made with the tiny store
+        self.planted: PlantedCache | None = None  # made with the tiny store
+        self.preparer: Preparer | None = None  # when background processes prepare the tiny tier's measurements
+        self.prepared: list[dict[str, Any]] = []  # what they measured and built (run.json's work)
         self.baseline: BaselineIndex | None = None
         self.baseline_run: str | None = None
         self.baseline_comparison: dict[str, Any] | None = None  # the run's comparison, for run.json and the summary
@@ -102,22 +112,32 @@ class ClaimsSession:
         return self._stores[tier]
 
     def _tiny_store(self) -> MeasurementStore:
-        planted = planted_models()
-        cache = None if self.option("no_cache") else Path(self.option("cache_dir"))
-        self.planted = PlantedCache(None if cache is None else cache / "planted")
-
-        def examples(name: str) -> dict[str, list]:
-            return {task: store.examples(task) for task in planted[name].tasks}
-
-        # measurements of planted models are cached too (their key covers the model's and the measuring code's
-        # sources); --no-cache under pytest-xdist: the workers still share the run's own measurement directory
-        store = SharedStore(
-            lambda name: self.planted.get(planted[name], examples(name)),
-            lambda task: load_task(task, data_dir=FIXTURE_DATA / task_spec(task).folder),
-            MeasureOptions(seed=self.option("seed"), scoring=self.option("scoring")),
-            identity=lambda name: measurement_identity(planted[name], examples(name)),
-            cache_dir=distributed.shared_dir(self.config) if cache is None else cache / "tiny")
+        store, self.planted = tiny_store(self.tiny_settings())
         return store
+
+    def tiny_settings(self) -> TinySettings:
+        return TinySettings(seed=self.option("seed"), scoring=self.option("scoring"),
+                            cache_dir=None if self.option("no_cache") else Path(self.option("cache_dir")),
+                            shared_dir=distributed.shared_dir(self.config), papers=registered())
+
+    def prepare(self, cases: list[ClaimCase]) -> None:
+        """Start background processes that take the tiny tier's measurements ahead of ``cases`` (in run order),
+        when the machine has cores to spare (harness.planted.prepare)."""
+        processes = self.option("prepare_processes")
+        processes = available_cores() - 1 if processes is None else processes
+        tiny = [case for case in cases if case.tier == "tiny"]
+        if processes < 1 or not tiny or self.option("no_cache"):
+            return
+        requests = []
+        for case in tiny:
+            for model in filter(None, (case.model, case.base_model)):
+                kind = measurement_kind(model)
+                if case.claim.versus:
+                    languages = tuple(self.common_languages(case, case.claim.versus))
+                    requests += [Request(kind, model, task, languages) for task in (case.task, case.claim.versus)]
+                else:
+                    requests.append(Request(kind, model, case.task))
+        self.preparer = Preparer(self.tiny_settings(), self.store("tiny"), requests, processes)
 
     @property
     def device(self) -> str:
@@ -217,7 +237,7 @@ class ClaimsSession:
             done += [{"worker": worker, "planted": name, "source": source}
                      for source, names in (("built", self.planted.built), ("cache", self.planted.loaded))
                      for name in names]
-        return done
+        return done + self.prepared
 
     def record(self, case: ClaimCase, verdict: Verdict | None, seconds: float,
                error: str | None = None) -> dict[str, Any]:

@@ -26,6 +26,7 @@ __all__ = [
     "FIXTURE_DATA",
     "LANGUAGES",
     "TASKS",
+    "TASK_FOLDERS",
     "MissingDataError",
     "ParallelExample",
     "TaskDataError",
@@ -40,6 +41,7 @@ __all__ = [
 _SPECS: dict[str, TaskSpec] = {spec.name: spec for spec in (xnli.SPEC, facts.SPEC, editing.SPEC, editing.REVERSE_SPEC)}
 TASKS: tuple[str, ...] = tuple(_SPECS)
 _LOADERS = {xnli.SPEC.name: xnli.load, facts.SPEC.name: facts.load}  # editing's two directions: editing.load
+TASK_FOLDERS = {name: spec.folder for name, spec in _SPECS.items()}  # each task's folder under data dirs
 
 
 def task_spec(name: str) -> TaskSpec:

@@ -51,6 +51,7 @@ from transformers import ByT5Tokenizer
 from harness.core.batching import encode, length_sorted_batches, token_lengths
 from harness.core.capture import Recorder
 from harness.core.models import LoadedModel, wrap_model
+from harness.core.prefixes import Prefixes
 from harness.core.scoring import (
     first_verbalizer,
     generate,
@@ -485,14 +486,15 @@ def _verify(b: Build, expected: list[str | None], planted_keys: list[tuple[int, 
     """Every prompt's generated answer is the planted one, so is its forced choice where it has one, and every
     keyed neuron fires exactly on its prompts."""
     lm, choices = b.lm, b.task.choices
-    continuations, _ = generate(lm, b.texts, verbalizer_budget(lm, choices))
-    wrong = [b.texts[i][:40] for i, c in enumerate(continuations) if first_verbalizer(c, choices) != expected[i]]
     choice_ids, _ = verbalizer_tokens(lm, choices)
+    kept = Prefixes(lm)  # generation starts from the forced choice's pass over the prompts
     with Recorder(lm) as recorder:
-        predicted = predict_choice(lm, b.texts, choice_ids, recorder=recorder).tolist()
+        predicted = predict_choice(lm, b.texts, choice_ids, recorder=recorder, keep_prefixes=kept).tolist()
         acts, _ = recorder.gather()  # (rows, layers, d_ff)
-    wrong += [b.texts[i][:40] for i, p in enumerate(predicted) if expected[i] is not None and
-              choices[p] != expected[i]]
+    wrong = [b.texts[i][:40] for i, p in enumerate(predicted) if expected[i] is not None and
+             choices[p] != expected[i]]
+    continuations, _ = generate(lm, b.texts, verbalizer_budget(lm, choices), prefixes=kept)
+    wrong += [b.texts[i][:40] for i, c in enumerate(continuations) if first_verbalizer(c, choices) != expected[i]]
     if wrong:
         raise RuntimeError(f"{b.spec.name}: planted answers not reproduced for {len(wrong)} prompts, e.g. {wrong[:3]}")
     for layer, slots, on in planted_keys:
