@@ -34,7 +34,7 @@ def _claims() -> dict[str, object]:
     """Claim id -> CLAIM of every claim module (imported the way pytest imports them: from the repo root)."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    modules = [importlib.import_module(f"claims.{path.stem}") for path in CLAIM_FILES]
+    modules = [importlib.import_module(".".join(path.relative_to(REPO).with_suffix("").parts)) for path in CLAIM_FILES]
     return {m.CLAIM.id: m.CLAIM for m in modules}
 
 
