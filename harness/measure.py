@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from harness.capture import Recorder
 from harness.conditions import CONVERSIONS, FAMILIES, SEEDED, RowState, condition_mask, family_of, seeded_name
 from harness.conditions import shortfall as control_shortfall
+from harness.content_position import content_offsets
 from harness.models import LoadedModel
 from harness.neurons import TypeStatistics, check_threshold, example_type_shares, type_codes
 from harness.prefixes import Prefixes, supported
@@ -132,6 +133,12 @@ class Measurement:
     base_rate: torch.Tensor  # (examples, langs, layers, 4) top-k all-shared & active, top-k active, active, shared
     effective: torch.Tensor  # (langs, T, 3) max, min, mean effective score of each type
     effective_spans: torch.Tensor  # (examples, langs, T) expected span of span_sample random ones (NaN: too few)
+    # the template control, from the same pass: the same summaries at the last token of the translated content
+    # (harness.content_position) instead of the prompt's last token
+    content_shares: torch.Tensor  # (examples, T, layers) as example_shares
+    content_activated: torch.Tensor  # (examples, langs, layers) as example_activated
+    content_threshold_shares: torch.Tensor  # (examples, thresholds, T, layers) as threshold_shares
+    content_threshold_density: torch.Tensor  # (examples, thresholds, layers) as threshold_density
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -255,6 +262,16 @@ def expand_conditions(conditions: Collection[str], control_seeds: int) -> list[s
             for s in (range(control_seeds) if f in SEEDED else [0])]
 
 
+def _content_summaries(acts: torch.Tensor, threshold: float, thresholds: list[float]) -> dict[str, torch.Tensor]:
+    """The type shares, activated shares and threshold grid at the content position; acts (ex, langs, layers,
+    d_ff). Returned on the CPU under the names of ``measure``'s content lists."""
+    shares = example_type_shares(type_codes(acts, threshold))  # (ex, T, layers)
+    return {"shares": shares.cpu(), "activated": (acts > threshold).double().mean(dim=-1).cpu(),
+            "threshold_shares": torch.stack([example_type_shares(type_codes(acts, t)) for t in thresholds],
+                                            dim=1).cpu(),
+            "density": torch.stack([(acts > t).double().mean(dim=(1, 3)) for t in thresholds], dim=1).cpu()}
+
+
 def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec,
             config: MeasureConfig = MeasureConfig(), *, conditions: Collection[str] = CONDITIONS,
             progress: bool = False, prefix_reuse: bool = True) -> Measurement:
@@ -282,6 +299,7 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
     short: dict[str, list[torch.Tensor]] = {c: [] for c in runs if family_of(c) in SEEDED}
     counts, subsets, thresholds = config.counts_for(n_langs), config.language_subsets(n_langs), config.thresholds()
     example_shares, count_shares, threshold_shares, density, activated = [], [], [], [], []
+    content: dict[str, list[torch.Tensor]] = {"shares": [], "activated": [], "threshold_shares": [], "density": []}
     timings = {"capture": 0.0, "conditions": 0.0}
     hash_weights = _Outcomes.hash_weights(lm.n_layers, lm.d_ff, lm.device)
     reuse_prefixes = prefix_reuse and supported(lm, config.positions)
@@ -293,8 +311,10 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         golds = [ex.answers[lang] for ex in part for lang in languages]
         tic = time.perf_counter()
         kept = Prefixes(lm) if reuse_prefixes else None  # the intervention passes start from these
-        with Recorder(lm, threshold=config.threshold) as recorder:
+        offsets = content_offsets(lm, texts, [spec.content_end(text) for text in texts])
+        with Recorder(lm, threshold=config.threshold, content_offsets=offsets) as recorder:
             ok = _correct(lm, spec, texts, golds, config, choice_ids, recorder=recorder, keep_prefixes=kept)
+            at_content = recorder.gather_content()
             acts, ever = recorder.gather()
         correct["baseline"].append(ok.reshape(len(part), n_langs))
         acts = acts.reshape(len(part), n_langs, lm.n_layers, lm.d_ff)  # (ex, langs, layers, d_ff)
@@ -311,6 +331,8 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
                                              example_type_shares(type_codes(acts, t)) for t in thresholds],
                                             dim=1).cpu())
         density.append(torch.stack([(acts > t).double().mean(dim=(1, 3)) for t in thresholds], dim=1).cpu())
+        for name, value in _content_summaries(at_content.reshape(acts.shape), config.threshold, thresholds).items():
+            content[name].append(value)
         ref_tokens = torch.tensor([choice_ids[spec.choices.index(g)] if choice_ids else first_answer_token(lm, g)
                                    for g in golds], device=lm.device).reshape(len(part), n_langs)
         reducers.update(lm, acts, codes, active, None if ever is None else ever.reshape(acts.shape), ref_tokens)
@@ -356,7 +378,10 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         contribution_sum=(reducers.contribution / (n * n_langs)).cpu(),
         base_rate=torch.cat(reducers.base_rate) if reducers.base_rate else empty,
         effective=reducers.effective().cpu(),
-        effective_spans=torch.cat(reducers.spans) if reducers.spans else empty, timings=timings)
+        effective_spans=torch.cat(reducers.spans) if reducers.spans else empty,
+        content_shares=torch.cat(content["shares"]), content_activated=torch.cat(content["activated"]),
+        content_threshold_shares=torch.cat(content["threshold_shares"]),
+        content_threshold_density=torch.cat(content["density"]), timings=timings)
 
 
 __all__ = ["CONDITIONS", "MeasureConfig", "Measurement", "expand_conditions", "measure"]

@@ -128,7 +128,8 @@ class ClaimsSession:
 
     # -- parametrization -------------------------------------------------------------------------------------
     def cases(self, claim: Claim) -> list[ClaimCase]:
-        cases = [ClaimCase(claim, "tiny", p.model, TINY_TASK, lang, p.base_model, p.expected_for(lang))
+        cases = [ClaimCase(claim, "tiny", p.model, TINY_TASK, lang, p.base_model, p.expected_for(lang),
+                           p.controls)
                  for p in claim.planted
                  for lang in (self.tiny_languages() if claim.per_language else [None])]
         model = self.option("model")
@@ -316,6 +317,7 @@ class ClaimsSession:
                                                      case.language)},
             "measured": verdict.measured if verdict else {}, "params": params, "provenance": provenance,
             "plots": verdict.plots if verdict else [], "tables": verdict.tables if verdict else [],
+            "controls": verdict.controls if verdict else {},
             "timings": timings, "error": error}
         return json.loads(json.dumps(_finite(record), default=str, allow_nan=False))  # as results.jsonl has it
 
@@ -394,6 +396,9 @@ def judge(request: pytest.FixtureRequest, claims: ClaimsSession, case: ClaimCase
         quote = f"{case.claim.id} [{case.id}]: {verdict.verdict}: {verdict.reason}"
         if case.expected is not None:
             assert verdict.verdict == case.expected, f"planted truth is {case.expected!r}, measured {quote}"
+        for control, expected in case.expected_controls:
+            measured = verdict.controls.get(control, {}).get("verdict")
+            assert measured == expected, f"planted truth at the {control} is {expected!r}, measured {measured!r}: {quote}"
         if match is not None and match.regression:
             pytest.fail(match.message(str(claims.baseline_run)), pytrace=False)
         if case.expected is not None:

@@ -19,6 +19,8 @@ class Verdict:
     params: dict[str, Any] = field(default_factory=dict)
     plots: list[dict[str, Any]] = field(default_factory=list)
     tables: list[dict[str, Any]] = field(default_factory=list)
+    # the same rule under a control (harness.template_control: "content end"): its verdict, reason, effect, ci
+    controls: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
