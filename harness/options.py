@@ -183,6 +183,7 @@ CHECKS: dict[str, Check] = {
     "report": dir_or_absent,
     "cache_dir": dir_or_absent,
     "seed": at_least(0),
+    "prepare_processes": at_least(0),
     "baseline": baseline,
     "baseline_ignore": baseline_ignore,
     "baseline_update": baseline_update,

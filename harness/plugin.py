@@ -29,14 +29,13 @@ from harness.options import option_problems
 from harness.results import RunWriter, git_state, new_run_id, package_versions
 from harness.shared_store import SharedStore
 from harness.store import MeasurementStore
-from harness.tasks import FIXTURE_DATA, TASKS, MissingDataError, TaskDataError, load_task
+from harness.tasks import TASK_FOLDERS, TASKS, MissingDataError, TaskDataError, load_task
 from harness.verdict import Verdict
 
 STATE = pytest.StashKey["ClaimsSession"]()
 VERDICT = pytest.StashKey[str]()
 RECORD = pytest.StashKey[dict[str, Any]]()  # the item's run record, sent to the controller on its call report
 POSITION = pytest.StashKey[int]()  # the item's place in the run's order (the same in every pytest-xdist worker)
-TASK_FOLDERS = {"xnli": "xnli", "facts": "mpararel", "editing": "mzsre", "editing-all-en": "mzsre"}
 TINY_TASK = "xnli"
 
 
@@ -65,6 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--report", default="reports", help="where run directories are written (default: reports)")
     group.addoption("--cache-dir", default=".cache/neuron-claims", help="measurement cache for resumable runs")
     group.addoption("--no-cache", action="store_true", help="ignore and do not write the measurement cache")
+    group.addoption("--prepare-processes", type=int, help="tiny tier: background processes that build planted "
+                    "models and measure them ahead of the run (default: the cores but one; 0: none)")
     group.addoption("--strict-claims", action="store_true", help="inconclusive verdicts fail")
     group.addoption("--seed", type=int, default=0, help="seed of the random control and the bootstrap")
     group.addoption("--baseline", help="a run directory or its summary.json: every claim instance is compared with "
@@ -114,6 +115,8 @@ class ClaimsSession:
         self.run_id = distributed.controller_run_id(config) or new_run_id()  # one id, known to every worker
         self.controller = distributed.Controller(self.run_id)  # pytest-xdist: hooks of the controller's side
         self.planted: Any = None  # fixtures.planted_cache.PlantedCache, made with the tiny store
+        self.preparer: Any = None  # fixtures.prepare.Preparer, when background processes prepare measurements
+        self.prepared: list[dict[str, Any]] = []  # what they measured and built (run.json's work)
         self.baseline: BaselineIndex | None = None
         self.baseline_run: str | None = None
         self.baseline_comparison: dict[str, Any] | None = None  # the run's comparison, for run.json and the summary
@@ -175,24 +178,38 @@ class ClaimsSession:
         return self._stores[tier]
 
     def _tiny_store(self) -> MeasurementStore:
-        from fixtures.planted import PLANTED  # planted models are test fixtures, not library code
-        from fixtures.planted_cache import PlantedCache, measurement_identity
+        from fixtures.prepare import tiny_store  # planted models are test fixtures, not library code
 
-        cache = None if self.option("no_cache") else Path(self.option("cache_dir"))
-        self.planted = PlantedCache(None if cache is None else cache / "planted")
-
-        def examples(name: str) -> dict[str, list]:
-            return {task: store.examples(task) for task in PLANTED[name].tasks}
-
-        # measurements of planted models are cached too (their key covers the model's and the measuring code's
-        # sources); --no-cache under pytest-xdist: the workers still share the run's own measurement directory
-        store = SharedStore(
-            lambda name: self.planted.get(PLANTED[name], examples(name)),
-            lambda task: load_task(task, data_dir=FIXTURE_DATA / TASK_FOLDERS[task]),
-            MeasureConfig(seed=self.option("seed"), scoring=self.option("scoring")),
-            identity=lambda name: measurement_identity(PLANTED[name], examples(name)),
-            cache_dir=distributed.shared_dir(self.config) if cache is None else cache / "tiny")
+        store, self.planted = tiny_store(self.tiny_settings())
         return store
+
+    def tiny_settings(self) -> Any:
+        from fixtures.prepare import TinySettings
+
+        return TinySettings(seed=self.option("seed"), scoring=self.option("scoring"),
+                            cache_dir=None if self.option("no_cache") else Path(self.option("cache_dir")),
+                            shared_dir=distributed.shared_dir(self.config))
+
+    def prepare(self, cases: list[ClaimCase]) -> None:
+        """Start background processes that take the tiny tier's measurements ahead of ``cases`` (in run order),
+        when the machine has cores to spare (fixtures.prepare)."""
+        from fixtures.prepare import Preparer, Request, available_cores, measurement_kind
+
+        processes = self.option("prepare_processes")
+        processes = available_cores() - 1 if processes is None else processes
+        tiny = [case for case in cases if case.tier == "tiny"]
+        if processes < 1 or not tiny or self.option("no_cache"):
+            return
+        requests = []
+        for case in tiny:
+            for model in filter(None, (case.model, case.base_model)):
+                kind = measurement_kind(model)
+                if case.claim.versus:
+                    languages = tuple(self.common_languages(case, case.claim.versus))
+                    requests += [Request(kind, model, task, languages) for task in (case.task, case.claim.versus)]
+                else:
+                    requests.append(Request(kind, model, case.task))
+        self.preparer = Preparer(self.tiny_settings(), self.store("tiny"), requests, processes)
 
     @property
     def device(self) -> str:
@@ -291,7 +308,7 @@ class ClaimsSession:
             done += [{"worker": worker, "planted": name, "source": source}
                      for source, names in (("built", self.planted.built), ("cache", self.planted.loaded))
                      for name in names]
-        return done
+        return done + self.prepared
 
     def record(self, case: ClaimCase, verdict: Verdict | None, seconds: float,
                error: str | None = None) -> dict[str, Any]:
@@ -375,6 +392,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 store.conditions.setdefault((model, case.task), set()).update(case.claim.conditions)
                 if case.claim.versus:
                     store.conditions.setdefault((model, case.claim.versus), set())
+    if not (distributed.is_worker(config) or distributed.distributing(config) or config.option.collectonly):
+        state.prepare(list(filter(None, map(_case, items))))
 
 
 @pytest.fixture(scope="session")
@@ -503,6 +522,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state: ClaimsSession | None = config.stash.get(STATE, None)
     if state is None:
         return
+    if state.preparer is not None:
+        state.prepared = state.preparer.stop()
     if distributed.is_worker(config):
         distributed.send_work(config, state.work())
         return

@@ -97,13 +97,21 @@ class MeasurementStore:
         """The measurement of ``kind`` of ``model`` on ``task`` (on ``languages`` only, when given)."""
         if kind not in KINDS:
             raise ValueError(f"unknown measurement kind {kind!r}; known kinds: {', '.join(KINDS)}")
-        if languages is not None and list(languages) == self.languages(task):
-            languages = None
-        key = (kind, model, task, None if languages is None else tuple(languages))
+        key = (kind, model, task, self._subset(task, languages))
         if key not in self._measurements:
             self._measurements[key] = self._cached(*key) or self._compute(*key)
         self._last[model, task] = self._measurements[key]
         return self._measurements[key]
+
+    def is_cached(self, model: str, task: str, languages: Sequence[str] | None = None, kind: str = "types") -> bool:
+        """Whether the measurement is in this session's memory or on disk (reads nothing)."""
+        key = (kind, model, task, self._subset(task, languages))
+        path = self._path(*key)
+        return key in self._measurements or (path is not None and path.exists())
+
+    def _subset(self, task: str, languages: Sequence[str] | None) -> Languages:
+        """``languages`` as the key holds them: None for all of the task's languages."""
+        return None if languages is None or list(languages) == self.languages(task) else tuple(languages)
 
     def peek(self, model: str, task: str) -> Any:
         """The measurement of ``model`` on ``task`` this session handed out last (any kind or languages), or None;

@@ -86,6 +86,8 @@ BAD_VALUES: dict[str, list[tuple[tuple[Any, ...], str]]] = {
     "no_cache": [(("--no-cache=yes",), "argument --no-cache: ignored explicit argument 'yes'")],
     "strict_claims": [(("--strict-claims=1",), "argument --strict-claims: ignored explicit argument '1'")],
     "seed": [(("--seed", "-1"), "must be at least 0"), (("--seed", "x"), "argument --seed: invalid int value")],
+    "prepare_processes": [(("--prepare-processes", "-1"), "must be at least 0"),
+                          (("--prepare-processes", "two"), "argument --prepare-processes: invalid int value")],
     "baseline": [(("--baseline", "nowhere"), "no run directory or summary.json at nowhere"),
                  (("--baseline", _no_run), "run.json not found")],
     "baseline_ignore": [(("--baseline-ignore", "colour"), "unknown identity field(s) 'colour'; valid: model, base_model")],

@@ -106,7 +106,8 @@ def test_a_second_tiny_run_measures_nothing_and_gives_the_same_records(pytester:
 
     def run(name: str) -> tuple[list[dict], list[dict]]:
         result = pytester.runpytest_subprocess(*claims, "--cache-dir", str(cache), "--report",
-                                               str(pytester.path / name), "-p", "no:randomly")
+                                               str(pytester.path / name), "-p", "no:randomly",
+                                               "--prepare-processes", "0")  # the run itself measures
         assert result.ret == pytest.ExitCode.OK
         (run_dir,) = (pytester.path / name).iterdir()
         records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]

@@ -27,6 +27,7 @@ __all__ = [
     "FIXTURE_DATA",
     "LANGUAGES",
     "TASKS",
+    "TASK_FOLDERS",
     "MissingDataError",
     "ParallelExample",
     "TaskDataError",
@@ -41,6 +42,7 @@ __all__ = [
 
 _SPECS: dict[str, TaskSpec] = {spec.name: spec for spec in (xnli.SPEC, facts.SPEC, editing.SPEC, editing.REVERSE_SPEC)}
 TASKS: tuple[str, ...] = tuple(_SPECS)
+TASK_FOLDERS = {"xnli": "xnli", "facts": "mpararel", "editing": "mzsre", "editing-all-en": "mzsre"}  # under data dirs
 
 
 def task_spec(name: str) -> TaskSpec:
