@@ -14,7 +14,8 @@ CLAIM = Claim(
     paper_text="the percentage of activated neurons for each language exhibits a consistent pattern across layers; "
                "the number of activated neurons is not influenced by the language of the inputs",
     tasks=("xnli", "facts", "editing", "editing-all-en"), per_language=False,
-    planted=(Planted("planted-quiet-layer", "supported"), Planted("planted-skewed", "refuted"),
+    planted=(Planted("planted-quiet-layer", "supported", controls=((CONTENT_END, "supported"),)),
+             Planted("planted-skewed", "refuted"),
              Planted("planted-tail", "supported", controls=((CONTENT_END, "refuted"),))),
     paper_numbers=lambda *_: {})
 

@@ -22,7 +22,8 @@ CLAIM = Claim(
     paper_text="the neuron behaviour is strongly task-related: fact probing has more partial-shared neurons, XNLI and "
                "KE involve far more all-shared neurons",
     tasks=("xnli", "editing", "editing-all-en"), versus="facts", per_language=False,
-    planted=(Planted("planted-tasks", "supported"), Planted("planted-tasks-swapped", "refuted"),
+    planted=(Planted("planted-tasks", "supported", controls=((CONTENT_END, "supported"),)),
+             Planted("planted-tasks-swapped", "refuted"),
              Planted("planted-tasks-tail", "supported", controls=((CONTENT_END, "refuted"),))),
     paper_numbers=lambda *_: {})
 

@@ -188,3 +188,12 @@ def test_an_offset_beyond_the_batch_is_an_error() -> None:
     lm = tiny("tiny-bloom")
     with Recorder(lm, content_offsets=[5]) as recorder, pytest.raises(ValueError, match="outside the batch"):
         recorder.arm(torch.ones(1, 3, dtype=torch.long), [0])
+
+
+def test_the_content_keeps_the_translations_own_closing_mark() -> None:
+    """The hypothesis's closing mark is the translator's (a full stop, Chinese 。, none in Thai), not the template's:
+    the content end is after it (README, "Choices where the paper is silent")."""
+    spec = task_spec("xnli")
+    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "th", "zh"], limit=1)
+    ends = {lang: prompt[:spec.content_end(prompt)][-1] for lang, prompt in examples[0].prompts.items()}
+    assert ends["en"] == "." and ends["zh"] == "。" and ends["th"] not in ".。"
