@@ -21,6 +21,7 @@ from harness.papers.sharing_matters.rules import (
     task_dependence_rule,
     threshold_sweep_rule,
 )
+from harness.papers.sharing_matters.shares_rules import non_activated_majority_rule
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -204,8 +205,21 @@ def _examples_rules() -> dict[str, Callable[[], Verdict]]:
     }
 
 
+def _non_activated() -> dict[str, Callable[[], Verdict]]:
+    shares = np.clip(0.7 + 0.05 * _rng(11).standard_normal((12, 5)), 0, 1)  # (examples, layers)
+    return {
+        "supported": lambda: non_activated_majority_rule(shares),
+        "refuted": lambda: non_activated_majority_rule(1 - shares),
+        "inconclusive (noisy)": lambda: non_activated_majority_rule(
+            np.clip(0.5 + 0.3 * _rng(12).standard_normal((8, 5)), 0, 1)),
+        "inconclusive (few examples)": lambda: non_activated_majority_rule(shares[:4]),
+        "other limits": lambda: non_activated_majority_rule(shares, min_share=0.75, min_examples=10, seed=7),
+    }
+
+
 CASES: dict[str, Callable[[], Verdict]] = {
     f"{rule} / {name}": case for rule, cases in (
         ("ablation", _ablation()), ("conversion", _conversion()), ("contribution", _contribution()),
-        ("effective span", _span()), ("ift", _ift()), ("layers", _layers()), ("examples", _examples_rules()))
+        ("effective span", _span()), ("ift", _ift()), ("layers", _layers()), ("examples", _examples_rules()),
+        ("non-activated majority", _non_activated()))
     for name, case in cases.items()}

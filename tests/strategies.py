@@ -200,3 +200,17 @@ def packing_cases(draw: st.DrawFn) -> tuple[list[int], list[int], int]:
     repeats = draw(st.lists(st.integers(1, 3), min_size=len(lengths), max_size=len(lengths)))
     pool = [i for i, r in enumerate(repeats) for _ in range(r)]
     return lengths, pool, row_tokens
+
+
+@st.composite
+def token_sequences(draw: st.DrawFn) -> tuple[list[int], list[int]]:
+    """(a prompt's token ids, the ids of the prompt cut at its content end): a shared start (maybe a leading
+    special 0), then each its own tokens (a cut one may merge differently at the boundary), the cut one maybe
+    ending in the special 0 (an appended EOS)."""
+    ids = st.integers(1, 6)
+    start = draw(st.lists(ids, max_size=6))
+    if draw(st.booleans()):
+        start = [0, *start]
+    full = start + draw(st.lists(ids, max_size=4))
+    cut = start + draw(st.lists(ids, max_size=3)) + ([0] if draw(st.booleans()) else [])
+    return full, cut

@@ -31,7 +31,7 @@ def _plain(value: object) -> object:
 
 
 def _verdicts() -> dict[str, object]:
-    return {name: _plain({k: v for k, v in asdict(case()).items() if k not in ("plots", "tables")})
+    return {name: _plain({k: v for k, v in asdict(case()).items() if k not in ("plots", "tables", "controls")})
             for name, case in CASES.items()}
 
 

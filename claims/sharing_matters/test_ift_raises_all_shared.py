@@ -12,6 +12,7 @@ from harness.core.verdict import Verdict
 from harness.papers.sharing_matters.measurement import Measurement
 from harness.papers.sharing_matters.neurons import ALL, PARTIAL
 from harness.papers.sharing_matters.rules import density_matched_shares, share_increase_rule
+from harness.papers.sharing_matters.template_control import CONTENT_END, at_content_end, with_content_control
 from harness.papers.sharing_matters.views import type_shares_plot
 
 CLAIM = Claim(
@@ -23,7 +24,9 @@ CLAIM = Claim(
     tasks=("xnli",), per_language=False, needs_base=True,
     planted=(Planted("planted-shared", "supported", base_model="planted-shared-base"),
              Planted("planted-shared-base", "refuted", base_model="planted-shared"),
-             Planted("planted-denser", "refuted", base_model="planted-shared")),
+             Planted("planted-denser", "refuted", base_model="planted-shared"),
+             Planted("planted-tail", "supported", base_model="planted-shared-base",
+                     controls=((CONTENT_END, "refuted"),))),
     paper_numbers=lambda *_: {"all-shared share (IFT) %": 30.0, "all-shared share (base) %": 20.0})
 
 
@@ -42,7 +45,9 @@ def test_ift_raises_all_shared(case: ClaimCase, claims, judge) -> None:
                          f"layers x {base.model['d_ff']}, {case.model} {ift.model['n_layers']} x {ift.model['d_ff']}")
     if ift.example_ids != base.example_ids:
         raise ValueError("base and IFT measurements were taken on different examples")
-    verdict = verdict_for(ift, base, claims.option("seed"))
+    verdict = with_content_control(verdict_for(ift, base, claims.option("seed")),
+                                   verdict_for(at_content_end(ift), at_content_end(base), claims.option("seed")),
+                                   claim=CLAIM.id, instance=case.id)
     verdict.plots.append(type_shares_plot(ift, versus=base, note="Fig. 7 (BLOOM) against Fig. 2 (BLOOMZ)"))
     judge(verdict)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness.core.claim import Claim, ClaimCase, Planted
 from harness.papers.sharing_matters.rules import language_consistency_rule
+from harness.papers.sharing_matters.template_control import CONTENT_END, at_content_end, with_content_control
 from harness.papers.sharing_matters.views import activated_plot
 
 CLAIM = Claim(
@@ -13,12 +14,16 @@ CLAIM = Claim(
     paper_text="the percentage of activated neurons for each language exhibits a consistent pattern across layers; "
                "the number of activated neurons is not influenced by the language of the inputs",
     tasks=("xnli", "facts", "editing", "editing-all-en"), per_language=False,
-    planted=(Planted("planted-quiet-layer", "supported"), Planted("planted-skewed", "refuted")),
+    planted=(Planted("planted-quiet-layer", "supported", controls=((CONTENT_END, "supported"),)),
+             Planted("planted-skewed", "refuted"),
+             Planted("planted-tail", "supported", controls=((CONTENT_END, "refuted"),))),
     paper_numbers=lambda *_: {})
 
 
 def test_language_consistent_activation(case: ClaimCase, claims, judge) -> None:
     m = claims.measurement(case)
-    verdict = language_consistency_rule(m.example_activated.numpy(), seed=claims.option("seed"))
+    seed = claims.option("seed")
+    verdict = with_content_control(*(language_consistency_rule(x.example_activated.numpy(), seed=seed)
+                                     for x in (m, at_content_end(m))), claim=CLAIM.id, instance=case.id)
     verdict.plots.append(activated_plot(m))
     judge(verdict)

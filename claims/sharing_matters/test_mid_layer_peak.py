@@ -6,6 +6,7 @@ from __future__ import annotations
 from harness.core.claim import Claim, ClaimCase, Planted
 from harness.papers.sharing_matters.neurons import ALL
 from harness.papers.sharing_matters.rules import mid_layer_peak_rule
+from harness.papers.sharing_matters.template_control import CONTENT_END, at_content_end, with_content_control
 from harness.papers.sharing_matters.views import activated_plot, type_shares_plot
 
 CLAIM = Claim(
@@ -15,14 +16,18 @@ CLAIM = Claim(
     paper_text="all-shared and partial-shared shares peak in layers 5-10 of 30 and decrease after; activated counts "
                "per language peak near layer 6, fall, and rise again from layer 28",
     tasks=("xnli", "editing", "editing-all-en"), per_language=False,
-    planted=(Planted("planted-shared", "supported"), Planted("planted-specific", "refuted"),
-             Planted("planted-shared-gated", "supported"), Planted("planted-specific-gated", "refuted")),
+    planted=(Planted("planted-shared", "supported", controls=((CONTENT_END, "supported"),)),
+             Planted("planted-specific", "refuted"),
+             Planted("planted-shared-gated", "supported"), Planted("planted-specific-gated", "refuted"),
+             Planted("planted-tail", "supported", controls=((CONTENT_END, "refuted"),))),
     paper_numbers=lambda *_: {"peak layer (of 30)": 7.5})
 
 
 def test_mid_layer_peak(case: ClaimCase, claims, judge) -> None:
     m = claims.measurement(case)
-    verdict = mid_layer_peak_rule(m.example_shares[:, ALL].numpy(), seed=claims.option("seed"))
+    seed = claims.option("seed")
+    verdict = with_content_control(*(mid_layer_peak_rule(x.example_shares[:, ALL].numpy(), seed=seed)
+                                     for x in (m, at_content_end(m))), claim=CLAIM.id, instance=case.id)
     verdict.plots += [type_shares_plot(m, note="Figs 2-4 left: all-shared peaks in the middle layers"),
                       activated_plot(m)]
     judge(verdict)

@@ -52,15 +52,23 @@ class Recorder:
     """Records, per armed forward pass, A at the last position of every layer: (batch, layers, d_ff).
 
     With ``token_mask`` set (batch, seq) it also keeps ``ever_active``: whether A > threshold at any real token,
-    which is what the dead-across-tokens measurement (§5.1.4) needs.
+    which is what the dead-across-tokens measurement (§5.1.4) needs. With ``content_offsets`` (per input row, how
+    many tokens before the last its translated content ends, harness.core.content_position) it also keeps A
+    there, from the same pass: ``arm`` then takes the input rows of the batch. A stack that sees one position (an
+    encoder-decoder's decoder) gives that position.
     """
 
-    def __init__(self, lm: LoadedModel, *, threshold: float | None = None) -> None:
+    def __init__(self, lm: LoadedModel, *, threshold: float | None = None,
+                 content_offsets: Sequence[int] | None = None) -> None:
         self.lm, self.threshold = lm, threshold
         self.last: torch.Tensor | None = None  # (batch, layers, d_ff)
         self.ever_active: torch.Tensor | None = None  # (batch, layers, d_ff) bool
         self.token_mask: torch.Tensor | None = None
         self.collected: list[tuple[list[int], torch.Tensor, torch.Tensor | None]] = []
+        self.content_offsets = None if content_offsets is None else torch.tensor(list(content_offsets))
+        self.content: torch.Tensor | None = None  # (batch, layers, d_ff) A at the content's last token
+        self.offsets: torch.Tensor | None = None  # (batch,) the armed rows' content offsets
+        self.collected_content: list[torch.Tensor] = []
         self._seen = [False] * lm.n_layers
         self._handles: list[RemovableHandle] = []
 
@@ -73,14 +81,36 @@ class Recorder:
             handle.remove()
         self._handles = []
 
-    def arm(self, token_mask: torch.Tensor | None = None) -> None:
+    def arm(self, token_mask: torch.Tensor | None = None, rows: list[int] | None = None) -> None:
         self._seen = [False] * self.lm.n_layers
-        self.last = self.ever_active = None
+        self.last = self.ever_active = self.content = None
         self.token_mask = token_mask
+        if self.content_offsets is not None:
+            if rows is None:
+                raise ValueError("a recorder with content offsets must be armed with the batch's input rows")
+            self.offsets = self.content_offsets[rows]
+            if token_mask is not None and int(self.offsets.max()) >= token_mask.shape[1]:
+                raise ValueError(f"a content offset ({int(self.offsets.max())}) lies outside the batch's "
+                                 f"{token_mask.shape[1]} positions")
+            self.offsets = self.offsets.to(self.lm.device)  # moved once, read at every layer
 
     def collect(self, rows: list[int]) -> None:
         """Keep the last armed pass under the input positions ``rows`` (for passes run in length order)."""
         self.collected.append((rows, self.last, self.ever_active))
+        if self.content is not None:
+            self.collected_content.append(self.content)
+
+    def gather_content(self) -> torch.Tensor:
+        """A at the content's last token of everything collected, in input order, (rows, layers, d_ff); call it
+        before ``gather``, which resets."""
+        if self.content_offsets is None:
+            raise ValueError("this recorder keeps no content position (content_offsets not given)")
+        rows = [r for chunk, _, _ in self.collected for r in chunk]
+        position = torch.empty(len(rows), dtype=torch.long)
+        position[torch.tensor(rows)] = torch.arange(len(rows))
+        content = torch.cat(self.collected_content)
+        self.collected_content = []
+        return content[position.to(content.device)]
 
     def gather(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Everything collected, in input order: acts (rows, layers, d_ff) and ever_active or None; then reset."""
@@ -101,6 +131,12 @@ class Recorder:
         if self.last is None:
             self.last = a.new_empty(a.shape[0], self.lm.n_layers, a.shape[-1])
         self.last[:, layer] = a[:, -1].to(self.last.device)
+        if self.offsets is not None:
+            if self.content is None:
+                self.content = torch.empty_like(self.last)
+            offsets = self.offsets.to(a.device) if a.shape[1] > 1 else torch.zeros_like(self.offsets, device=a.device)
+            at = a.shape[1] - 1 - offsets  # (batch,) the content's last token under left padding
+            self.content[:, layer] = a[torch.arange(a.shape[0], device=a.device), at].to(self.content.device)
         if self.threshold is not None and self.token_mask is not None:
             if self.ever_active is None:
                 self.ever_active = torch.zeros_like(self.last, dtype=torch.bool)

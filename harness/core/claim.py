@@ -15,6 +15,7 @@ class Planted:
     expected: str
     base_model: str | None = None
     by_language: tuple[tuple[str, str], ...] = ()
+    controls: tuple[tuple[str, str], ...] = ()  # (control, the verdict the rule gives under it), e.g. content end
 
     def expected_for(self, language: str | None) -> str:
         return dict(self.by_language).get(language, self.expected)
@@ -47,6 +48,7 @@ class ClaimCase:
     language: str | None = None
     base_model: str | None = None
     expected: str | None = None  # planted truth (tiny tier)
+    expected_controls: tuple[tuple[str, str], ...] = ()  # planted truth under controls (Planted.controls)
 
     @property
     def id(self) -> str:

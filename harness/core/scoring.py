@@ -155,7 +155,7 @@ def predict_choice(lm: LoadedModel, texts: Sequence[str], choice_ids: Sequence[i
         with ExitStack() as stack:
             _masked(lm, stack, rows, deactivate_masks, convert_masks, threshold, epsilon, positions)
             if recorder is not None:
-                recorder.arm(inputs["attention_mask"])
+                recorder.arm(inputs["attention_mask"], rows)
             start = None if prefixes is None else prefixes.batch(rows, inputs["input_ids"].shape[1])
             keep = None if keep_prefixes is None else \
                 functools.partial(keep_prefixes.keep, rows, attention_mask=inputs["attention_mask"])
@@ -211,7 +211,7 @@ def generate(lm: LoadedModel, texts: Sequence[str], max_new_tokens: int, *, batc
         with ExitStack() as stack:
             _masked(lm, stack, rows, deactivate_masks, convert_masks, threshold, epsilon, positions)
             if recorder is not None:
-                recorder.arm(inputs["attention_mask"])
+                recorder.arm(inputs["attention_mask"], rows)
             stopping = StoppingCriteriaList([_StopWhen(lm, inputs["input_ids"].shape[1], stop_when)]
                                             if stop_when else [])
             start = None if prefixes is None else prefixes.batch(rows, inputs["input_ids"].shape[1])

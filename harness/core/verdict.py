@@ -20,6 +20,9 @@ class Verdict:
     params: dict[str, Any] = field(default_factory=dict)
     plots: list[dict[str, Any]] = field(default_factory=list)
     tables: list[dict[str, Any]] = field(default_factory=list)
+    # the same rule under a control (e.g. "content end", Sharing Matters' template control): its verdict, reason,
+    # effect, ci
+    controls: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

@@ -160,6 +160,10 @@ def judge(request: pytest.FixtureRequest, claims: ClaimsSession, case: ClaimCase
         quote = f"{case.claim.id} [{case.id}]: {verdict.verdict}: {verdict.reason}"
         if case.expected is not None:
             assert verdict.verdict == case.expected, f"planted truth is {case.expected!r}, measured {quote}"
+        for control, expected in case.expected_controls:
+            measured = verdict.controls.get(control, {}).get("verdict")
+            assert measured == expected, \
+                f"planted truth at the {control} is {expected!r}, measured {measured!r}: {quote}"
         if match is not None and match.regression:
             pytest.fail(match.message(str(claims.baseline_run)), pytrace=False)
         if case.expected is not None:

@@ -42,6 +42,7 @@ def build_record(case: ClaimCase, verdict: Verdict | None, m: Provenance | None,
                                                  case.language)},
         "measured": verdict.measured if verdict else {}, "params": params, "provenance": provenance,
         "plots": verdict.plots if verdict else [], "tables": verdict.tables if verdict else [],
+        "controls": verdict.controls if verdict else {},
         "timings": timings, "error": error}
     return json.loads(json.dumps(_finite(record), default=str, allow_nan=False))  # as results.jsonl has it
 

@@ -66,7 +66,8 @@ class ClaimsSession:
 
     # -- parametrization -------------------------------------------------------------------------------------
     def cases(self, claim: Claim) -> list[ClaimCase]:
-        cases = [ClaimCase(claim, "tiny", p.model, TINY_TASK, lang, p.base_model, p.expected_for(lang))
+        cases = [ClaimCase(claim, "tiny", p.model, TINY_TASK, lang, p.base_model, p.expected_for(lang),
+                           p.controls)
                  for p in claim.planted
                  for lang in (self.tiny_languages() if claim.per_language else [None])]
         model = self.option("model")

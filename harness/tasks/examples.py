@@ -63,6 +63,10 @@ class TaskSpec:
     folder: str = ""  # the folder holding its data under a data directory (--data-dir, fixtures/data)
     match: str = "exact match"  # open answers: "exact match" or "prefix match" (harness.core.scoring.MATCHES)
 
+    def content_end(self, prompt: str) -> int:
+        """Character offset in ``prompt`` where its translated content ends (see ``content_end``)."""
+        return content_end(self.template, prompt)
+
 
 def data_fingerprint(examples: Sequence[ParallelExample]) -> str:
     """sha256 hex digest of a canonical JSON of the examples (ids, prompts, answers, in order)."""
@@ -86,6 +90,24 @@ def prompt_content(template: str, prompt: str) -> str:
     if match is None:
         raise TaskDataError(f"prompt {prompt[:60]!r} does not fit the template {template[:60]!r}")
     return "\n".join(match.groups())
+
+
+def content_end(template: str, prompt: str) -> int:
+    """Character offset where the prompt's translated content ends: the end of the template's last field (XNLI:
+    the hypothesis, KE: the question), before the template's closing words, which are the same English text in
+    every language; a template without fields (facts: a translated pattern) is content to its end.
+
+    The prompt must end with the template's closing words and hold content before them; otherwise an error.
+    """
+    pieces = list(string.Formatter().parse(template))
+    fields = [i for i, (_, field, _, _) in enumerate(pieces) if field is not None]
+    if not fields:
+        return len(prompt)
+    closing = "".join(literal for literal, *_ in pieces[fields[-1] + 1:])
+    if not prompt.endswith(closing) or len(prompt) == len(closing):
+        raise TaskDataError(f"prompt {prompt[-60:]!r} does not end with content and then the template's closing "
+                            f"words {closing!r}")
+    return len(prompt) - len(closing)
 
 
 def restrict_languages(examples: Sequence[ParallelExample], languages: Sequence[str]) -> list[ParallelExample]:

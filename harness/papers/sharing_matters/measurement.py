@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.core.capture import Recorder
+from harness.core.content_position import content_offsets
 from harness.core.models import LoadedModel
 from harness.core.prefixes import Prefixes, supported
 from harness.core.provenance import Provenance, check_request
@@ -139,6 +140,12 @@ class Measurement(Provenance):
     base_rate: torch.Tensor  # (examples, langs, layers, 4) top-k all-shared & active, top-k active, active, shared
     effective: torch.Tensor  # (langs, T, 3) max, min, mean effective score of each type
     effective_spans: torch.Tensor  # (examples, langs, T) expected span of span_sample random ones (NaN: too few)
+    # the template control, from the same pass: the same summaries at the last token of the translated content
+    # (harness.core.content_position) instead of the prompt's last token
+    content_shares: torch.Tensor  # (examples, T, layers) as example_shares
+    content_activated: torch.Tensor  # (examples, langs, layers) as example_activated
+    content_threshold_shares: torch.Tensor  # (examples, thresholds, T, layers) as threshold_shares
+    content_threshold_density: torch.Tensor  # (examples, thresholds, layers) as threshold_density
 
     @property
     def shares(self) -> torch.Tensor:
@@ -264,10 +271,28 @@ def _type_summaries(acts: torch.Tensor, shares: torch.Tensor, threshold: float, 
     by_count = torch.stack([torch.stack([example_type_shares(type_codes(acts[:, list(s)], threshold))
                                          for s in drawn]).mean(dim=0)
                             if len(drawn[0]) < n_langs else shares for drawn in subsets], dim=1).cpu()
+    return by_count, *_threshold_summaries(acts, shares, threshold, thresholds)
+
+
+def _threshold_summaries(acts: torch.Tensor, shares: torch.Tensor, threshold: float,
+                         thresholds: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Type shares at each threshold (ex, thresholds, T, layers) and the share of (neuron, language) pairs active
+    at each threshold (ex, thresholds, layers), on the host; acts (ex, langs, layers, d_ff), shares (ex, T,
+    layers) at ``threshold``."""
     by_threshold = torch.stack([shares if t == threshold else example_type_shares(type_codes(acts, t))
                                 for t in thresholds], dim=1).cpu()
     by_density = torch.stack([(acts > t).double().mean(dim=(1, 3)) for t in thresholds], dim=1).cpu()
-    return by_count, by_threshold, by_density
+    return by_threshold, by_density
+
+
+def _content_summaries(acts: torch.Tensor, threshold: float, thresholds: list[float]) -> dict[str, torch.Tensor]:
+    """The template control's summaries at the content position, on the host, under the names of ``measure``'s
+    content lists: type shares (ex, T, layers), activated shares (ex, langs, layers), and the threshold grid
+    (``_threshold_summaries``); acts (ex, langs, layers, d_ff) read at each row's last content token."""
+    shares = example_type_shares(type_codes(acts, threshold))  # (ex, T, layers)
+    by_threshold, by_density = _threshold_summaries(acts, shares, threshold, thresholds)
+    return {"shares": shares.cpu(), "activated": (acts > threshold).double().mean(dim=-1).cpu(),
+            "threshold_shares": by_threshold, "density": by_density}
 
 
 @dataclass(frozen=True)
@@ -323,6 +348,7 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
     short: dict[str, list[torch.Tensor]] = {c: [] for c in runs if family_of(c) in SEEDED}
     counts, subsets, thresholds = config.counts_for(n_langs), config.language_subsets(n_langs), config.thresholds()
     example_shares, count_shares, threshold_shares, density, activated = [], [], [], [], []
+    content: dict[str, list[torch.Tensor]] = {"shares": [], "activated": [], "threshold_shares": [], "density": []}
     timings = {"capture": 0.0, "conditions": 0.0}
     hash_weights = _Outcomes.hash_weights(lm.n_layers, lm.d_ff, lm.device)
     reuse_prefixes = prefix_reuse and supported(lm, config.positions)
@@ -334,8 +360,10 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         golds = [ex.answers[lang] for ex in part for lang in languages]
         tic = time.perf_counter()
         kept = Prefixes(lm) if reuse_prefixes else None  # the intervention passes start from these
-        with Recorder(lm, threshold=config.threshold) as recorder:
+        offsets = content_offsets(lm, texts, [spec.content_end(text) for text in texts])
+        with Recorder(lm, threshold=config.threshold, content_offsets=offsets) as recorder:
             ok = _correct(lm, spec, texts, golds, config, choice_ids, recorder=recorder, keep_prefixes=kept)
+            at_content = recorder.gather_content()
             acts, ever = recorder.gather()
         correct["baseline"].append(ok.reshape(len(part), n_langs))
         acts = acts.reshape(len(part), n_langs, lm.n_layers, lm.d_ff)  # (ex, langs, layers, d_ff)
@@ -348,6 +376,9 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         count_shares.append(by_count)
         threshold_shares.append(by_threshold)
         density.append(by_density)
+        for name, value in _content_summaries(at_content.reshape(acts.shape), config.threshold, thresholds).items():
+            content[name].append(value)
+        del at_content  # only its summaries are kept: the chunk's peak (reducers, conditions) is as without it
         ref_tokens = torch.tensor([choice_ids[spec.choices.index(g)] if choice_ids else first_answer_token(lm, g)
                                    for g in golds], device=lm.device).reshape(len(part), n_langs)
         reducers.update(lm, acts, codes, active, None if ever is None else ever.reshape(acts.shape), ref_tokens)
@@ -387,7 +418,10 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         contribution_sum=(reducers.contribution / (n * n_langs)).cpu(),
         base_rate=torch.cat(reducers.base_rate) if reducers.base_rate else empty,
         effective=reducers.effective().cpu(),
-        effective_spans=torch.cat(reducers.spans) if reducers.spans else empty, timings=timings)
+        effective_spans=torch.cat(reducers.spans) if reducers.spans else empty,
+        content_shares=torch.cat(content["shares"]), content_activated=torch.cat(content["activated"]),
+        content_threshold_shares=torch.cat(content["threshold_shares"]),
+        content_threshold_density=torch.cat(content["density"]), timings=timings)
 
 
 __all__ = ["CONDITIONS", "MeasureConfig", "Measurement", "expand_conditions", "measure"]

@@ -50,6 +50,7 @@ from transformers import ByT5Tokenizer
 
 from harness.core.batching import encode, length_sorted_batches, token_lengths
 from harness.core.capture import Recorder
+from harness.core.content_position import content_offsets
 from harness.core.models import LoadedModel, wrap_model
 from harness.core.prefixes import Prefixes
 from harness.core.scoring import (
@@ -104,6 +105,10 @@ class PlantSpec:
     bare_last_layer: bool = False  # the last layer holds carriers and dead neurons only
     weak_carrier: float = 0.0  # weight of a second, weak all-shared carrier per example (0: none)
     suppressors: float = 0.0  # weight against the fallback of every last-layer value vector but the weak carriers'
+    tail_language: str | None = None  # forced-active and the all-shared task's keyed neurons fire at every prompt's
+    # last token but, at the last token of its translated content, on this language's prompts only (see _plant_tail)
+    content_keyed: bool = False  # forced-active and keyed neurons fire on the same prompts at the last content token
+    # too, and language-blind keys are blind there too: the model's truths hold at both positions (see _plant_tail)
 
     @property
     def keyed_share(self) -> float:
@@ -117,6 +122,7 @@ PEAK = (0.04, 0.12, 0.30, 0.42, 0.34, 0.24, 0.16, 0.10, 0.06, 0.04)  # mid-layer
 NONE = (0.0,) * len(PEAK)
 RISING = (0.02, 0.04, 0.06, 0.09, 0.12, 0.16, 0.21, 0.27, 0.34, 0.08)  # peak in the top 20% of layers
 CROWD = (0.8,) * len(PEAK)
+EARLY = (0.10, 0.30, 0.50, 0.35, 0.20, 0.10, 0.05, 0.05, 0.15, 0.35)  # early peak, fall, rise at the top (§5.1.2)
 
 PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
     PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10",
@@ -148,7 +154,7 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
     PlantSpec("planted-quiet-layer", "as planted-shared with language-blind input-dependent neurons (their keys "
               "orthogonal to the languages' mean inputs), but layer 5 is silent except 2 of its 256 neurons, which "
               "fire on the Chinese prompts: a large relative spread in a near-empty layer, a tiny absolute one",
-              PEAK, dead_share=0.03, skew=("zh", 5, 0.008), quiet_layer=5, language_blind=True),
+              PEAK, dead_share=0.03, skew=("zh", 5, 0.008), quiet_layer=5, language_blind=True, content_keyed=True),
     PlantSpec("planted-contributing", "as planted-shared, with forced-active (all-shared) value vectors of norm 1: "
               "all-shared neurons are the top contributors in every layer", PEAK, dead_share=0.03, active_value=1.0),
     PlantSpec("planted-contributing-free", "as planted-shared, but only input-dependent neurons write (value vectors "
@@ -170,10 +176,22 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "no neuron keeps its type across examples; no answers", NONE, carrier="none", example_keyed=1.0),
     PlantSpec("planted-tasks", "built on XNLI and fact prompts: 15% of each layer's neurons fire on every XNLI prompt "
               "(all-shared there), 15% on fact prompts in a few language subsets (partial-shared there)", PEAK,
-              dead_share=0.03, tasks=("xnli", "facts"), task_keyed=("xnli", "facts")),
+              dead_share=0.03, tasks=("xnli", "facts"), task_keyed=("xnli", "facts"), content_keyed=True),
     PlantSpec("planted-tasks-swapped", "as planted-tasks with the tasks' roles swapped: facts get the all-shared "
               "neurons, XNLI the partial-shared ones", PEAK, dead_share=0.03, tasks=("xnli", "facts"),
               task_keyed=("facts", "xnli")),
+    PlantSpec("planted-tail", "as planted-quiet-layer without the silent layer, but its all-shared neurons fire at "
+              "every prompt's last token (the template's English tail) and, at the last token of the translated "
+              "content, on the Chinese prompts only: all-shared at the tail, language-specific in the content",
+              PEAK, dead_share=0.03, language_blind=True, tail_language="zh"),
+    PlantSpec("planted-tasks-tail", "as planted-tasks without forced-active neurons or answers and with 68% of the "
+              "neurons dead (2% input-dependent left), but the XNLI-keyed neurons fire at the last token of every XNLI "
+              "prompt and, at the last token of the translated content, on the Chinese prompts only; the fact-keyed "
+              "ones fire on the same prompts at both positions", NONE, dead_share=0.68, carrier="none",
+              tasks=("xnli", "facts"), task_keyed=("xnli", "facts"), tail_language="zh"),
+    PlantSpec("planted-early", "forced-active share peaks at layer 2 of 10, falls to 5% and rises to 35% in the last "
+              "layer: so does every language's activated count (input-dependent neurons add about half of the "
+              "rest); no answers", EARLY, dead_share=0.03, carrier="none"),
 )}
 
 
@@ -319,12 +337,14 @@ def _plant_roles(b: Build) -> None:
             ffn.down.weight[:, role["active"]] = spec.active_value * values / values.norm(dim=0).clamp_min(1e-6)
 
 
-def _blind(key: torch.Tensor, x: torch.Tensor, language: np.ndarray) -> torch.Tensor:
+def _blind(key: torch.Tensor, xs: Sequence[torch.Tensor], language: np.ndarray) -> torch.Tensor:
     """Keys (neurons, HIDDEN) with their components along the differences between the languages' mean inputs
     removed, so every language's prompts meet a key at the same mean: its activity no longer tells languages
-    apart. x (rows, HIDDEN); language (rows,)."""
-    means = torch.stack([x[torch.from_numpy(language == lang)].mean(dim=0) for lang in dict.fromkeys(language)])
-    basis = torch.linalg.svd(means - means.mean(dim=0), full_matrices=False).Vh  # (langs, HIDDEN), rows orthonormal
+    apart. xs: the inputs (rows, HIDDEN) at each position to be blind at; language (rows,)."""
+    means = [torch.stack([x[torch.from_numpy(language == lang)].mean(dim=0) for lang in dict.fromkeys(language)])
+             for x in xs]
+    differences = torch.cat([m - m.mean(dim=0) for m in means])  # (positions x langs, HIDDEN)
+    basis = torch.linalg.svd(differences, full_matrices=False).Vh  # rows orthonormal
     return key - (key @ basis.T) @ basis
 
 
@@ -336,12 +356,15 @@ def _center_free(b: Build) -> list[torch.Tensor]:
     if spec.shift_to is not None:
         offset = _inverse_activation(FAMILY_ACTIVATIONS[spec.family](b.lm.site.layers[0].mlp), spec.shift_to)
     ffn_inputs = _last_token_ffn_inputs(b.lm, b.texts)  # forced neurons are constant; free ones write nothing yet
-    for ffn, role, x in zip(b.ffns, b.roles, ffn_inputs, strict=True):
+    content_inputs = _content_ffn_inputs(b) if spec.language_blind and spec.content_keyed else None
+    for layer, (ffn, role, x) in enumerate(zip(b.ffns, b.roles, ffn_inputs, strict=True)):
         free = role["free"]
         ffn.key.weight[free] *= 10.0
         if spec.language_blind:
             answered = slice(0, b.n_answered)
-            ffn.key.weight[free] = _blind(ffn.key.weight[free], x[answered], b.rows.language[answered])
+            xs = [x] if content_inputs is None else [x, content_inputs[layer]]
+            ffn.key.weight[free] = _blind(ffn.key.weight[free], [y[answered] for y in xs],
+                                          b.rows.language[answered])
         ffn.key.bias[free] = offset - ffn.key.weight[free] @ x.mean(dim=0)
     if spec.free_value:
         ffn_inputs = _last_token_ffn_inputs(b.lm, b.texts)  # the centred free neurons now move later layers' input
@@ -387,6 +410,81 @@ def _plant_keyed(b: Build, examples_by_task: Mapping[str, Sequence[ParallelExamp
         b.ffns[layer].down.weight[:, slots] = 0.0
         planted_keys.append((layer, slots, on))
     return planted_keys
+
+
+ContentKey = tuple[int, torch.Tensor, np.ndarray, np.ndarray]  # layer, neuron slots, rows on at the last token,
+# rows on at the last content token
+
+
+def _content_offsets(b: Build) -> list[int]:
+    """Per build row, how many tokens before its last the row's translated content ends."""
+    ends = [task_spec(str(task)).content_end(text) for task, text in zip(b.rows.task, b.texts, strict=True)]
+    return content_offsets(b.lm, b.texts, ends)
+
+
+def _content_ffn_inputs(b: Build) -> list[torch.Tensor]:
+    """Each layer's FFN input at every prompt's last content token: one (prompts, HIDDEN) tensor per layer."""
+    offsets = torch.tensor(_content_offsets(b))
+    out = [torch.empty(len(b.texts), HIDDEN) for _ in b.lm.site.layers]
+    rows: list[int] = []
+
+    def keep(_m: torch.nn.Module, args: tuple[torch.Tensor, ...], i: int) -> None:
+        x = args[0]  # (batch, seq, HIDDEN), left padded
+        out[i][rows] = x[torch.arange(len(rows)), x.shape[1] - 1 - offsets[rows]]
+
+    hooks = [layer.mlp.register_forward_pre_hook(lambda m, args, i=i: keep(m, args, i))
+             for i, layer in enumerate(b.lm.site.layers)]
+    for batch in length_sorted_batches(token_lengths(b.lm, b.texts), 32):
+        rows[:] = batch
+        b.lm.model(**encode(b.lm, [b.texts[i] for i in batch]))
+    for hook in hooks:
+        hook.remove()
+    return out
+
+
+def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],
+                planted_keys: list[tuple[int, torch.Tensor, np.ndarray]]) -> list[ContentKey]:
+    """Refit the forced-active neurons and the keyed ones on both positions of every prompt: at the last token as
+    planted, at the last content token the all-shared ones (forced-active; keyed to every prompt of the all-shared
+    task) only on ``tail_language``'s prompts (on every prompt without one: ``content_keyed``), the other keyed ones
+    on the same prompts as at the last token.
+    They write nothing, so no layer's input changes. Returns (layer, neuron slots, rows they fire on at the last
+    token, at the last content token)."""
+    spec = b.spec
+    at_content = _content_ffn_inputs(b)
+    language = b.rows.language == spec.tail_language if spec.tail_language else np.ones(len(b.texts), dtype=bool)
+    shared = b.rows.where(spec.task_keyed[0]) if spec.task_keyed else None
+    every = np.ones(len(b.texts), dtype=bool)
+    content_keys: list[ContentKey] = []
+    for layer, role in enumerate(b.roles):
+        content_keys.append((layer, role["active"], every, language))
+    for layer, slots, on in planted_keys:
+        content_keys.append((layer, slots, on, on & language if shared is not None and (on == shared).all() else on))
+    fits: dict[tuple[int, bytes, bytes], tuple[np.ndarray, float]] = {}
+    content_keys = [(layer, slots, *on) for layer, slots, *on in content_keys if len(slots)]
+    for layer, slots, on_last, on_content in content_keys:
+        key = (layer, on_last.tobytes(), on_content.tobytes())
+        if key not in fits:
+            x = torch.cat([ffn_inputs[layer], at_content[layer]]).double().numpy()
+            fits[key] = fit_key(x, np.concatenate([on_last, on_content]))
+        w, bias = fits[key]
+        b.ffns[layer].set_neurons(slots, torch.from_numpy(w).float(), bias)
+    return content_keys
+
+
+def _verify_content(b: Build, content_keys: list[ContentKey]) -> None:
+    """Every neuron refitted by ``_plant_tail`` fires exactly on its prompts at both positions."""
+    if not content_keys:
+        return
+    with Recorder(b.lm, content_offsets=_content_offsets(b)) as recorder:
+        predict_choice(b.lm, b.texts, verbalizer_tokens(b.lm, b.task.choices)[0], recorder=recorder)
+        at_content = recorder.gather_content()  # (rows, layers, d_ff)
+        at_last, _ = recorder.gather()
+    for layer, slots, on_last, on_content in content_keys:
+        for acts, on in ((at_last, on_last), (at_content, on_content)):
+            if not ((acts[:, layer, slots] > 0).T == torch.from_numpy(on)).all():
+                raise RuntimeError(f"{b.spec.name}: neurons of layer {layer} do not fire exactly on their prompts "
+                                   "at both positions")
 
 
 def _plant_head(b: Build) -> None:
@@ -518,9 +616,11 @@ def build_planted(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[Paral
     if spec.crowded:
         _crowd(b, ffn_inputs)
     planted_keys = _plant_keyed(b, examples_by_task, ffn_inputs)
+    content_keys = _plant_tail(b, ffn_inputs, planted_keys) if spec.tail_language or spec.content_keyed else []
     _plant_head(b)
     examples = examples_by_task[spec.tasks[0]]
     # carriers write after their own layer's input: it stays as it is
     expected = _plant_carriers(b, examples, ffn_inputs[-1].double().numpy())
     _verify(b, expected, planted_keys)
+    _verify_content(b, content_keys)
     return b.lm
