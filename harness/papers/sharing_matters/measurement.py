@@ -60,7 +60,7 @@ SCORINGS = ("generate", "choice")
 
 @dataclass(frozen=True)
 class MeasureConfig:
-    """Measurement choices recorded with every result (README: choices where the paper is silent)."""
+    """Measurement choices recorded with every result (docs/design.md: choices where the papers are silent)."""
 
     threshold: float = 0.0
     epsilon: float = 1e-3
