@@ -219,15 +219,33 @@ def build_language_planted(spec: LanguagePlantSpec,
     """Build the planted model on the texts of ``spec.tasks[0]`` and verify its construction."""
     examples = examples_by_task[spec.tasks[0]]
     languages = list(examples[0].prompts)
+    groups = _checked_groups(spec, languages)
+    generator = torch.Generator().manual_seed(spec.seed)
+    lm, ffns = _silent_model(spec)
+    texts, labels = language_texts(examples, task_spec(spec.tasks[0]))
+    inputs = _ffn_inputs(lm, [encode(lm, texts[i:i + 64]) for i in range(0, len(texts), 64)])
+    planted = _plant_experts(lm, spec, ffns, inputs, labels, languages, groups, generator)
+    if spec.writers:
+        _plant_writers(lm, spec, ffns[-1], inputs, texts, labels, languages, generator, planted)
+    _verify(lm, spec, texts, labels, planted)
+    return lm
+
+
+def _checked_groups(spec: LanguagePlantSpec, languages: list[str]) -> tuple[tuple[str, ...], ...]:
+    """The spec's language groups (one per language by default), checked against the task's languages."""
     groups = spec.groups or tuple((lang,) for lang in languages)
     if sorted(lang for group in groups for lang in group) != sorted(languages):
         raise ValueError(f"{spec.name}: groups {groups} must cover the languages {languages} once each")
     unknown = {lang for group in spec.shared for lang in group} - set(languages) | {spec.prior} - {None, *languages}
     if unknown:
         raise ValueError(f"{spec.name}: shared groups and prior name languages {sorted(unknown)} not in {languages}")
+    return groups
+
+
+def _silent_model(spec: LanguagePlantSpec) -> tuple[LoadedModel, list[PlantedFfn]]:
+    """The seeded random model with every FFN neuron dead and writing nothing, and stronger attention."""
     torch.set_flush_denormal(True)
     torch.manual_seed(spec.seed)
-    generator = torch.Generator().manual_seed(spec.seed)
     model = transformers.AutoModelForCausalLM.from_config(FAMILY_CONFIGS[FAMILY](spec.n_layers))
     lm = wrap_model(model, ByT5Tokenizer(), name=spec.name, model_id=f"planted:{spec.name}")
     ffns: list[PlantedFfn] = [FAMILY_FFNS[FAMILY](layer.mlp) for layer in lm.site.layers]
@@ -236,9 +254,15 @@ def build_language_planted(spec: LanguagePlantSpec,
         ffn.down.weight.zero_()
         ffn.down.bias.zero_()
         layer.self_attention.dense.weight.mul_(ATTENTION_GAIN)
-    texts, labels = language_texts(examples, task_spec(spec.tasks[0]))
+    return lm, ffns
+
+
+def _plant_experts(lm: LoadedModel, spec: LanguagePlantSpec, ffns: list[PlantedFfn], inputs: _Inputs,
+                   labels: torch.Tensor, languages: list[str], groups: tuple[tuple[str, ...], ...],
+                   generator: torch.Generator) -> list[_Neurons]:
+    """Each planted layer's top and bottom neurons of every group (and the shared ones, in the first planted
+    layer), keyed to fire on their texts' pooled responses."""
     group_of = torch.tensor([next(g for g, group in enumerate(groups) if languages[i] in group) for i in labels])
-    inputs = _ffn_inputs(lm, [encode(lm, texts[i:i + 64]) for i in range(0, len(texts), 64)])
     planted: list[_Neurons] = []
     for layer in spec.layers:
         units = [("+".join(group), group_of == g, spec.copies) for g, group in enumerate(groups)]
@@ -246,17 +270,14 @@ def build_language_planted(spec: LanguagePlantSpec,
             units += [("+".join(group), torch.isin(labels, torch.tensor([languages.index(lang) for lang in group])), 1)
                       for group in spec.shared]
         slots = _slots(lm.d_ff, 2 * len(units), generator)
-        pooled = inputs.pooled(layer, len(texts))
+        pooled = inputs.pooled(layer, len(labels))
         for u, (who, own, copies) in enumerate(units):
             for kind, on in (("top", own), ("bottom", ~own)):
                 w, b = _linear_key(pooled, inputs.x[layer], on.numpy())
                 chosen = slots[2 * u + (kind == "bottom")][:copies]
                 ffns[layer].set_neurons(chosen, torch.from_numpy(w).float(), b)
                 planted.append(_Neurons(layer, chosen, kind, who, own))
-    if spec.writers:
-        _plant_writers(lm, spec, ffns[-1], inputs, texts, labels, languages, generator, planted)
-    _verify(lm, spec, texts, labels, planted)
-    return lm
+    return planted
 
 
 def _plant_writers(lm: LoadedModel, spec: LanguagePlantSpec, ffn: PlantedFfn, inputs: _Inputs, texts: list[str],
