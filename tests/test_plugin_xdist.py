@@ -8,6 +8,7 @@ order of results.jsonl lines is the order instances finished, so it is not compa
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ import pytest
 import torch
 from test_plugin import saved_model  # noqa: F401 - a session fixture shared with the plugin's tests
 
+from harness.core.claim import Claim
 from harness.plugin import distributed
 from harness.tasks import FIXTURE_DATA
 
@@ -104,10 +106,17 @@ def test_two_workers_give_the_records_of_a_serial_run(pytester: pytest.Pytester)
     work = json.loads((parallel_dir / "run.json").read_text())["work"]
     assert {w["worker"] for w in work} == {"gw0", "gw1"}
     measured = [json.dumps(w["measured"], sort_keys=True) for w in work if "measured" in w]
-    assert len(measured) == len(set(measured)) == 6, "each (model, task) measured once, by one worker"
+    models = {name for path in claims for planted in _claim(path).planted
+              for name in (planted.model, planted.base_model) if name}  # the claims' planted models
+    assert len(measured) == len(set(measured)) == len(models), "each (model, task) measured once, by one worker"
     built = [w["planted"] for w in work if w.get("source") == "built"]
     assert sorted(built) == sorted({w["planted"] for w in work if "planted" in w}), "each planted model built once"
-    assert len(list(cache.glob("planted/*/planted.json"))) == 6  # shared, shared-base, denser, specific and both gated
+    assert len(list(cache.glob("planted/*/planted.json"))) == len(models)
+
+
+def _claim(path: str) -> Claim:
+    """The CLAIM of a claim module, imported as pytest imports it (from the repository root)."""
+    return importlib.import_module(".".join(Path(path).relative_to(REPO).with_suffix("").parts)).CLAIM
 
 
 def _config(worker: str | None) -> SimpleNamespace:

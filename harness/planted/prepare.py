@@ -54,7 +54,12 @@ class Request:
 
 def tiny_store(settings: TinySettings) -> tuple[SharedStore, PlantedCache]:
     """The store of the tiny tier: planted models built (or loaded) through ``PlantedCache``; their measurements
-    cached under a key that covers the planted model's and the measuring code's sources."""
+    cached under a key that covers the planted model's and the measuring code's sources.
+
+    Sets this process to one torch thread: tiny models gain nothing from more, and every process of a tiny-tier run
+    (serial, pytest-xdist worker, background preparation) then sums floats in the same order, so a planted model
+    and its measurement are the same bits whichever process made them."""
+    torch.set_num_threads(1)
     planted = PlantedCache(None if settings.cache_dir is None else settings.cache_dir / "planted")
     specs = planted_models()
 
@@ -84,7 +89,6 @@ _BACKGROUND: tuple[SharedStore, PlantedCache] | None = None  # a background proc
 
 def _start_process(settings: TinySettings, conditions: Mapping[tuple[str, str], set[str]]) -> None:
     global _BACKGROUND  # one store per background process, made by the pool's initializer
-    torch.set_num_threads(1)
     papers.use(settings.papers)  # a spawned process registers the run's papers anew
     store, planted = tiny_store(settings)
     store.conditions.update({key: set(value) for key, value in conditions.items()})
@@ -113,7 +117,6 @@ class Preparer:
         self.jobs: list[Any] = []  # multiprocessing AsyncResults, one per missing request
         if processes < 1 or len(missing) < MIN_REQUESTS:
             return
-        torch.set_num_threads(1)  # the run shares the cores with its background processes
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch state forked mid-use
         self.pool = context.Pool(processes, initializer=_start_process, initargs=(settings, store.conditions))
         self.jobs = [self.pool.apply_async(_prepare, (request,)) for request in reversed(missing)]
