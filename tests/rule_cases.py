@@ -21,7 +21,11 @@ from harness.papers.sharing_matters.rules import (
     task_dependence_rule,
     threshold_sweep_rule,
 )
-from harness.papers.sharing_matters.shares_rules import non_activated_majority_rule
+from harness.papers.sharing_matters.shares_rules import (
+    activated_early_peak_rule,
+    lowest_layer_non_activated_rule,
+    non_activated_majority_rule,
+)
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -217,9 +221,36 @@ def _non_activated() -> dict[str, Callable[[], Verdict]]:
     }
 
 
+def _lowest_layer() -> dict[str, Callable[[], Verdict]]:
+    shares = np.clip(0.6 + 0.05 * _rng(13).standard_normal((12, 6)), 0, 1)  # (examples, layers)
+    shares[:, 0] = np.clip(0.97 + 0.01 * _rng(14).standard_normal(12), 0, 1)
+    return {
+        "supported": lambda: lowest_layer_non_activated_rule(shares),
+        "refuted": lambda: lowest_layer_non_activated_rule(shares[:, ::-1].copy()),
+        "inconclusive (few examples)": lambda: lowest_layer_non_activated_rule(shares[:3]),
+        "other limits": lambda: lowest_layer_non_activated_rule(shares, min_share=0.98, min_examples=10, seed=7),
+    }
+
+
+def _early_peak() -> dict[str, Callable[[], Verdict]]:
+    depth = np.linspace(0, 1, 12)
+    curve = 0.2 + 0.3 * np.exp(-((depth - 0.15) / 0.1) ** 2) + 0.2 * depth ** 6  # peak early, fall, rise at the top
+    noise = 0.01 * _rng(15).standard_normal((10, 3, 12))
+    activated = np.clip(curve + noise, 0, 1)  # (examples, langs, layers)
+    return {
+        "supported": lambda: activated_early_peak_rule(activated),
+        "refuted (rising)": lambda: activated_early_peak_rule(np.clip(0.2 + 0.3 * depth + noise, 0, 1)),
+        "inconclusive (a faint peak)": lambda: activated_early_peak_rule(np.clip(
+            0.2 + 0.03 * np.exp(-((depth - 0.15) / 0.1) ** 2) + 0.05 * depth ** 6
+            + 0.05 * _rng(16).standard_normal((10, 3, 12)), 0, 1)),
+        "other limits": lambda: activated_early_peak_rule(activated, early=0.1, min_fall=0.3, seed=7),
+    }
+
+
 CASES: dict[str, Callable[[], Verdict]] = {
     f"{rule} / {name}": case for rule, cases in (
         ("ablation", _ablation()), ("conversion", _conversion()), ("contribution", _contribution()),
         ("effective span", _span()), ("ift", _ift()), ("layers", _layers()), ("examples", _examples_rules()),
-        ("non-activated majority", _non_activated()))
+        ("non-activated majority", _non_activated()), ("lowest layer", _lowest_layer()),
+        ("early peak", _early_peak()))
     for name, case in cases.items()}
