@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from harness.core.claim import Claim, ClaimCase, Planted
 from harness.papers.sharing_matters.shares_rules import activated_early_peak_rule
-from harness.papers.sharing_matters.template_control import CONTENT_END, at_content_end, with_content_control
+from harness.papers.sharing_matters.template_control import CONTENT_END, at_both_positions
 from harness.papers.sharing_matters.views import activated_plot
 
 CLAIM = Claim(
@@ -28,7 +28,7 @@ CLAIM = Claim(
 def test_activated_early_peak(case: ClaimCase, claims, judge) -> None:
     m = claims.measurement(case)
     seed = claims.option("seed")
-    verdict = with_content_control(*(activated_early_peak_rule(x.example_activated.numpy(), seed=seed)
-                                     for x in (m, at_content_end(m))), claim=CLAIM.id, instance=case.id)
+    verdict = at_both_positions(lambda x: activated_early_peak_rule(x.example_activated.numpy(), seed=seed), m,
+                                claim=CLAIM.id, instance=case.id)
     verdict.plots.append(activated_plot(m))
     judge(verdict)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness.core.claim import Claim, ClaimCase, Planted
 from harness.papers.sharing_matters.rules import language_consistency_rule
-from harness.papers.sharing_matters.template_control import CONTENT_END, at_content_end, with_content_control
+from harness.papers.sharing_matters.template_control import CONTENT_END, at_both_positions
 from harness.papers.sharing_matters.views import activated_plot
 
 CLAIM = Claim(
@@ -23,7 +23,7 @@ CLAIM = Claim(
 def test_language_consistent_activation(case: ClaimCase, claims, judge) -> None:
     m = claims.measurement(case)
     seed = claims.option("seed")
-    verdict = with_content_control(*(language_consistency_rule(x.example_activated.numpy(), seed=seed)
-                                     for x in (m, at_content_end(m))), claim=CLAIM.id, instance=case.id)
+    verdict = at_both_positions(lambda x: language_consistency_rule(x.example_activated.numpy(), seed=seed), m,
+                                claim=CLAIM.id, instance=case.id)
     verdict.plots.append(activated_plot(m))
     judge(verdict)

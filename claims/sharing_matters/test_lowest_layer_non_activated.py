@@ -11,7 +11,7 @@ from __future__ import annotations
 from harness.core.claim import Claim, ClaimCase, Planted
 from harness.papers.sharing_matters.neurons import NON
 from harness.papers.sharing_matters.shares_rules import lowest_layer_non_activated_rule
-from harness.papers.sharing_matters.template_control import at_content_end, with_content_control
+from harness.papers.sharing_matters.template_control import at_both_positions
 from harness.papers.sharing_matters.views import type_shares_plot
 
 CLAIM = Claim(
@@ -28,8 +28,9 @@ CLAIM = Claim(
 def test_lowest_layer_non_activated(case: ClaimCase, claims, judge) -> None:
     m = claims.measurement(case)
     seed = claims.option("seed")
-    verdict = with_content_control(*(lowest_layer_non_activated_rule(x.example_shares[:, NON].numpy(), seed=seed)
-                                     for x in (m, at_content_end(m))), claim=CLAIM.id, instance=case.id)
+    verdict = at_both_positions(
+        lambda x: lowest_layer_non_activated_rule(x.example_shares[:, NON].numpy(), seed=seed), m,
+        claim=CLAIM.id, instance=case.id)
     verdict.plots.append(type_shares_plot(m, note="Figs 2 and 4 left: the non-activated line at layer 0 (the paper: "
                                                   "nearly 99%)"))
     judge(verdict)

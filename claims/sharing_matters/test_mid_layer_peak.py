@@ -6,7 +6,7 @@ from __future__ import annotations
 from harness.core.claim import Claim, ClaimCase, Planted
 from harness.papers.sharing_matters.neurons import ALL
 from harness.papers.sharing_matters.rules import mid_layer_peak_rule
-from harness.papers.sharing_matters.template_control import CONTENT_END, at_content_end, with_content_control
+from harness.papers.sharing_matters.template_control import CONTENT_END, at_both_positions
 from harness.papers.sharing_matters.views import activated_plot, type_shares_plot
 
 CLAIM = Claim(
@@ -26,8 +26,8 @@ CLAIM = Claim(
 def test_mid_layer_peak(case: ClaimCase, claims, judge) -> None:
     m = claims.measurement(case)
     seed = claims.option("seed")
-    verdict = with_content_control(*(mid_layer_peak_rule(x.example_shares[:, ALL].numpy(), seed=seed)
-                                     for x in (m, at_content_end(m))), claim=CLAIM.id, instance=case.id)
+    verdict = at_both_positions(lambda x: mid_layer_peak_rule(x.example_shares[:, ALL].numpy(), seed=seed), m,
+                                claim=CLAIM.id, instance=case.id)
     verdict.plots += [type_shares_plot(m, note="Figs 2-4 left: all-shared peaks in the middle layers"),
                       activated_plot(m)]
     judge(verdict)

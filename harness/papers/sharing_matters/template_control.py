@@ -8,6 +8,7 @@ pass) and reports both: the verdict stays the paper's (last token), the reason s
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from harness.core.verdict import Verdict
@@ -22,6 +23,12 @@ def at_content_end(m: Measurement) -> Measurement:
     return dataclasses.replace(m, example_shares=m.content_shares, example_activated=m.content_activated,
                                threshold_shares=m.content_threshold_shares,
                                threshold_density=m.content_threshold_density)
+
+
+def at_both_positions(rule: Callable[[Measurement], Verdict], m: Measurement, *, claim: str,
+                      instance: str) -> Verdict:
+    """``rule`` judged on ``m`` at the last prompt token, with its verdict at the content end beside it."""
+    return with_content_control(rule(m), rule(at_content_end(m)), claim=claim, instance=instance)
 
 
 def with_content_control(at_last: Verdict, at_content: Verdict, *, claim: str, instance: str) -> Verdict:
