@@ -11,6 +11,7 @@ import numpy as np
 from harness.core.verdict import Verdict
 from harness.papers.sharing_matters.accuracy_rules import ablation_rule, conversion_rule
 from harness.papers.sharing_matters.attribution_rules import contribution_rule, effective_span_rule
+from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC
 from harness.papers.sharing_matters.rules import (
     dead_across_tokens_rule,
     language_consistency_rule,
@@ -25,6 +26,7 @@ from harness.papers.sharing_matters.shares_rules import (
     activated_early_peak_rule,
     lowest_layer_non_activated_rule,
     non_activated_majority_rule,
+    upper_partial_dominance_rule,
 )
 
 
@@ -247,10 +249,40 @@ def _early_peak() -> dict[str, Callable[[], Verdict]]:
     }
 
 
+def upper_band_shares(seed: int, upper_all: float, upper_partial: float, *, upper_specific: float = 0.02,
+                      examples: int = 12, layers: int = 9, noise: float = 0.01) -> np.ndarray:
+    """(examples, 4, layers) type shares: partial-shared 0.6, all-shared 0.1 and specific 0.02 in the lower two thirds
+    of the layers, the given shares in the top third, the rest non-activated; with a little noise per example."""
+    top = layers - layers // 3
+    shares = np.zeros((examples, 4, layers))
+    shares[:, PARTIAL], shares[:, ALL], shares[:, SPECIFIC] = 0.6, 0.1, 0.02
+    shares[:, PARTIAL, top:], shares[:, ALL, top:], shares[:, SPECIFIC, top:] = upper_partial, upper_all, upper_specific
+    shares[:, [SPECIFIC, PARTIAL, ALL]] += noise * _rng(seed).standard_normal((examples, 3, layers))
+    shares = np.clip(shares, 0, 1)
+    shares[:, NON] = 1 - shares[:, [SPECIFIC, PARTIAL, ALL]].sum(axis=1)
+    return shares
+
+
+def _upper_partial() -> dict[str, Callable[[], Verdict]]:
+    shares = upper_band_shares(17, upper_all=0.2, upper_partial=0.5)
+    return {
+        "supported": lambda: upper_partial_dominance_rule(shares),
+        "refuted (all-shared lead the top)": lambda: upper_partial_dominance_rule(
+            upper_band_shares(18, upper_all=0.6, upper_partial=0.2)),
+        "inconclusive (a tie within noise)": lambda: upper_partial_dominance_rule(
+            upper_band_shares(19, upper_all=0.3, upper_partial=0.3, noise=0.05)),
+        "inconclusive (empty upper layers)": lambda: upper_partial_dominance_rule(
+            upper_band_shares(20, upper_all=0.0, upper_partial=0.004, upper_specific=0.001, noise=0.0)),
+        "inconclusive (few examples)": lambda: upper_partial_dominance_rule(shares[:3]),
+        "other limits": lambda: upper_partial_dominance_rule(shares, upper=0.5, min_active=0.05, min_examples=10,
+                                                             seed=7),
+    }
+
+
 CASES: dict[str, Callable[[], Verdict]] = {
     f"{rule} / {name}": case for rule, cases in (
         ("ablation", _ablation()), ("conversion", _conversion()), ("contribution", _contribution()),
         ("effective span", _span()), ("ift", _ift()), ("layers", _layers()), ("examples", _examples_rules()),
         ("non-activated majority", _non_activated()), ("lowest layer", _lowest_layer()),
-        ("early peak", _early_peak()))
+        ("early peak", _early_peak()), ("upper partial-shared", _upper_partial()))
     for name, case in cases.items()}

@@ -16,6 +16,7 @@ class Planted:
     base_model: str | None = None
     by_language: tuple[tuple[str, str], ...] = ()
     controls: tuple[tuple[str, str], ...] = ()  # (control, the verdict the rule gives under it), e.g. content end
+    task: str | None = None  # the task its instance measures (None: the tiny tier's own, XNLI)
 
     def expected_for(self, language: str | None) -> str:
         return dict(self.by_language).get(language, self.expected)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers import PreTrainedTokenizerBase, StoppingCriteria, StoppingCriteriaList
 
 from harness.core.batching import encode, last_logits, longest_first, run_with_backoff, token_lengths
 from harness.core.capture import Recorder
@@ -175,6 +175,17 @@ def _check_prefixes(positions: str, recorder: Recorder | None, prefixes: Kept | 
                          "recorder")
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _decoded(tokenizer: PreTrainedTokenizerBase, vocabulary: int, ids: tuple[int, ...]) -> str:
+    return tokenizer.decode(list(ids), skip_special_tokens=True)
+
+
+def _continuation(lm: LoadedModel, ids: tuple[int, ...]) -> str:
+    """The text of generated ids without special tokens, kept: rows of a run end in few distinct continuations,
+    and a slow tokenizer decodes each again at every step. ``vocabulary`` is in the key, as in ``token_ids``."""
+    return _decoded(lm.tokenizer, len(lm.tokenizer), ids)
+
+
 class _StopWhen(StoppingCriteria):
     """Per-row stop: a row is done when ``stop_when`` holds for its decoded continuation so far."""
 
@@ -182,7 +193,7 @@ class _StopWhen(StoppingCriteria):
         self.lm, self.start, self.stop_when = lm, 1 if lm.is_encoder_decoder else prompt_length, stop_when
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: object) -> torch.Tensor:
-        texts = self.lm.tokenizer.batch_decode(input_ids[:, self.start:], skip_special_tokens=True)
+        texts = [_continuation(self.lm, tuple(row)) for row in input_ids[:, self.start:].tolist()]
         return torch.tensor([self.stop_when(text) for text in texts], device=input_ids.device)
 
 
@@ -227,7 +238,7 @@ def generate(lm: LoadedModel, texts: Sequence[str], max_new_tokens: int, *, batc
         new = sequences[:, 1:] if lm.is_encoder_decoder else sequences[:, inputs["input_ids"].shape[1]:]
         for row, tokens in zip(rows, new.cpu(), strict=True):
             first_ids[row] = int(tokens[0]) if len(tokens) else -1
-            texts_out[row] = lm.tokenizer.decode(tokens, skip_special_tokens=True)
+            texts_out[row] = _continuation(lm, tuple(tokens.tolist()))
 
     for _ in run_with_backoff(step, order, batch_size):
         pass

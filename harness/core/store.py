@@ -36,6 +36,7 @@ ModelLoader = Callable[[str], LoadedModel]  # model key -> model
 ExampleLoader = Callable[[str], list[ParallelExample]]  # task -> examples
 Languages = tuple[str, ...] | None  # a subset of the task's languages, or None for all of them
 SCHEMA_VERSION = 2  # of the cache files: 2 = plain data read with weights_only (1 pickled objects)
+RECLAIM_BYTES = 1 << 28  # a released model at least this large is collected at once
 
 
 @dataclass(frozen=True)
@@ -134,10 +135,14 @@ class MeasurementStore:
         return self._current[1]
 
     def release(self) -> None:
+        """Drop the loaded model. A large one's memory is reclaimed at once (a full collection: modules with hooks
+        sit in reference cycles); a full collection costs about half a second, more than a tiny model is worth."""
+        large = self._current is not None and _size_bytes(self._current[1]) >= RECLAIM_BYTES
         self._current = None
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        if large:
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
 
     def _conditions(self, model: str, task: str, kind: str) -> Collection[str]:
         """The conditions of ``kind`` the session's claims read; all of them when nobody said (direct use)."""
@@ -182,6 +187,10 @@ class MeasurementStore:
             torch.save(result.to_state(), tmp)
             os.replace(tmp, path)
         return result
+
+
+def _size_bytes(lm: LoadedModel) -> int:
+    return sum(p.numel() * p.element_size() for p in lm.model.parameters())
 
 
 def measuring_code(kind: Kind) -> dict[str, str]:

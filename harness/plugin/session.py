@@ -66,10 +66,10 @@ class ClaimsSession:
 
     # -- parametrization -------------------------------------------------------------------------------------
     def cases(self, claim: Claim) -> list[ClaimCase]:
-        cases = [ClaimCase(claim, "tiny", p.model, TINY_TASK, lang, p.base_model, p.expected_for(lang),
+        cases = [ClaimCase(claim, "tiny", p.model, p.task or TINY_TASK, lang, p.base_model, p.expected_for(lang),
                            p.controls)
                  for p in claim.planted
-                 for lang in (self.tiny_languages() if claim.per_language else [None])]
+                 for lang in (self.tiny_languages(p.task or TINY_TASK) if claim.per_language else [None])]
         model = self.option("model")
         if model:
             base = self.option("base_model") or (self._registry_base(model) if claim.needs_base else None)
@@ -90,8 +90,8 @@ class ClaimsSession:
         except ValueError:
             return None
 
-    def tiny_languages(self) -> list[str]:
-        return self.store("tiny").languages(TINY_TASK)
+    def tiny_languages(self, task: str = TINY_TASK) -> list[str]:
+        return self.store("tiny").languages(task)
 
     def full_languages(self, task: str) -> list[str]:
         return self.store("full").languages(task)

@@ -40,6 +40,7 @@ The building blocks both papers' planted models use are in ``harness.planted.bui
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -123,6 +124,7 @@ NONE = (0.0,) * len(PEAK)
 RISING = (0.02, 0.04, 0.06, 0.09, 0.12, 0.16, 0.21, 0.27, 0.34, 0.08)  # peak in the top 20% of layers
 CROWD = (0.8,) * len(PEAK)
 EARLY = (0.10, 0.30, 0.50, 0.35, 0.20, 0.10, 0.05, 0.05, 0.15, 0.35)  # early peak, fall, rise at the top (§5.1.2)
+TOP = (0.04,) * 6 + (0.70, 0.80, 0.85, 0.85)  # forced all-shared crowd the top 4 layers only
 
 PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
     PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10",
@@ -192,6 +194,10 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
     PlantSpec("planted-early", "forced-active share peaks at layer 2 of 10, falls to 5% and rises to 35% in the last "
               "layer: so does every language's activated count (input-dependent neurons add about half of the "
               "rest); no answers", EARLY, dead_share=0.03, carrier="none"),
+    PlantSpec("planted-top-shared", "built on XNLI and fact prompts: forced-active (all-shared) neurons are 4% of "
+              "layers 0-5 and 70-85% of layers 6-9, so all-shared lead the upper layers while the input-dependent "
+              "neurons make partial-shared lead the lower layers and the network as a whole; no answers", TOP,
+              dead_share=0.03, carrier="none", tasks=("xnli", "facts")),
 )}
 
 
@@ -236,21 +242,6 @@ class Build:
     @property
     def fallback(self) -> torch.Tensor:
         return self.directions[-1]
-
-
-def _last_token_ffn_inputs(lm: LoadedModel, texts: list[str]) -> list[torch.Tensor]:
-    """Each layer's FFN input at every prompt's last token: one (prompts, HIDDEN) tensor per layer."""
-    out = [torch.empty(len(texts), HIDDEN) for _ in lm.site.layers]
-    rows: list[int] = []
-    hooks = [layer.mlp.register_forward_pre_hook(
-        lambda _m, args, i=i: out[i].__setitem__(rows, args[0][:, -1]))
-        for i, layer in enumerate(lm.site.layers)]
-    for batch in length_sorted_batches(token_lengths(lm, texts), 32):
-        rows[:] = batch
-        lm.model(**encode(lm, [texts[i] for i in batch]))
-    for hook in hooks:
-        hook.remove()
-    return out
 
 
 def _roles(spec: PlantSpec, d_ff: int, generator: torch.Generator) -> list[dict[str, torch.Tensor]]:
@@ -355,8 +346,8 @@ def _center_free(b: Build) -> list[torch.Tensor]:
     offset = spec.key_offset
     if spec.shift_to is not None:
         offset = _inverse_activation(FAMILY_ACTIVATIONS[spec.family](b.lm.site.layers[0].mlp), spec.shift_to)
-    ffn_inputs = _last_token_ffn_inputs(b.lm, b.texts)  # forced neurons are constant; free ones write nothing yet
-    content_inputs = _content_ffn_inputs(b) if spec.language_blind and spec.content_keyed else None
+    ffn_inputs = _ffn_inputs(b)  # forced neurons are constant; free ones write nothing yet
+    content_inputs = _ffn_inputs(b, at_content=True) if spec.language_blind and spec.content_keyed else None
     for layer, (ffn, role, x) in enumerate(zip(b.ffns, b.roles, ffn_inputs, strict=True)):
         free = role["free"]
         ffn.key.weight[free] *= 10.0
@@ -367,7 +358,7 @@ def _center_free(b: Build) -> list[torch.Tensor]:
                                           b.rows.language[answered])
         ffn.key.bias[free] = offset - ffn.key.weight[free] @ x.mean(dim=0)
     if spec.free_value:
-        ffn_inputs = _last_token_ffn_inputs(b.lm, b.texts)  # the centred free neurons now move later layers' input
+        ffn_inputs = _ffn_inputs(b)  # the centred free neurons now move later layers' input
     return ffn_inputs
 
 
@@ -393,12 +384,9 @@ def _plant_keyed(b: Build, examples_by_task: Mapping[str, Sequence[ParallelExamp
     planted_keys = []
     for layer, (ffn, role, x) in enumerate(zip(b.ffns, b.roles, ffn_inputs, strict=True)):
         patterns = _keyed_patterns(b.spec, b.rows, examples_by_task, keyed_rng)
-        fits: dict[bytes, tuple[np.ndarray, float]] = {}  # patterns may repeat within a layer
-        for number, on in enumerate(patterns):
+        for number, on in enumerate(patterns):  # a pattern may repeat: fit_key keeps its fits
             slots = role["keyed"][number::len(patterns)]
-            if on.tobytes() not in fits:
-                fits[on.tobytes()] = fit_key(x.double().numpy(), on)
-            w, b_ = fits[on.tobytes()]
+            w, b_ = fit_key(x.double().numpy(), on)
             ffn.set_neurons(slots, torch.from_numpy(w).float(), b_)
             planted_keys.append((layer, slots, on))
     if b.spec.skew is not None:
@@ -422,9 +410,21 @@ def _content_offsets(b: Build) -> list[int]:
     return content_offsets(b.lm, b.texts, ends)
 
 
-def _content_ffn_inputs(b: Build) -> list[torch.Tensor]:
-    """Each layer's FFN input at every prompt's last content token: one (prompts, HIDDEN) tensor per layer."""
-    offsets = torch.tensor(_content_offsets(b))
+_STREAMS: dict[bytes, list[torch.Tensor]] = {}  # this process's FFN inputs of planted models whose FFNs write nothing
+_STREAMS_KEPT = 8
+
+
+def _ffn_inputs(b: Build, *, at_content: bool = False) -> list[torch.Tensor]:
+    """Each layer's FFN input at every prompt's last token (or, ``at_content``, the last token of its translated
+    content): one (prompts, HIDDEN) tensor per layer.
+
+    While every FFN but the last writes nothing, these inputs depend on the model's other weights, its tokenizer
+    and the prompts only, which many planted models share: they are then kept for this process under a hash of
+    exactly those (``_stream_key``), and a model with the same ones reads them instead of running the pass."""
+    offsets = torch.tensor(_content_offsets(b)) if at_content else torch.zeros(len(b.texts), dtype=torch.long)
+    key = _stream_key(b, offsets)
+    if key in _STREAMS:
+        return [x.clone() for x in _STREAMS[key]]
     out = [torch.empty(len(b.texts), HIDDEN) for _ in b.lm.site.layers]
     rows: list[int] = []
 
@@ -439,7 +439,29 @@ def _content_ffn_inputs(b: Build) -> list[torch.Tensor]:
         b.lm.model(**encode(b.lm, [b.texts[i] for i in batch]))
     for hook in hooks:
         hook.remove()
+    if key is not None:
+        _STREAMS[key] = [x.clone() for x in out]
+        if len(_STREAMS) > _STREAMS_KEPT:
+            del _STREAMS[next(iter(_STREAMS))]
     return out
+
+
+def _stream_key(b: Build, offsets: torch.Tensor) -> bytes | None:
+    """A hash of what the FFN inputs depend on when no FFN but the last writes (every other weight, the tokenizer's
+    added tokens, the prompts, the positions read); None when some earlier FFN writes."""
+    if any(bool(ffn.down.weight.any() or ffn.down.bias.any()) for ffn in b.ffns[:-1]):
+        return None
+    ffn_weights = {id(p) for ffn in b.ffns for module in (ffn.key, ffn.down, ffn.up) if module is not None
+                   for p in module.parameters()}
+    digest = hashlib.blake2b(digest_size=32)
+    for name, parameter in b.lm.model.named_parameters():
+        if id(parameter) not in ffn_weights:
+            digest.update(name.encode())
+            digest.update(parameter.detach().cpu().numpy().tobytes())
+    digest.update(repr(sorted(b.lm.tokenizer.get_added_vocab().items())).encode())
+    digest.update("\0".join(b.texts).encode())
+    digest.update(offsets.numpy().tobytes())
+    return digest.digest()
 
 
 def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],
@@ -451,7 +473,7 @@ def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],
     They write nothing, so no layer's input changes. Returns (layer, neuron slots, rows they fire on at the last
     token, at the last content token)."""
     spec = b.spec
-    at_content = _content_ffn_inputs(b)
+    at_content = _ffn_inputs(b, at_content=True)
     language = b.rows.language == spec.tail_language if spec.tail_language else np.ones(len(b.texts), dtype=bool)
     shared = b.rows.where(spec.task_keyed[0]) if spec.task_keyed else None
     every = np.ones(len(b.texts), dtype=bool)
@@ -460,14 +482,10 @@ def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],
         content_keys.append((layer, role["active"], every, language))
     for layer, slots, on in planted_keys:
         content_keys.append((layer, slots, on, on & language if shared is not None and (on == shared).all() else on))
-    fits: dict[tuple[int, bytes, bytes], tuple[np.ndarray, float]] = {}
     content_keys = [(layer, slots, *on) for layer, slots, *on in content_keys if len(slots)]
-    for layer, slots, on_last, on_content in content_keys:
-        key = (layer, on_last.tobytes(), on_content.tobytes())
-        if key not in fits:
-            x = torch.cat([ffn_inputs[layer], at_content[layer]]).double().numpy()
-            fits[key] = fit_key(x, np.concatenate([on_last, on_content]))
-        w, bias = fits[key]
+    for layer, slots, on_last, on_content in content_keys:  # fit_key keeps the fits of repeated patterns
+        x = torch.cat([ffn_inputs[layer], at_content[layer]]).double().numpy()
+        w, bias = fit_key(x, np.concatenate([on_last, on_content]))
         b.ffns[layer].set_neurons(slots, torch.from_numpy(w).float(), bias)
     return content_keys
 

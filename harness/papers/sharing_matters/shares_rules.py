@@ -10,6 +10,7 @@ import numpy as np
 
 from harness.core.stats import bootstrap_interval, bootstrap_support
 from harness.core.verdict import Verdict, decide
+from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC
 
 
 def non_activated_majority_rule(non_activated: np.ndarray, *, min_share: float = 0.5, min_examples: int = 5,
@@ -125,3 +126,42 @@ def activated_early_peak_rule(activated: np.ndarray, *, early: float = 0.25, top
     verdict = decide(holding == n_langs, support >= min_support, support <= 1 - min_support)
     return Verdict(verdict, reason, "share of languages with the shape", holding / n_langs, (support, support),
                    measured, params)
+
+
+def upper_partial_dominance_rule(shares: np.ndarray, *, upper: float = 1 / 3, min_active: float = 0.01,
+                                 min_examples: int = 5, seed: int = 0) -> Verdict:
+    """Partial-shared neurons outnumber each other activated type in the upper layers (§5.1.1: partial-shared
+    neurons "tend to outnumber all other neurons moving towards upper layers"; fact probing, Fig. 4).
+
+    shares: (examples, T, layers) share of each type (TYPES order) per example. The upper band is the last
+    ``upper`` of the layers (at least one). Statistic: the partial-shared share minus the larger of the all-shared
+    and specific shares, averaged over the band and the examples, with a bootstrap interval over examples;
+    supported when the interval lies above 0, refuted when below. Inconclusive when the band's activated neurons
+    (all but non-activated) are under ``min_active`` of its neurons: nearly empty layers rank nothing.
+    """
+    params = {"upper": upper, "min_active": min_active, "min_examples": min_examples, "seed": seed,
+              "compared with": "the larger of the all-shared and specific shares, per layer of the band"}
+    n_examples, _, n_layers = shares.shape
+    band = shares[:, :, n_layers - max(1, math.ceil(upper * n_layers)):]  # (examples, T, band layers)
+    margin = band[:, PARTIAL] - np.maximum(band[:, ALL], band[:, SPECIFIC])  # (examples, band layers)
+    effect = float(margin.mean()) if n_examples else float("nan")
+    ci = bootstrap_interval(lambda idx: float(margin[idx].mean()), n_examples, seed=seed) \
+        if n_examples else (effect, effect)
+    active = float(1 - band[:, NON].mean()) if n_examples else 0.0
+    mean = band.mean(axis=(0, 2)) if n_examples else np.zeros(shares.shape[1])
+    measured = {"upper layers": band.shape[2], "layers": n_layers, "activated % (upper layers)": 100 * active,
+                "partial-shared % (upper layers)": 100 * float(mean[PARTIAL]),
+                "all-shared % (upper layers)": 100 * float(mean[ALL]),
+                "specific % (upper layers)": 100 * float(mean[SPECIFIC])}
+    reason = (f"in the top {band.shape[2]} of {n_layers} layers partial-shared are {100 * mean[PARTIAL]:.1f}% of the "
+              f"neurons, all-shared {100 * mean[ALL]:.1f}%, specific {100 * mean[SPECIFIC]:.1f}%; partial-shared "
+              f"minus the larger other: {100 * effect:+.1f} [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}] points")
+    effect_name = "partial-shared minus the largest other activated type (upper layers)"
+    if n_examples < min_examples:
+        return Verdict("inconclusive", f"only {n_examples} examples (< {min_examples}); {reason}", effect_name,
+                       effect, ci, measured, params)
+    if active < min_active:
+        return Verdict("inconclusive", f"only {100 * active:.2f}% of the upper layers' neurons are activated "
+                                       f"(< {100 * min_active:.0f}%): nothing to rank; {reason}", effect_name,
+                       effect, ci, measured, params)
+    return Verdict(decide(effect > 0, ci[0] > 0, ci[1] < 0), reason, effect_name, effect, ci, measured, params)
