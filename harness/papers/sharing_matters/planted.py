@@ -490,21 +490,6 @@ def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],
     return content_keys
 
 
-def _verify_content(b: Build, content_keys: list[ContentKey]) -> None:
-    """Every neuron refitted by ``_plant_tail`` fires exactly on its prompts at both positions."""
-    if not content_keys:
-        return
-    with Recorder(b.lm, content_offsets=_content_offsets(b)) as recorder:
-        predict_choice(b.lm, b.texts, verbalizer_tokens(b.lm, b.task.choices)[0], recorder=recorder)
-        at_content = recorder.gather_content()  # (rows, layers, d_ff)
-        at_last, _ = recorder.gather()
-    for layer, slots, on_last, on_content in content_keys:
-        for acts, on in ((at_last, on_last), (at_content, on_content)):
-            if not ((acts[:, layer, slots] > 0).T == torch.from_numpy(on)).all():
-                raise RuntimeError(f"{b.spec.name}: neurons of layer {layer} do not fire exactly on their prompts "
-                                   "at both positions")
-
-
 def _plant_head(b: Build) -> None:
     """Answer directions on the verbalizer tokens (quoted words slightly ahead of their first bytes, so generation
     writes the word), the fallback on EOS, and the residual bias that writes the fallback."""
@@ -598,14 +583,17 @@ def _plant_carriers(b: Build, examples: Sequence[ParallelExample], x: np.ndarray
     return expected
 
 
-def _verify(b: Build, expected: list[str | None], planted_keys: list[tuple[int, torch.Tensor, np.ndarray]]) -> None:
-    """Every prompt's generated answer is the planted one, so is its forced choice where it has one, and every
-    keyed neuron fires exactly on its prompts."""
+def _verify(b: Build, expected: list[str | None], planted_keys: list[tuple[int, torch.Tensor, np.ndarray]],
+            content_keys: list[ContentKey]) -> None:
+    """Every prompt's generated answer is the planted one, so is its forced choice where it has one, every keyed
+    neuron fires exactly on its prompts, and every neuron refitted by ``_plant_tail`` exactly on its prompts at
+    both positions."""
     lm, choices = b.lm, b.task.choices
     choice_ids, _ = verbalizer_tokens(lm, choices)
     kept = Prefixes(lm)  # generation starts from the forced choice's pass over the prompts
-    with Recorder(lm) as recorder:
+    with Recorder(lm, content_offsets=_content_offsets(b) if content_keys else None) as recorder:
         predicted = predict_choice(lm, b.texts, choice_ids, recorder=recorder, keep_prefixes=kept).tolist()
+        at_content = recorder.gather_content() if content_keys else None  # (rows, layers, d_ff); before gather
         acts, _ = recorder.gather()  # (rows, layers, d_ff)
     wrong = [b.texts[i][:40] for i, p in enumerate(predicted) if expected[i] is not None and
              choices[p] != expected[i]]
@@ -617,6 +605,11 @@ def _verify(b: Build, expected: list[str | None], planted_keys: list[tuple[int, 
         fired = (acts[:, layer, slots] > 0).T  # (slots, rows)
         if not (fired == torch.from_numpy(on)).all():
             raise RuntimeError(f"{b.spec.name}: keyed neurons of layer {layer} do not fire exactly on their prompts")
+    for layer, slots, on_last, on_content in content_keys:
+        for at, on in ((acts, on_last), (at_content, on_content)):
+            if not ((at[:, layer, slots] > 0).T == torch.from_numpy(on)).all():
+                raise RuntimeError(f"{b.spec.name}: neurons of layer {layer} do not fire exactly on their prompts "
+                                   "at both positions")
 
 
 @torch.inference_mode()
@@ -639,6 +632,5 @@ def build_planted(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[Paral
     examples = examples_by_task[spec.tasks[0]]
     # carriers write after their own layer's input: it stays as it is
     expected = _plant_carriers(b, examples, ffn_inputs[-1].double().numpy())
-    _verify(b, expected, planted_keys)
-    _verify_content(b, content_keys)
+    _verify(b, expected, planted_keys, content_keys)
     return b.lm
