@@ -5,6 +5,7 @@ items, as in the tiny tier. The planted-model cache rebuilds an encoder-decoder 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import torch
 
 from claims.sharing_matters.test_encoder_more_shared import verdict_for
 from harness.core.models import LoadedModel
+from harness.papers.sharing_matters import planted_seq2seq
 from harness.papers.sharing_matters.measurement import MeasureConfig, Measurement, measure
 from harness.papers.sharing_matters.neurons import ALL
 from harness.papers.sharing_matters.planted_seq2seq import PLANTED_SEQ2SEQ
@@ -76,3 +78,16 @@ def test_the_planted_cache_rebuilds_an_encoder_decoder(tmp_path: Path) -> None:
     assert again.is_encoder_decoder and again.site.stacks == lm.site.stacks
     ours, theirs = lm.model.state_dict(), again.model.state_dict()
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_the_builder_refuses_a_construction_that_does_not_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the constant unit in the embeddings no forced neuron can fire: the builder's own check says so."""
+    monkeypatch.setattr(planted_seq2seq, "CONSTANT", 0.0)
+    with pytest.raises(RuntimeError, match="planted-seq2seq-deep: "):
+        planted_seq2seq.PLANTED_SEQ2SEQ["planted-seq2seq-deep"].build({"xnli": list(_examples())})
+
+
+def test_shares_beyond_a_layer_are_refused() -> None:
+    spec = dataclasses.replace(PLANTED_SEQ2SEQ["planted-seq2seq-tail"], encoder_active=(0.9, 0.9))
+    with pytest.raises(ValueError, match="forced and tail shares exceed layer 0's 256 neurons"):
+        spec.build({"xnli": list(_examples())})
