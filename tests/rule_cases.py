@@ -28,6 +28,7 @@ from harness.papers.sharing_matters.shares_rules import (
     non_activated_majority_rule,
     upper_partial_dominance_rule,
 )
+from harness.papers.sharing_matters.stack_rules import encoder_more_shared_rule
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -279,10 +280,27 @@ def _upper_partial() -> dict[str, Callable[[], Verdict]]:
     }
 
 
+def _stacks() -> dict[str, Callable[[], Verdict]]:
+    encoder = np.clip(0.20 + 0.02 * _rng(17).standard_normal(12), 0, 1)  # (examples,) all-shared share per stack
+    decoder = np.clip(0.10 + 0.02 * _rng(18).standard_normal(12), 0, 1)
+    return {
+        "supported": lambda: encoder_more_shared_rule(encoder, decoder),
+        "refuted (the decoder's share is higher)": lambda: encoder_more_shared_rule(decoder, encoder),
+        "refuted (equal shares)": lambda: encoder_more_shared_rule(encoder, encoder.copy()),
+        "inconclusive (a difference near the limit)": lambda: encoder_more_shared_rule(
+            decoder + 0.01 + 0.02 * _rng(19).standard_normal(12), decoder),
+        "inconclusive (few examples)": lambda: encoder_more_shared_rule(encoder[:4], decoder[:4]),
+        "inconclusive (no examples)": lambda: encoder_more_shared_rule(encoder[:0], decoder[:0]),
+        "other limits": lambda: encoder_more_shared_rule(encoder, decoder, min_difference=0.15, min_examples=10,
+                                                         seed=7),
+    }
+
+
 CASES: dict[str, Callable[[], Verdict]] = {
     f"{rule} / {name}": case for rule, cases in (
         ("ablation", _ablation()), ("conversion", _conversion()), ("contribution", _contribution()),
         ("effective span", _span()), ("ift", _ift()), ("layers", _layers()), ("examples", _examples_rules()),
         ("non-activated majority", _non_activated()), ("lowest layer", _lowest_layer()),
-        ("early peak", _early_peak()), ("upper partial-shared", _upper_partial()))
+        ("early peak", _early_peak()), ("upper partial-shared", _upper_partial()),
+        ("encoder vs decoder", _stacks()))
     for name, case in cases.items()}

@@ -118,7 +118,8 @@ class LoadedModel:
     def provenance(self) -> dict[str, object]:
         return {"model": self.name, "model_id": self.model_id or self.name, "revision": self.revision,
                 "model_type": self.model.config.model_type, "dtype": str(self.dtype).removeprefix("torch."),
-                "device": str(self.device), "site": self.site.name, "n_layers": self.n_layers, "d_ff": self.d_ff}
+                "device": str(self.device), "site": self.site.name, "n_layers": self.n_layers, "d_ff": self.d_ff,
+                "stacks": [list(stack) for stack in self.site.stacks]}
 
 
 def wrap_model(model: nn.Module, tokenizer: PreTrainedTokenizerBase, *, name: str, site: str = "down_proj_input",

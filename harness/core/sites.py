@@ -67,6 +67,9 @@ class NeuronSite:
     down_projs: tuple[nn.Module, ...]
     weight_is_in_by_out: bool
     flat_tokens: bool
+    # (stack, first layer, end) in forward order: ("encoder", 0, 24), ("decoder", 24, 48) for an encoder-decoder;
+    # one ("decoder", 0, n) for a decoder-only model
+    stacks: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def n_layers(self) -> int:
@@ -107,10 +110,12 @@ def neuron_site(model: nn.Module, site: str = "down_proj_input") -> NeuronSite:
                                     "slow_but_exact=False")
     if site == "gate" and (layout.gate_act is None or not getattr(model.config, "is_gated_act", True)):
         raise UnsupportedModelError(f"site 'gate' needs a gated MLP; {type(model).__name__} has none")
-    names, layers, hooked, downs = [], [], [], []
+    names, layers, hooked, downs, stacks = [], [], [], [], []
     for stack_path in layout.stacks:
         stack_name = stack_path.split(".")[0] if len(layout.stacks) > 1 else ""
-        for index, layer in enumerate(_resolve(model, stack_path)):
+        stack = list(_resolve(model, stack_path))
+        stacks.append((stack_name or "decoder", len(layers), len(layers) + len(stack)))
+        for index, layer in enumerate(stack):
             mlp = _resolve(layer, layout.mlp)
             down = _resolve(mlp, layout.down)
             names.append(f"{stack_name}.{index}" if stack_name else str(index))
@@ -119,4 +124,4 @@ def neuron_site(model: nn.Module, site: str = "down_proj_input") -> NeuronSite:
             # gate_act is not None here: the gate site is refused above for families without one
             hooked.append(_resolve(mlp, layout.gate_act) if site == "gate" else down)  # type: ignore[arg-type]
     return NeuronSite(site, tuple(names), tuple(layers), tuple(hooked), tuple(downs), layout.weight_is_in_by_out,
-                      layout.flat_tokens)
+                      layout.flat_tokens, tuple(stacks))

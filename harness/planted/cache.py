@@ -90,7 +90,8 @@ def load(directory: Path) -> LoadedModel:
         raise broken(f"is not in format {FORMAT}")
     try:
         config = transformers.AutoConfig.for_model(**meta["config"])
-        model = transformers.AutoModelForCausalLM.from_config(config)
+        auto = transformers.AutoModelForSeq2SeqLM if config.is_encoder_decoder else transformers.AutoModelForCausalLM
+        model = auto.from_config(config)
         missing, unexpected = safetensors.torch.load_model(model, str(directory / WEIGHTS), strict=False)
         tokenizer = ByT5Tokenizer()
         tokenizer.add_tokens(list(meta["added_tokens"]))

@@ -1,5 +1,6 @@
 """Sharing Matters (Wang et al., arXiv 2406.09265) as a registered paper: its kind of measurement, ``types``
-(neuron types, attribution, interventions), and its planted models."""
+(neuron types, attribution, interventions), and its planted models (decoder-only ones, and the encoder-decoders
+of App. A.3.2)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from harness.core.papers import Kind, Paper
 from harness.core.store import MeasureOptions
 from harness.papers.sharing_matters.measurement import CONDITIONS, MeasureConfig, Measurement, measure
 from harness.papers.sharing_matters.planted import PLANTED
+from harness.papers.sharing_matters.planted_seq2seq import PLANTED_SEQ2SEQ
 
 
 def settings(options: Any) -> MeasureConfig:
@@ -20,4 +22,4 @@ def settings(options: Any) -> MeasureConfig:
 
 
 TYPES = Kind("types", settings, measure, CONDITIONS, Measurement.from_state)
-PAPER = Paper("sharing_matters", kinds=(TYPES,), planted=tuple(PLANTED.values()))
+PAPER = Paper("sharing_matters", kinds=(TYPES,), planted=(*PLANTED.values(), *PLANTED_SEQ2SEQ.values()))

@@ -78,3 +78,18 @@ def contribution_plot(m: Measurement) -> dict[str, Any]:
             "x_label": "layer", "y_label": "share of the top 5%", "x": list(range(m.top_contribution.shape[1])),
             "series": {TYPE_LABELS[t]: m.top_contribution[i].tolist() for i, t in enumerate(TYPES)},
             "paper_note": "Figs 8-9, 23-26: all-shared neurons are the top contributors at every layer"}
+
+
+def stack_shares_plots(m: Measurement) -> list[dict[str, Any]]:
+    """Figs 14-15 (mT0's encoder, mT0's decoder): the share of each type per layer, one plot per stack, the layers
+    of each stack as the measurement records them (``model["stacks"]``)."""
+    plots = []
+    for stack, first, end in m.model["stacks"]:
+        note = {"encoder": "Fig. 14 (mT0-encoder): more all-shared neurons than the decoder's (App. A.3.2)",
+                "decoder": "Fig. 15 (mT0-decoder): fewer all-shared neurons than the encoder's (App. A.3.2)"}
+        plots.append({"id": f"shares-{stack}-{m.model['model']}-{m.task}", "kind": "lines",
+                      "title": f"Share of neuron types per {stack} layer: {m.model['model']} {m.task}",
+                      "x_label": f"{stack} layer", "y_label": "share of neurons", "x": list(range(end - first)),
+                      "series": {TYPE_LABELS[t]: m.shares[i, first:end].tolist() for i, t in enumerate(TYPES)},
+                      "paper_note": note.get(stack, "")})
+    return plots
