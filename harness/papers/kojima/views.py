@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from harness.papers.kojima.language_neurons import LanguageNeurons
+from harness.papers.kojima.rules import edge_bands
 
 
 def layer_distribution_plot(m: LanguageNeurons) -> dict[str, Any]:
@@ -54,3 +55,20 @@ def samples_table(m: LanguageNeurons, language: str) -> dict[str, Any]:
     return {"id": f"lsn-samples-{m.label}-{language}", "columns": [f"sample {i + 1}" for i in range(width)],
             "title": f"Generations, target language {language}: {m.label}",
             "rows": [{"label": label, "source": "ours", "values": m.samples[key]} for label, key in conditions.items()]}
+
+
+def band_enrichment_plot(m: LanguageNeurons, edge_share: float = 0.1, min_enrichment: float = 2.0) -> dict[str, Any]:
+    """Kojima et al. Fig. 2, language by language: each language's share of its top-N and bottom-N neurons in the
+    first and in the last layers, over the band's share of the layers (a random same-size set: 1)."""
+    first, last = edge_bands(m.n_layers, edge_share)
+    counts = m.layer_counts.sum(dim=1).double()  # (L, layers)
+    total = counts.sum(dim=1)
+    series = {f"{name} layers ({','.join(map(str, band))})": (counts[:, band].sum(dim=1) / total
+                                                              / (len(band) / m.n_layers)).tolist()
+              for name, band in (("first", first), ("last", last))}
+    series[f"needed ({min_enrichment:g})"] = [min_enrichment] * len(m.languages)
+    series["random same-size set (control)"] = [1.0] * len(m.languages)
+    return {"id": f"lsn-band-enrichment-{m.label}", "kind": "bars", "x_label": "language",
+            "y_label": "enrichment (share in the band / band's share of layers)", "x": list(m.languages),
+            "series": series, "title": f"First- and last-layer enrichment of each language: {m.label}",
+            "paper_note": "Kojima et al. Fig. 2: the trend is consistent across languages (6 languages, 3 models)"}
