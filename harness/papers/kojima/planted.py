@@ -108,9 +108,9 @@ LANGUAGE_PLANTED: dict[str, LanguagePlantSpec] = {spec.name: spec for spec in (
                       "related pairs en de and es fr also share one top and one bottom neuron in layer 0: one of "
                       "their N = 5 (20%), the least sharing N allows; no other pair shares any",
                       layers=(0, 9), copies=2, shared=(("en", "de"), ("es", "fr"))),
-    LanguagePlantSpec("planted-lang-mixed", "as planted-lang-edges for en de es fr ru (layers 0 and 9 of 10), but "
-                      "th tr vi zh have theirs in layers 4 and 5: averaged over the languages both ends are enriched "
-                      "(over 2x), carried by 5 of the 9 languages", layers=(0, 9), moved=("th", "tr", "vi", "zh"),
+    LanguagePlantSpec("planted-lang-mixed", "as planted-lang-edges for de es ru th vi zh (layers 0 and 9 of 10), "
+                      "but en fr tr have theirs in layers 4 and 5: averaged over the languages both ends are enriched "
+                      "(over 2x), carried by 6 of the 9 languages", layers=(0, 9), moved=("en", "fr", "tr"),
                       moved_layers=(4, 5)),
     LanguagePlantSpec("planted-lang-chance", "30 layers, 7,680 neurons, measured on 3 examples (27 texts): every "
                       "neuron ranks the texts in its own random order, none is keyed to a language; by chance some "
