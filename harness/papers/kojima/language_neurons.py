@@ -101,6 +101,8 @@ class LanguageNeurons(Provenance):
     # (P, L) mean AP of language l's top-N neurons with the language labels shuffled within each example (P = 0
     # unless asked for): what the selection finds by chance among this many neurons and texts
     null_top_ap: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 0, dtype=torch.float64))
+    # (L,) the same statistic with the true labels, by the same route (float64; NaN unless asked for)
+    observed_top_ap: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.float64))
 
     @property
     def n_selected(self) -> int:
@@ -193,25 +195,28 @@ def shuffled_labels(n_examples: int, n_langs: int, n_permutations: int, seed: in
 
 def _null_top_ap(responses: torch.Tensor, n_langs: int, n: int, config: LanguageNeuronConfig,
                  device: torch.device, progress: bool) -> torch.Tensor:
-    """(P, L) mean AP of each language's top-n neurons under shuffled labels (``shuffled_labels``), from the pooled
-    responses (texts, layers, d_ff): no forward pass. One layer's responses on the device at a time; the
+    """(1 + P, L) mean AP of each language's top-n neurons with the true labels (row 0) and under shuffled labels
+    (``shuffled_labels``), from the pooled responses (texts, layers, d_ff): no forward pass. One layer's responses on the device at a time; the
     permutations in batches; each layer's n best of every permutation and language merged into the running top-n
     (the n best of all layers are among them). A neuron with the same response to every text (a dead one) has AP
     = the class's share of the texts under any labelling: one of them stands for all of them."""
     n_texts, n_layers, d_ff = responses.shape
-    permuted = shuffled_labels(n_texts // n_langs, n_langs, config.n_permutations, config.seed).to(device)
-    best = torch.full((config.n_permutations, n_langs, 0), -1.0, dtype=torch.float64, device=device)
-    batch = max(1, min(config.n_permutations, CHUNK_ELEMENTS // max(1, n_texts * d_ff)))
+    n_examples = n_texts // n_langs
+    permuted = torch.cat([torch.arange(n_langs).repeat(n_examples)[None],
+                          shuffled_labels(n_examples, n_langs, config.n_permutations, config.seed)]).to(device)
+    rows = len(permuted)
+    best = torch.full((rows, n_langs, 0), -1.0, dtype=torch.float64, device=device)
+    batch = max(1, min(rows, CHUNK_ELEMENTS // max(1, n_texts * d_ff)))
     for layer in tqdm(range(n_layers), desc="label shuffles", disable=not progress, unit="layer"):
         scores = responses[:, layer].to(device)  # (texts, d_ff)
         constant = (scores == scores[:1]).all(dim=0)  # (d_ff,)
         n_constant = int(constant.sum())
         columns = torch.cat([(~constant).nonzero().flatten(), constant.nonzero().flatten()[:1]])
         ap = torch.cat([permuted_average_precision(scores[:, columns], permuted[start:start + batch], n_langs)
-                        for start in range(0, config.n_permutations, batch)])  # (P, L, columns)
+                        for start in range(0, rows, batch)])  # (1 + P, L, columns)
         if n_constant > 1:  # the constant one stands for every constant neuron the top-n could take
             ap = torch.cat([ap, ap[..., -1:].expand(-1, -1, min(n, n_constant) - 1)], dim=-1)
-        layer_best = ap.topk(min(n, ap.shape[-1]), dim=-1).values  # (P, L, min(n, d_ff))
+        layer_best = ap.topk(min(n, ap.shape[-1]), dim=-1).values  # (1 + P, L, min(n, d_ff))
         best = torch.cat([best, layer_best], dim=-1).topk(min(n, best.shape[-1] + layer_best.shape[-1]), dim=-1).values
     return best.mean(dim=-1).cpu()
 
@@ -302,10 +307,10 @@ def measure_language_neurons(lm: LoadedModel, examples: Sequence[ParallelExample
         tic = time.perf_counter()
         boot_counts, boot_overlap = _bootstrap(responses, labels, len(examples), n, config, lm.device, progress)
         timings["bootstrap"] = time.perf_counter() - tic
-    null_top_ap = torch.zeros(0, len(languages), dtype=torch.float64)
+    shuffles = torch.full((1, len(languages)), torch.nan, dtype=torch.float64)
     if "permutations" in conditions and config.n_permutations:
         tic = time.perf_counter()
-        null_top_ap = _null_top_ap(responses, len(languages), n, config, lm.device, progress)
+        shuffles = _null_top_ap(responses, len(languages), n, config, lm.device, progress)
         timings["label shuffles"] = time.perf_counter() - tic
     tampered = None
     if "tampering" in conditions:
@@ -324,7 +329,8 @@ def measure_language_neurons(lm: LoadedModel, examples: Sequence[ParallelExample
         layer_counts=counts.cpu(), boot_layer_counts=boot_counts, overlap=overlap.cpu(), boot_overlap=boot_overlap,
         identifier_recall=tampered.recall if tampered else torch.full((len(languages),), torch.nan),
         tampering=tampered.outcome if tampered else {}, samples=tampered.samples if tampered else {},
-        fixed_share=tampered.fixed_share if tampered else 0.0, null_top_ap=null_top_ap, timings=timings)
+        fixed_share=tampered.fixed_share if tampered else 0.0, null_top_ap=shuffles[1:],
+        observed_top_ap=shuffles[0], timings=timings)
 
 
 __all__ = ["LANGUAGE_CONDITIONS", "shuffled_labels", "LanguageNeuronConfig", "LanguageNeurons", "language_texts",
