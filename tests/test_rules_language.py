@@ -1,7 +1,7 @@
-"""Decision rules of Kojima et al.'s claims on synthetic measurements: layer concentration (each end on its own, and
-in each language), the shuffled-label null, overlap, tampering (ceiling, gain over the control's headroom, Holm across languages). Each rule has supported,
-refuted and inconclusive cases, properties over drawn measurements, and examples at the exact boundary of every
-comparison it makes (so that flipping one comparison, or `all` and `any`, is caught)."""
+"""Decision rules of Kojima et al.'s claims on synthetic measurements: layer concentration (each end on its own, and in
+each language), the shuffled-label null, overlap, tampering (ceiling, gain over the control's headroom, Holm across
+languages). Each rule has supported, refuted and inconclusive cases, properties over drawn measurements, and examples at
+the exact boundary of every comparison it makes (so that flipping one comparison, or `all` and `any`, is caught)."""
 
 from __future__ import annotations
 

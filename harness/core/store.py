@@ -7,11 +7,11 @@ Each kind knows its conditions (the intervention runs a claim may ask for) and h
 cache. Models are loaded one at a time, by name (one model serves every task and kind): asking for another model
 releases the previous one. A measurement may be taken on a subset of the task's languages (claims that compare two
 tasks classify neurons over the languages both have), and a model may be measured on the task's first examples only
-(``example_limit``: a planted model whose finding depends on how few texts there are). A measurement's cache key holds everything it depends on
-(model id and revision, dtype, site, task, data hash, template, languages, the kind's settings and conditions, the
-store's and the kind's schema versions, and the source of the measuring code); files are written atomically and
-hold tensors and plain data only, read back without unpickling objects (``torch.load(..., weights_only=True)``), so
-a cache restored from elsewhere cannot run code.
+(``example_limit``: a planted model whose finding depends on how few texts there are). A measurement's cache key holds
+everything it depends on (model id and revision, dtype, site, task, data hash, template, languages, the kind's settings
+and conditions, the store's and the kind's schema versions, and the source of the measuring code); files are written
+atomically and hold tensors and plain data only, read back without unpickling objects (``torch.load(...,
+weights_only=True)``), so a cache restored from elsewhere cannot run code.
 """
 
 from __future__ import annotations

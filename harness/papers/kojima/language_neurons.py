@@ -7,10 +7,10 @@ the task's parallel items in each language (the template's fields without its wo
 AP separates languages, not contents. Summaries kept: where the selected neurons sit (per layer) and how the
 languages' sets overlap; the same on bootstrap resamples of the examples (condition "resamples"); the mean AP of
 each language's top-N under shuffled language labels (condition "permutations": the null of the selection, from the
-same responses); and Kojima et al.'s generation experiment (condition "tampering"): each language's selected neurons fixed at their median
-response on its texts (``on_p50``) during unconditional generation, against no fix and a random same-size set
-fixed the same way. The pooled responses (texts x neurons x 4 bytes) are kept on the host; expertise, medians and
-the bootstrap run one layer at a time on the device.
+same responses); and Kojima et al.'s generation experiment (condition "tampering"): each language's selected neurons
+fixed at their median response on its texts (``on_p50``) during unconditional generation, against no fix and a random
+same-size set fixed the same way. The pooled responses (texts x neurons x 4 bytes) are kept on the host; expertise,
+medians and the bootstrap run one layer at a time on the device.
 """
 
 from __future__ import annotations
@@ -196,10 +196,10 @@ def shuffled_labels(n_examples: int, n_langs: int, n_permutations: int, seed: in
 def _null_top_ap(responses: torch.Tensor, n_langs: int, n: int, config: LanguageNeuronConfig,
                  device: torch.device, progress: bool) -> torch.Tensor:
     """(1 + P, L) mean AP of each language's top-n neurons with the true labels (row 0) and under shuffled labels
-    (``shuffled_labels``), from the pooled responses (texts, layers, d_ff): no forward pass. One layer's responses on the device at a time; the
-    permutations in batches; each layer's n best of every permutation and language merged into the running top-n
-    (the n best of all layers are among them). A neuron with the same response to every text (a dead one) has AP
-    = the class's share of the texts under any labelling: one of them stands for all of them."""
+    (``shuffled_labels``), from the pooled responses (texts, layers, d_ff): no forward pass. One layer's responses on
+    the device at a time; the permutations in batches; each layer's n best of every permutation and language merged into
+    the running top-n (the n best of all layers are among them). A neuron with the same response to every text (a dead
+    one) has AP = the class's share of the texts under any labelling: one of them stands for all of them."""
     n_texts, n_layers, d_ff = responses.shape
     n_examples = n_texts // n_langs
     permuted = torch.cat([torch.arange(n_langs).repeat(n_examples)[None],
