@@ -236,6 +236,9 @@ def build_language_planted(spec: LanguagePlantSpec,
     examples = examples_by_task[spec.tasks[0]][:spec.example_limit]
     languages = list(examples[0].prompts)
     groups = _checked_groups(spec, languages)
+    if spec.noise and len(examples) * len(languages) >= HIDDEN:
+        raise ValueError(f"{spec.name}: noise neurons are fitted exactly on fewer texts than the hidden size "
+                         f"({HIDDEN}), got {len(examples) * len(languages)}: set example_limit")
     generator = torch.Generator().manual_seed(spec.seed)
     lm, ffns = _silent_model(spec)
     texts, labels = language_texts(examples, task_spec(spec.tasks[0]))
@@ -311,9 +314,6 @@ def _plant_noise(lm: LoadedModel, ffns: list[PlantedFfn], inputs: _Inputs, n_tex
     """Every neuron of every layer linear, its pooled response ranking the texts in a random order of its own:
     response = rank (0 .. texts - 1) + a constant, exactly (keys by least squares on the texts' mean FFN inputs,
     which needs no more texts than the hidden size; bias raised until every token is in GELU's linear range)."""
-    if n_texts >= HIDDEN:
-        raise ValueError(f"noise neurons are fitted exactly on fewer texts than the hidden size ({HIDDEN}), got "
-                         f"{n_texts}: set example_limit")
     planted = []
     for layer, ffn in enumerate(ffns):
         order = torch.rand(n_texts, lm.d_ff, generator=generator).argsort(dim=0).argsort(dim=0)  # (texts, d_ff) ranks
