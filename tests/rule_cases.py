@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from harness.core.verdict import Verdict
+from harness.papers.kojima.rules import beats_shuffled_labels_rule, layers_each_language_rule
 from harness.papers.sharing_matters.accuracy_rules import ablation_rule, conversion_rule
 from harness.papers.sharing_matters.attribution_rules import contribution_rule, effective_span_rule
 from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC
@@ -296,11 +297,45 @@ def _stacks() -> dict[str, Callable[[], Verdict]]:
     }
 
 
+def _kojima_each_language() -> dict[str, Callable[[], Verdict]]:
+    langs = ["en", "de", "es", "fr", "ru"]
+    counts = np.zeros((5, 2, 10), dtype=np.int64)  # (languages, sides, layers): 3 in layer 0, 2 in layer 9
+    counts[..., 0], counts[..., 9] = 3, 2
+    mixed = counts.copy()
+    mixed[3:] = 0
+    mixed[3:, :, 4] = 5  # fr and ru in the middle
+    unsure = counts.copy()
+    unsure[4, :, 9], unsure[4, :, 5] = 0, 2  # ru's last end empty in half the resamples
+    halves = np.stack([counts] * 10 + [unsure] * 10)
+    return {
+        "supported": lambda: layers_each_language_rule(counts, np.stack([counts] * 10), langs),
+        "refuted": lambda: layers_each_language_rule(mixed, np.stack([mixed] * 10), langs),
+        "inconclusive": lambda: layers_each_language_rule(counts, halves, langs, max_exceptions=0),
+        "other limits": lambda: layers_each_language_rule(mixed, np.stack([mixed] * 10), langs, max_exceptions=2,
+                                                          edge_share=0.2, min_enrichment=1.5, confidence=0.9),
+    }
+
+
+def _kojima_null() -> dict[str, Callable[[], Verdict]]:
+    langs = ["en", "de", "zh"]
+    null = np.clip(np.array([0.3, 0.35, 0.4]) + 0.03 * _rng(17).standard_normal((100, 3)), 0, 1)  # (P, L)
+    return {
+        "supported": lambda: beats_shuffled_labels_rule(np.array([1.0, 0.98, 0.9]), null, langs),
+        "refuted": lambda: beats_shuffled_labels_rule(np.array([1.0, 0.98, 0.38]), null, langs),
+        "inconclusive (near the quantile)": lambda: beats_shuffled_labels_rule(np.array([1.0, 0.98, 0.45]), null,
+                                                                               langs),
+        "inconclusive (null at AP 1)": lambda: beats_shuffled_labels_rule(np.ones(3), np.ones((100, 3)), langs),
+        "other limits": lambda: beats_shuffled_labels_rule(np.array([1.0, 0.98, 0.45]), null[:40], langs,
+                                                           quantile=0.9, refute_quantile=0.6),
+    }
+
+
 CASES: dict[str, Callable[[], Verdict]] = {
     f"{rule} / {name}": case for rule, cases in (
         ("ablation", _ablation()), ("conversion", _conversion()), ("contribution", _contribution()),
         ("effective span", _span()), ("ift", _ift()), ("layers", _layers()), ("examples", _examples_rules()),
         ("non-activated majority", _non_activated()), ("lowest layer", _lowest_layer()),
         ("early peak", _early_peak()), ("upper partial-shared", _upper_partial()),
-        ("encoder vs decoder", _stacks()))
+        ("encoder vs decoder", _stacks()),
+        ("kojima each language", _kojima_each_language()), ("kojima shuffled null", _kojima_null()))
     for name, case in cases.items()}

@@ -11,6 +11,12 @@ give the planted truth under the rule now, and the wrong verdict under the rule 
 - planted-lang-related (``lsn-low-overlap``): the related pairs en de and es fr share one of their N neurons (20%),
   no other pair shares any. The rule already takes the largest pair, so old and new agree (refuted); the test
   shows that the mean over pairs, the statistic a weaker rule would take, stays under the 5% limit.
+- planted-lang-chance (``lsn-beat-shuffled-labels``): no neuron is keyed to a language, and the model is measured
+  on 3 texts per language: among 7,680 neurons some rank a language's 3 texts first by chance, so every language's
+  best neuron has AP over 0.9 (a fixed bar passes it); against the shuffled-label null it is refuted.
+- planted-lang-mixed (``lsn-first-last-layers-each-language``): 6 of 9 languages have their neurons in the first
+  and last layers, en fr tr in the middle ones; the averaged rule (``layer_concentration_rule``, the claim without
+  its per-language reading) supports it, the per-language rule refutes it.
 """
 
 from __future__ import annotations
@@ -18,13 +24,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from claims.kojima import test_lsn_first_last_layers, test_lsn_low_overlap, test_lsn_tampering
+from claims.kojima import (
+    test_lsn_beat_shuffled_labels,
+    test_lsn_first_last_layers,
+    test_lsn_layers_each_language,
+    test_lsn_low_overlap,
+    test_lsn_tampering,
+)
 from harness.core.claim import Claim, Planted
 from harness.core.papers import planted_models
 from harness.core.store import MeasurementStore
 from harness.papers.kojima.claim_helpers import tampering_outcomes
 from harness.papers.kojima.language_neurons import LanguageNeurons
-from harness.papers.kojima.rules import layer_concentration_rule, overlap_rule, tampering_rule
+from harness.papers.kojima.rules import (
+    beats_shuffled_labels_rule,
+    layer_concentration_rule,
+    layers_each_language_rule,
+    overlap_rule,
+    tampering_rule,
+)
 from harness.papers.sharing_matters.measurement import MeasureConfig
 from harness.tasks import FIXTURE_DATA, load_task
 from tests import rules_before_kojima as before
@@ -38,7 +56,8 @@ def store() -> MeasurementStore:
     store = MeasurementStore(
         lambda name: PLANTED[name].build({task: store.examples(task) for task in PLANTED[name].tasks}),
         lambda task: load_task(task, data_dir=FIXTURE_DATA / "xnli"), MeasureConfig(seed=0),
-        identity=lambda name: {"planted": repr(PLANTED[name])}, cache_dir=None)
+        identity=lambda name: {"planted": repr(PLANTED[name])}, cache_dir=None,
+        example_limit=lambda name: getattr(PLANTED[name], "example_limit", None))
     return store
 
 
@@ -98,3 +117,28 @@ def test_related_languages_sharing_part_of_their_neurons(store: MeasurementStore
     verdict = overlap_rule(overlap, m.boot_overlap.numpy(), m.n_selected, m.n_layers * m.d_ff)
     assert verdict.verdict == planted.expected == "refuted" and verdict.effect == 0.2
     assert verdict.measured["mean pairwise overlap %"] < 5  # the mean over pairs would have passed it
+
+
+@pytest.mark.slow
+def test_top_ap_high_by_chance_alone(store: MeasurementStore) -> None:
+    claim = test_lsn_beat_shuffled_labels.CLAIM
+    m, planted = measured(store, claim, "planted-lang-chance")
+    assert len(m.example_ids) == 3 and m.n_selected == 15  # as planted: 3 texts per language, 7,680 neurons
+    fixed_bar = bool((m.top_ap[:, 0] > 0.9).all())  # the claim without its control: neurons of AP over 0.9
+    verdict = beats_shuffled_labels_rule(m.observed_top_ap.numpy(), m.null_top_ap.numpy(), m.languages)
+    assert fixed_bar and verdict.verdict == planted.expected == "refuted"
+    null_median = np.median(m.null_top_ap.numpy(), axis=0)
+    assert (np.abs(m.observed_top_ap.numpy() - null_median) < 0.1).all()  # every language near what chance gives
+
+
+@pytest.mark.slow
+def test_the_average_carried_by_some_languages(store: MeasurementStore) -> None:
+    claim = test_lsn_layers_each_language.CLAIM
+    m, planted = measured(store, claim, "planted-lang-mixed")
+    counts, boot = m.layer_counts.numpy(), m.boot_layer_counts.numpy()
+    middle = [m.languages.index(lang) for lang in ("en", "fr", "tr")]
+    assert counts[middle][..., [0, 9]].sum() == 0 and counts[middle][..., [4, 5]].sum() == counts[middle].sum()
+    averaged = layer_concentration_rule(counts, boot)
+    each = layers_each_language_rule(counts, boot, m.languages)
+    assert averaged.verdict == "supported" != planted.expected == each.verdict == "refuted"
+    assert each.measured["languages supported"] == 6 and each.measured["languages refuted"] == 3

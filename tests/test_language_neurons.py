@@ -1,6 +1,6 @@
 """The language-neuron measurement (Kojima et al.) against naive routes on a tiny random model: responses one text
-at a time, AP by the step definition neuron by neuron, sets and overlaps by Python sets; its tampering conditions;
-and the texts it reads."""
+at a time, AP by the step definition neuron by neuron, sets and overlaps by Python sets, the shuffled-label null by
+AP over every neuron once per shuffle; its tampering conditions; and the texts it reads."""
 
 from __future__ import annotations
 
@@ -9,18 +9,22 @@ import pytest
 import torch
 
 from harness.core.responses import pooled_responses
+from harness.papers.kojima.expertise import average_precision, permuted_average_precision
 from harness.papers.kojima.language_neurons import (
     LanguageNeuronConfig,
     LanguageNeurons,
+    _null_top_ap,
     _tamper_conditions,
     language_texts,
     measure_language_neurons,
+    shuffled_labels,
 )
 from harness.tasks import FIXTURE_DATA, TaskDataError, load_task, prompt_content, task_spec
 from tests.conftest import tiny
 from tests.test_expertise import naive_ap
 
-CONFIG = LanguageNeuronConfig(share=0.02, n_bootstrap=3, n_samples=4, max_new_tokens=6, batch_size=4)
+CONFIG = LanguageNeuronConfig(share=0.02, n_bootstrap=3, n_permutations=4, n_samples=4, max_new_tokens=6,
+                              batch_size=4)
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +115,60 @@ def test_tampering_only_the_top_neurons_fixes_half_as_many() -> None:
     m = measure_language_neurons(tiny("tiny-bloom"), examples, task_spec("xnli"), config, conditions=("tampering",))
     assert m.fixed_share == m.n_selected / (m.n_layers * m.d_ff) and len(m.boot_overlap) == 0
     assert m.tampering["tampered"].shape == (2, 2)
+
+
+def naive_null(responses: torch.Tensor, permuted: torch.Tensor, n_langs: int, n: int) -> torch.Tensor:
+    """(P, L) mean AP of each language's top-n under each row of labels: AP of every neuron at once, then top-n."""
+    flat = responses.reshape(len(responses), -1)
+    return torch.stack([average_precision(flat, row, n_langs).topk(n, dim=1).values.mean(dim=1) for row in permuted])
+
+
+def test_the_shuffled_label_null_equals_a_naive_route(measured: tuple[LanguageNeurons, list]) -> None:
+    m, examples = measured
+    lm = tiny("tiny-llama")
+    texts, labels = language_texts(examples, task_spec("xnli"))
+    responses = torch.cat([pooled_responses(lm, [t]) for t in texts])  # (texts, layers, d_ff)
+    shuffled = shuffled_labels(len(examples), 3, CONFIG.n_permutations, CONFIG.seed)
+    expected = naive_null(responses, shuffled, 3, m.n_selected)
+    assert m.null_top_ap.shape == (4, 3) and m.null_top_ap.dtype == torch.float64
+    torch.testing.assert_close(m.null_top_ap, expected, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(m.observed_top_ap, naive_null(responses, labels[None], 3, m.n_selected)[0],
+                               rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(m.observed_top_ap, m.top_ap.double().mean(dim=1), rtol=1e-6, atol=1e-7)
+
+
+def test_the_null_skips_dead_neurons_exactly() -> None:
+    """Constant neurons (dead ones) stand in for one another: the same null as AP over every neuron, whether the
+    top-n needs them (few varying neurons) or not, with ties and a whole layer dead."""
+    generator = torch.Generator().manual_seed(1)
+    responses = torch.randn(5 * 4, 3, 16, generator=generator).round(decimals=1)  # (texts, layers, d_ff)
+    responses[:, 0, 3:] = 0.0  # layer 0: 3 varying neurons
+    responses[:, 1] = 2.5  # layer 1: all dead
+    config = LanguageNeuronConfig(n_permutations=6, seed=3)
+    for n in (2, 5, 20):
+        rows = _null_top_ap(responses, 4, n, config, torch.device("cpu"), progress=False)
+        permuted = torch.cat([torch.arange(4).repeat(5)[None], shuffled_labels(5, 4, 6, 3)])
+        assert torch.equal(rows, naive_null(responses, permuted, 4, n)), n
+
+
+def test_permuted_ap_is_ap_of_each_row_and_needs_balanced_rows() -> None:
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.randn(12, 9, generator=generator).round(decimals=0)  # ties
+    permuted = shuffled_labels(4, 3, 5, seed=2)
+    out = permuted_average_precision(scores, permuted, 3)
+    for row in range(5):
+        assert torch.equal(out[row], average_precision(scores, permuted[row], 3))
+    assert permuted_average_precision(scores, permuted[:0], 3).shape == (0, 3, 9)
+    unbalanced = permuted.clone()
+    unbalanced[0, 0] = unbalanced[0, 1]
+    with pytest.raises(ValueError, match="must give each of the 3 classes 4 of the 12 texts"):
+        permuted_average_precision(scores, unbalanced, 3)
+
+
+def test_shuffled_labels_permute_the_languages_of_each_example() -> None:
+    shuffled = shuffled_labels(6, 4, 10, seed=0)
+    assert shuffled.shape == (10, 24)
+    assert (shuffled.reshape(10, 6, 4).sort(dim=-1).values == torch.arange(4)).all()
+    assert torch.equal(shuffled, shuffled_labels(6, 4, 10, seed=0))
+    assert not torch.equal(shuffled, shuffled_labels(6, 4, 10, seed=1))
+    assert (shuffled != torch.arange(4).repeat(6)).any(dim=1).all()  # shuffled, not the true labels

@@ -1,5 +1,6 @@
 """The language-neuron planted models check their own construction: a spec whose groups miss a language or whose
-shared groups or prior name an unknown one, dead neurons that respond, writers that do not steer and a prior
+shared groups, moved languages or prior name an unknown one, moved languages without layers or splitting a group,
+noise neurons on more texts than they can be fitted to, dead neurons that respond, writers that do not steer and a prior
 language the model does not favour are all caught while building."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pytest
 from harness.papers.kojima import planted as planted_languages
 from harness.papers.kojima.planted import LANGUAGE_PLANTED as PLANTED
 from harness.papers.kojima.planted import build_language_planted as build_planted
+from harness.planted.prepare import TinySettings, tiny_store
 from harness.tasks import FIXTURE_DATA, load_task
 
 
@@ -54,3 +56,29 @@ def test_a_prior_language_the_model_does_not_favour_is_caught(examples: dict[str
     monkeypatch.setattr(planted_languages, "PRIOR", 0.0)
     with pytest.raises(RuntimeError, match="without a fix the model does not favour en's bytes"):
         build_planted(PLANTED["planted-lang-ceiling"], examples)
+
+
+def test_moved_languages_need_their_layers_and_whole_groups(examples: dict[str, list]) -> None:
+    with pytest.raises(ValueError, match=r"name languages \['xx'\] not in"):
+        build_planted(dataclasses.replace(PLANTED["planted-lang-mixed"], moved=("xx",)), examples)
+    with pytest.raises(ValueError, match="need moved_layers"):
+        build_planted(dataclasses.replace(PLANTED["planted-lang-mixed"], moved_layers=()), examples)
+    split = dataclasses.replace(PLANTED["planted-lang-shared"], moved=("en",), moved_layers=(4,))
+    with pytest.raises(ValueError, match=r"whole groups \(split: \[\('en', 'de'\)\]\)"):
+        build_planted(split, examples)
+
+
+def test_noise_neurons_need_fewer_texts_than_the_hidden_size(examples: dict[str, list]) -> None:
+    with pytest.raises(ValueError, match=r"fewer texts than the hidden size \(64\), got 72: set example_limit"):
+        build_planted(dataclasses.replace(PLANTED["planted-lang-chance"], example_limit=8, n_layers=1), examples)
+
+
+def test_the_tiny_store_measures_a_limited_model_on_its_first_examples(tmp_path) -> None:
+    store, _ = tiny_store(TinySettings(seed=0, scoring="generate", cache_dir=tmp_path))
+    limited = store.measured_examples("planted-lang-chance", "xnli")
+    assert [ex.id for ex in limited] == [ex.id for ex in store.examples("xnli")[:3]]
+    assert len(store.measured_examples("planted-lang-edges", "xnli")) == len(store.examples("xnli")) == 24
+    unlimited = dataclasses.replace(PLANTED["planted-lang-chance"], example_limit=None)
+    key = store.cache_key("planted-lang-chance", "xnli", kind="language_neurons")
+    store._example_limit = lambda name: unlimited.example_limit  # the same model measured on every example
+    assert store.cache_key("planted-lang-chance", "xnli", kind="language_neurons") != key

@@ -1,7 +1,7 @@
-"""Decision rules of Kojima et al.'s claims on synthetic measurements: layer concentration (each end on its own),
-overlap, tampering (ceiling, gain over the control's headroom, Holm across languages). Each rule has supported,
-refuted and inconclusive cases, properties over drawn measurements, and examples at the exact boundary of every
-comparison it makes (so that flipping one comparison, or `all` and `any`, is caught)."""
+"""Decision rules of Kojima et al.'s claims on synthetic measurements: layer concentration (each end on its own, and in
+each language), the shuffled-label null, overlap, tampering (ceiling, gain over the control's headroom, Holm across
+languages). Each rule has supported, refuted and inconclusive cases, properties over drawn measurements, and examples at
+the exact boundary of every comparison it makes (so that flipping one comparison, or `all` and `any`, is caught)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from hypothesis import given, settings
 
 from harness.core.stats import bootstrap_ci, holm, mcnemar
 from harness.papers.kojima.rules import (
+    beats_shuffled_labels_rule,
     edge_bands,
     headroom_gain,
     layer_concentration_rule,
+    layers_each_language_rule,
     overlap_rule,
     tampering_rule,
 )
@@ -543,3 +545,158 @@ def test_an_inconclusive_gate_reports_what_a_decided_verdict_would() -> None:
 def test_outcomes_of_different_shapes_are_one_clear_error() -> None:
     with pytest.raises(ValueError, match=r"one shape \(languages, samples\), got \(2, 10\), \(1, 10\), \(1, 10\)"):
         tampering_rule(np.zeros((2, 10), dtype=bool), hits(10, 1), hits(10, 1), 0.004, 1.0)
+
+
+# --- the pattern in each language ---------------------------------------------------------------------------------
+
+LANGS9 = ["en", "de", "es", "fr", "ru", "th", "tr", "vi", "zh"]
+
+
+def mixed_counts(n_moved: int, n_langs: int = 9) -> np.ndarray:
+    """(L, 2, 10): every language's 5 top and 5 bottom neurons in layers 0 and 9 (3 and 2), the last ``n_moved``
+    languages' in layers 4 and 5 instead."""
+    counts = counts_in(10, {0: 3, 9: 2}, n_langs=n_langs)
+    if n_moved:
+        counts[-n_moved:] = counts_in(10, {4: 3, 5: 2})[0]
+    return counts
+
+
+def test_every_language_at_both_ends_is_supported() -> None:
+    counts = mixed_counts(0)
+    verdict = layers_each_language_rule(counts, resampled(counts), LANGS9)
+    assert verdict.verdict == "supported" and verdict.effect == 1.0 and verdict.ci == (1.0, 1.0)
+    assert verdict.measured["languages supported"] == 9 and verdict.measured["zh: last layers enrichment"] == 4.0
+
+
+def test_the_average_can_show_what_only_some_languages_carry() -> None:
+    """3 of 9 languages in the middle layers: the mean over languages is enriched at both ends (the averaged rule
+    supports it), the languages are not."""
+    counts = mixed_counts(3)
+    assert layer_concentration_rule(counts, resampled(counts)).verdict == "supported"
+    verdict = layers_each_language_rule(counts, resampled(counts), LANGS9)
+    assert verdict.verdict == "refuted" and verdict.effect == pytest.approx(6 / 9)
+    assert (verdict.measured["languages supported"], verdict.measured["languages refuted"]) == (6, 3)
+    assert "zh 0.0/0.0 refuted" in verdict.reason
+
+
+def test_exceptions_are_a_parameter_with_an_exact_boundary() -> None:
+    one = mixed_counts(1)
+    assert layers_each_language_rule(one, resampled(one), LANGS9).verdict == "supported"  # all but one
+    assert layers_each_language_rule(one, resampled(one), LANGS9, max_exceptions=0).verdict == "refuted"
+    two = mixed_counts(2)
+    assert layers_each_language_rule(two, resampled(two), LANGS9).verdict == "refuted"
+    assert layers_each_language_rule(two, resampled(two), LANGS9, max_exceptions=2).verdict == "supported"
+
+
+def test_languages_neither_supported_nor_refuted_leave_it_inconclusive() -> None:
+    point = mixed_counts(0)
+    point[-2:] = counts_in(10, {0: 2, 9: 2, 5: 1})[0]  # two languages: 40% per end on the point, none in half
+    low = point.copy()
+    low[-2:] = counts_in(10, {9: 1, 5: 4})[0]
+    verdict = layers_each_language_rule(point, resampled(point, low), LANGS9)
+    assert verdict.verdict == "inconclusive" and verdict.ci == (7 / 9, 1.0)
+    assert verdict.measured["languages refuted"] == 0 and verdict.measured["languages supported"] == 7
+
+
+def test_each_language_rule_is_the_averaged_rule_on_one_language() -> None:
+    counts = mixed_counts(4)
+    boot = resampled(counts, mixed_counts(5))
+    verdict = layers_each_language_rule(counts, boot, LANGS9, edge_share=0.2, min_enrichment=1.5, confidence=0.9)
+    for i, lang in enumerate(LANGS9):
+        alone = layer_concentration_rule(counts[[i]], boot[:, [i]], edge_share=0.2, min_enrichment=1.5,
+                                         confidence=0.9)
+        assert verdict.measured[f"{lang}: first layers enrichment"] == alone.measured["first layers: enrichment"]
+        assert f"{lang} {alone.measured['first layers: enrichment']:.1f}/" in verdict.reason
+    assert verdict.params["max_exceptions"] == 1 and verdict.params["first band layers"] == "0,1"
+
+
+def test_too_few_languages_or_layers_are_inconclusive() -> None:
+    one = mixed_counts(0, n_langs=1)
+    verdict = layers_each_language_rule(one, resampled(one), ["en"])
+    assert verdict.verdict == "inconclusive" and verdict.reason.startswith("1 language(s) and 1 allowed exception")
+    assert layers_each_language_rule(one, resampled(one), ["en"], max_exceptions=0).verdict == "supported"
+    three = counts_in(3, {0: 1, 2: 1}, n_langs=3)
+    few = layers_each_language_rule(three, resampled(three), ["en", "de", "fr"])
+    assert few.verdict == "inconclusive" and few.reason.startswith("too few layers (3)")
+
+
+def test_language_names_must_match_the_counts() -> None:
+    with pytest.raises(ValueError, match="2 language names for counts of 9 languages"):
+        layers_each_language_rule(mixed_counts(0), resampled(mixed_counts(0)), ["en", "de"])
+
+
+# --- against shuffled labels --------------------------------------------------------------------------------------
+
+
+def null_of(levels: list[float], n_perm: int = 100, spread: float = 0.02, seed: int = 0) -> np.ndarray:
+    """(P, L): each language's null around its level (clipped to [0, 1])."""
+    rng = np.random.default_rng(seed)
+    return np.clip(np.array(levels)[None] + spread * rng.standard_normal((n_perm, len(levels))), 0, 1)
+
+
+def test_far_above_the_shuffled_labels_is_supported() -> None:
+    null = null_of([0.3, 0.25, 0.3])
+    verdict = beats_shuffled_labels_rule(np.ones(3), null, ["en", "de", "zh"])
+    assert verdict.verdict == "supported"
+    high = np.quantile(null, 0.99, axis=0)
+    assert verdict.effect == pytest.approx(float(np.min(1 - high)))
+    assert verdict.measured["en: permutation p"] == 1 / 101 and verdict.measured["languages supported"] == 3
+
+
+def test_no_better_than_shuffled_labels_is_refuted_even_in_one_language() -> None:
+    null = null_of([0.85, 0.85, 0.85])
+    observed = np.array([1.0, 1.0, float(np.median(null[:, 2]))])  # zh exactly at the null's median
+    verdict = beats_shuffled_labels_rule(observed, null, ["en", "de", "zh"])
+    assert verdict.verdict == "refuted" and verdict.measured["languages refuted"] == 1
+    assert "zh" in verdict.reason and "(refuted)" in verdict.reason
+    above = observed.copy()
+    above[2] = np.nextafter(observed[2], 2)
+    assert beats_shuffled_labels_rule(above, null, ["en", "de", "zh"]).verdict == "inconclusive"
+
+
+def test_the_observed_ap_must_exceed_the_high_quantile_strictly() -> None:
+    null = null_of([0.5, 0.5])
+    high = np.quantile(null, 0.99, axis=0)
+    at = beats_shuffled_labels_rule(high.copy(), null, ["en", "de"])
+    assert at.verdict == "inconclusive" and at.effect == 0.0
+    over = beats_shuffled_labels_rule(np.nextafter(high, 2), null, ["en", "de"])
+    assert over.verdict == "supported"
+    assert beats_shuffled_labels_rule(np.nextafter(high, 2), null, ["en", "de"], quantile=1.0).verdict == (
+        "inconclusive")  # the maximum of the shuffles is higher than the 99% quantile
+
+
+def test_a_null_at_ap_one_cannot_tell() -> None:
+    """Two texts per language and thousands of neurons: chance alone gives N neurons of AP 1."""
+    null = np.ones((100, 3))
+    verdict = beats_shuffled_labels_rule(np.ones(3), null, ["en", "de", "zh"])
+    assert verdict.verdict == "inconclusive" and verdict.reason.startswith("chance alone reaches AP 1 in every")
+    partly = null.copy()
+    partly[:, 0] = null_of([0.5])[:, 0]
+    mixed = beats_shuffled_labels_rule(np.ones(3), partly, ["en", "de", "zh"])
+    assert mixed.verdict == "inconclusive" and mixed.measured["languages with the null at AP 1"] == 2
+    assert "null at AP 1" in mixed.reason
+
+
+def test_too_few_shuffles_are_inconclusive() -> None:
+    assert beats_shuffled_labels_rule(np.ones(2), null_of([0.3, 0.3], n_perm=99), ["en", "de"]).verdict == (
+        "inconclusive")
+    assert beats_shuffled_labels_rule(np.ones(2), null_of([0.3, 0.3], n_perm=100), ["en", "de"]).verdict == (
+        "supported")
+    assert beats_shuffled_labels_rule(np.ones(2), null_of([0.3, 0.3], n_perm=20), ["en", "de"],
+                                      quantile=0.95).verdict == "supported"
+    none = beats_shuffled_labels_rule(np.ones(2), np.zeros((0, 2)), ["en", "de"])
+    assert none.verdict == "inconclusive" and none.reason == "no label shuffles in the measurement"
+
+
+def test_shuffled_null_measurements_and_parameters() -> None:
+    null = null_of([0.4, 0.6], n_perm=200, seed=3)
+    verdict = beats_shuffled_labels_rule(np.array([0.9, 0.62]), null, ["en", "de"], quantile=0.95,
+                                         refute_quantile=0.4)
+    assert verdict.measured["de: null median"] == pytest.approx(float(np.median(null[:, 1])))
+    assert verdict.measured["de: null 95% quantile"] == pytest.approx(float(np.quantile(null[:, 1], 0.95)))
+    assert verdict.measured["de: permutation p"] == pytest.approx((1 + (null[:, 1] >= 0.62).sum()) / 201)
+    assert verdict.params == {"quantile": 0.95, "refute_quantile": 0.4,
+                              "control": "language labels shuffled within each example (the same responses and "
+                                         "selection)"}
+    with pytest.raises(ValueError, match="must match the null's 2 languages"):
+        beats_shuffled_labels_rule(np.ones(3), null, ["en", "de", "zh"])

@@ -6,11 +6,12 @@ A *kind* is one paper's measurement, registered by its paper package (harness.co
 Each kind knows its conditions (the intervention runs a claim may ask for) and how to read itself back from the
 cache. Models are loaded one at a time, by name (one model serves every task and kind): asking for another model
 releases the previous one. A measurement may be taken on a subset of the task's languages (claims that compare two
-tasks classify neurons over the languages both have). A measurement's cache key holds everything it depends on
-(model id and revision, dtype, site, task, data hash, template, languages, the kind's settings and conditions, the
-store's and the kind's schema versions, and the source of the measuring code); files are written atomically and
-hold tensors and plain data only, read back without unpickling objects (``torch.load(..., weights_only=True)``), so
-a cache restored from elsewhere cannot run code.
+tasks classify neurons over the languages both have), and a model may be measured on the task's first examples only
+(``example_limit``: a planted model whose finding depends on how few texts there are). A measurement's cache key holds
+everything it depends on (model id and revision, dtype, site, task, data hash, template, languages, the kind's settings
+and conditions, the store's and the kind's schema versions, and the source of the measuring code); files are written
+atomically and hold tensors and plain data only, read back without unpickling objects (``torch.load(...,
+weights_only=True)``), so a cache restored from elsewhere cannot run code.
 """
 
 from __future__ import annotations
@@ -67,8 +68,10 @@ def read_plain(path: Path) -> Any:
 
 class MeasurementStore:
     def __init__(self, load_model: ModelLoader, load_examples: ExampleLoader, config: Any, *,
-                 identity: Callable[[str], dict[str, object]], cache_dir: Path | None, progress: bool = False) -> None:
+                 identity: Callable[[str], dict[str, object]], cache_dir: Path | None, progress: bool = False,
+                 example_limit: Callable[[str], int | None] = lambda model: None) -> None:
         self._load_model, self._load_examples, self.config = load_model, load_examples, config
+        self._example_limit = example_limit  # model -> how many of a task's first examples it is measured on
         self._identity, self.cache_dir, self.progress = identity, cache_dir, progress
         self._measurements: dict[tuple[str, str, str, Languages], Any] = {}  # (kind, model, task, languages)
         self._last: dict[tuple[str, str], Any] = {}  # (model, task) -> the measurement last handed out
@@ -83,12 +86,16 @@ class MeasurementStore:
         examples = self._examples[task]
         return examples if languages is None else restrict_languages(examples, languages)
 
+    def measured_examples(self, model: str, task: str, languages: Languages = None) -> list[ParallelExample]:
+        """The examples ``model`` is measured on: the task's (on ``languages``), its first ``example_limit`` ones."""
+        return self.examples(task, languages)[:self._example_limit(model)]
+
     def languages(self, task: str) -> list[str]:
         return list(self.examples(task)[0].prompts)
 
     def cache_key(self, model: str, task: str, languages: Languages = None, kind: str = "types") -> str:
         spec = task_spec(task)
-        examples = self.examples(task, languages)
+        examples = self.measured_examples(model, task, languages)
         registered = self._kind(kind)
         key = {"model": self._identity(model), "task": task, "template": spec.template,
                "data_hash": data_fingerprint(examples), "languages": list(examples[0].prompts),
@@ -176,7 +183,7 @@ class MeasurementStore:
     def _compute(self, kind: str, model: str, task: str, languages: Languages) -> Any:
         spec: TaskSpec = task_spec(task)
         registered = self._kind(kind)
-        result = registered.run(self.model(model), self.examples(task, languages), spec,
+        result = registered.run(self.model(model), self.measured_examples(model, task, languages), spec,
                                 registered.settings(self.config), conditions=self._conditions(model, task, kind),
                                 progress=self.progress)
         self.computed.append((model, task))

@@ -71,6 +71,7 @@ def tiny_store(settings: TinySettings) -> tuple[SharedStore, PlantedCache]:
         lambda task: load_task(task, data_dir=FIXTURE_DATA / task_spec(task).folder),
         MeasureOptions(seed=settings.seed, scoring=settings.scoring),
         identity=lambda name: measurement_identity(specs[name], examples(name)),
+        example_limit=lambda name: getattr(specs[name], "example_limit", None),
         cache_dir=settings.shared_dir if settings.cache_dir is None else settings.cache_dir / "tiny")
     return store, planted
 

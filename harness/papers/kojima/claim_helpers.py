@@ -1,5 +1,5 @@
 """Kojima et al., "On the Multilingual Ability of Decoder-based Pre-trained Language Models: Finding and Controlling
-Language-Specific Neurons" (NAACL 2024, arXiv 2404.02431): what its three claims share.
+Language-Specific Neurons" (NAACL 2024, arXiv 2404.02431): what its claims share.
 
 They read the paper's kind of measurement (``language_neurons``, see harness.papers.kojima.language_neurons),
 taken on the task's parallel texts: XNLI premise and hypothesis, or fact-probing patterns, in each language.

@@ -48,6 +48,35 @@ def average_precision(scores: torch.Tensor, labels: torch.Tensor, n_classes: int
     return out.reshape(n_classes, *scores.shape[1:])
 
 
+def permuted_average_precision(scores: torch.Tensor, permuted: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """AP of every column of ``scores`` for every class under each row of ``permuted`` labels, as
+    ``average_precision`` gives it for that row: scores (texts, columns), permuted (P, texts) long, each row giving
+    every class the same number of texts -> (P, n_classes, columns) float64.
+
+    A text's rank among all texts does not depend on the labels, so it is computed once for all rows; each row then
+    sorts the texts within its classes only (grouped class by class: one batched sort for every row and class).
+    """
+    n_texts, n_columns = scores.shape
+    per_class = n_texts // n_classes
+    counts = torch.stack([torch.bincount(row, minlength=n_classes) for row in permuted]) if len(permuted) else None
+    if permuted.shape[1:] != (n_texts,) or per_class * n_classes != n_texts or (
+            counts is not None and (counts.shape[1] != n_classes or (counts != per_class).any())):
+        raise ValueError(f"each row of permuted labels must give each of the {n_classes} classes {per_class} of the "
+                         f"{n_texts} texts; got shape {tuple(permuted.shape)}")
+    n_rows = len(permuted)
+    grouped = permuted.argsort(dim=1, stable=True).view(n_rows, n_classes, per_class)  # text indices, class-major
+    out = torch.empty(n_rows, n_classes, n_columns, dtype=torch.float64, device=scores.device)
+    cols = max(1, CHUNK_ELEMENTS // max(1, n_texts * n_rows))
+    for start in range(0, n_columns, cols):
+        chunk = scores[:, start:start + cols].T.contiguous()  # (cols, texts)
+        above = _at_or_above(chunk)  # (cols, texts): does not depend on the labels
+        within = chunk[:, grouped]  # (cols, P, classes, per_class)
+        at_or_above_within = _at_or_above(within.reshape(-1, per_class)).view(within.shape)
+        precision = at_or_above_within.double() / above[:, grouped]  # (cols, P, classes, per_class)
+        out[:, :, start:start + cols] = precision.mean(dim=-1).permute(1, 2, 0)
+    return out
+
+
 def top_and_bottom(ap: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The n highest- and the n lowest-AP neurons of each class: ap (classes, neurons) -> two (classes, n).
 

@@ -5,11 +5,12 @@ response to a text (pooled over its tokens) is a prediction score and its expert
 Precision of that score. The N highest- and N lowest-AP neurons are l's language-specific neurons. The texts are
 the task's parallel items in each language (the template's fields without its words, see ``prompt_content``), so
 AP separates languages, not contents. Summaries kept: where the selected neurons sit (per layer) and how the
-languages' sets overlap; the same on bootstrap resamples of the examples (condition "resamples"); and Kojima et
-al.'s generation experiment (condition "tampering"): each language's selected neurons fixed at their median
-response on its texts (``on_p50``) during unconditional generation, against no fix and a random same-size set
-fixed the same way. The pooled responses (texts x neurons x 4 bytes) are kept on the host; expertise, medians and
-the bootstrap run one layer at a time on the device.
+languages' sets overlap; the same on bootstrap resamples of the examples (condition "resamples"); the mean AP of
+each language's top-N under shuffled language labels (condition "permutations": the null of the selection, from the
+same responses); and Kojima et al.'s generation experiment (condition "tampering"): each language's selected neurons
+fixed at their median response on its texts (``on_p50``) during unconditional generation, against no fix and a random
+same-size set fixed the same way. The pooled responses (texts x neurons x 4 bytes) are kept on the host; expertise,
+medians and the bootstrap run one layer at a time on the device.
 """
 
 from __future__ import annotations
@@ -27,10 +28,16 @@ from harness.core.models import LoadedModel
 from harness.core.provenance import Provenance, check_request
 from harness.core.responses import POOLINGS, pooled_responses
 from harness.core.sampling import cut_at_eos, sample_under_fixes, start_tokens
-from harness.papers.kojima.expertise import average_precision, class_medians, top_and_bottom
+from harness.papers.kojima.expertise import (
+    CHUNK_ELEMENTS,
+    average_precision,
+    class_medians,
+    permuted_average_precision,
+    top_and_bottom,
+)
 from harness.tasks import ParallelExample, TaskSpec, data_fingerprint, prompt_content
 
-LANGUAGE_CONDITIONS = ("resamples", "tampering")  # the parts a claim may ask for, beyond the selection
+LANGUAGE_CONDITIONS = ("resamples", "tampering", "permutations")  # the parts a claim may ask for, beyond the selection
 TAMPER_SETS = ("both", "top")
 IDENTIFIER = "multinomial naive Bayes over the model's token ids (add-one), fitted on the run's texts of each language"
 SAMPLING = "Gumbel-max at the temperature over the full vocabulary (no top-k/top-p), the same noise in every condition"
@@ -43,6 +50,7 @@ class LanguageNeuronConfig:
     share: float = 0.002  # N = round(share x all FFN neurons); paper: N = 1000 = 0.2% of BLOOM-7b1's 491,520
     pooling: str = "mean"  # response to a text: mean over its real tokens (ml-selfcond's default was max)
     n_bootstrap: int = 100  # resamples of the examples for the layer and overlap intervals (ours)
+    n_permutations: int = 100  # label shuffles for the null of the top-N AP (ours)
     tamper: str = "both"  # fix the top-N and the bottom-N ("both", as the paper's scripts) or the top-N only
     n_samples: int = 100  # generations per condition (paper: seeds 1-100)
     max_new_tokens: int = 64  # paper: 64
@@ -59,8 +67,8 @@ class LanguageNeuronConfig:
             (self.pooling not in POOLINGS, f"pooling must be one of {POOLINGS}, got {self.pooling!r}"),
             (self.tamper not in TAMPER_SETS, f"tamper must be one of {TAMPER_SETS}, got {self.tamper!r}"),
             (self.positions not in POSITIONS, f"positions must be one of {POSITIONS}, got {self.positions!r}"),
-            (self.n_bootstrap < 0 or self.n_samples < 1 or self.max_new_tokens < 1,
-             "n_bootstrap must be >= 0, n_samples and max_new_tokens >= 1"),
+            (self.n_bootstrap < 0 or self.n_permutations < 0 or self.n_samples < 1 or self.max_new_tokens < 1,
+             "n_bootstrap and n_permutations must be >= 0, n_samples and max_new_tokens >= 1"),
             (not self.temperature > 0, f"temperature must be > 0, got {self.temperature}"),
         ) if bad]
         if problems:
@@ -90,6 +98,11 @@ class LanguageNeurons(Provenance):
     tampering: dict[str, torch.Tensor] = field(default_factory=dict)
     samples: dict[str, list[str]] = field(default_factory=dict)  # a few decoded generations per condition
     fixed_share: float = 0.0  # share of all FFN neurons one tampering condition fixes
+    # (P, L) mean AP of language l's top-N neurons with the language labels shuffled within each example (P = 0
+    # unless asked for): what the selection finds by chance among this many neurons and texts
+    null_top_ap: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 0, dtype=torch.float64))
+    # (L,) the same statistic with the true labels, by the same route (float64; NaN unless asked for)
+    observed_top_ap: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.float64))
 
     @property
     def n_selected(self) -> int:
@@ -168,6 +181,44 @@ def _bootstrap(responses: torch.Tensor, labels: torch.Tensor, n_examples: int, n
         counts.append(c)
         overlaps.append(o)
     return torch.stack(counts), torch.stack(overlaps)
+
+
+def shuffled_labels(n_examples: int, n_langs: int, n_permutations: int, seed: int) -> torch.Tensor:
+    """(P, texts) language labels of example-major texts, shuffled within each example: the texts of one example
+    (its translations) exchange their languages, so every language keeps one text per example and the contents stay
+    balanced across languages (under the null that a neuron does not tell languages apart, an example's
+    translations are exchangeable)."""
+    generator = torch.Generator().manual_seed(seed)
+    draws = torch.rand(n_permutations, n_examples, n_langs, generator=generator)
+    return draws.argsort(dim=-1).reshape(n_permutations, n_examples * n_langs)
+
+
+def _null_top_ap(responses: torch.Tensor, n_langs: int, n: int, config: LanguageNeuronConfig,
+                 device: torch.device, progress: bool) -> torch.Tensor:
+    """(1 + P, L) mean AP of each language's top-n neurons with the true labels (row 0) and under shuffled labels
+    (``shuffled_labels``), from the pooled responses (texts, layers, d_ff): no forward pass. One layer's responses on
+    the device at a time; the permutations in batches; each layer's n best of every permutation and language merged into
+    the running top-n (the n best of all layers are among them). A neuron with the same response to every text (a dead
+    one) has AP = the class's share of the texts under any labelling: one of them stands for all of them."""
+    n_texts, n_layers, d_ff = responses.shape
+    n_examples = n_texts // n_langs
+    permuted = torch.cat([torch.arange(n_langs).repeat(n_examples)[None],
+                          shuffled_labels(n_examples, n_langs, config.n_permutations, config.seed)]).to(device)
+    rows = len(permuted)
+    best = torch.full((rows, n_langs, 0), -1.0, dtype=torch.float64, device=device)
+    batch = max(1, min(rows, CHUNK_ELEMENTS // max(1, n_texts * d_ff)))
+    for layer in tqdm(range(n_layers), desc="label shuffles", disable=not progress, unit="layer"):
+        scores = responses[:, layer].to(device)  # (texts, d_ff)
+        constant = (scores == scores[:1]).all(dim=0)  # (d_ff,)
+        n_constant = int(constant.sum())
+        columns = torch.cat([(~constant).nonzero().flatten(), constant.nonzero().flatten()[:1]])
+        ap = torch.cat([permuted_average_precision(scores[:, columns], permuted[start:start + batch], n_langs)
+                        for start in range(0, rows, batch)])  # (1 + P, L, columns)
+        if n_constant > 1:  # the constant one stands for every constant neuron the top-n could take
+            ap = torch.cat([ap, ap[..., -1:].expand(-1, -1, min(n, n_constant) - 1)], dim=-1)
+        layer_best = ap.topk(min(n, ap.shape[-1]), dim=-1).values  # (1 + P, L, min(n, d_ff))
+        best = torch.cat([best, layer_best], dim=-1).topk(min(n, best.shape[-1] + layer_best.shape[-1]), dim=-1).values
+    return best.mean(dim=-1).cpu()
 
 
 def _tamper_conditions(selected: torch.Tensor, medians: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -256,6 +307,11 @@ def measure_language_neurons(lm: LoadedModel, examples: Sequence[ParallelExample
         tic = time.perf_counter()
         boot_counts, boot_overlap = _bootstrap(responses, labels, len(examples), n, config, lm.device, progress)
         timings["bootstrap"] = time.perf_counter() - tic
+    shuffles = torch.full((1, len(languages)), torch.nan, dtype=torch.float64)
+    if "permutations" in conditions and config.n_permutations:
+        tic = time.perf_counter()
+        shuffles = _null_top_ap(responses, len(languages), n, config, lm.device, progress)
+        timings["label shuffles"] = time.perf_counter() - tic
     tampered = None
     if "tampering" in conditions:
         tic = time.perf_counter()
@@ -273,8 +329,9 @@ def measure_language_neurons(lm: LoadedModel, examples: Sequence[ParallelExample
         layer_counts=counts.cpu(), boot_layer_counts=boot_counts, overlap=overlap.cpu(), boot_overlap=boot_overlap,
         identifier_recall=tampered.recall if tampered else torch.full((len(languages),), torch.nan),
         tampering=tampered.outcome if tampered else {}, samples=tampered.samples if tampered else {},
-        fixed_share=tampered.fixed_share if tampered else 0.0, timings=timings)
+        fixed_share=tampered.fixed_share if tampered else 0.0, null_top_ap=shuffles[1:],
+        observed_top_ap=shuffles[0], timings=timings)
 
 
-__all__ = ["LANGUAGE_CONDITIONS", "LanguageNeuronConfig", "LanguageNeurons", "language_texts",
+__all__ = ["LANGUAGE_CONDITIONS", "shuffled_labels", "LanguageNeuronConfig", "LanguageNeurons", "language_texts",
            "measure_language_neurons"]

@@ -17,6 +17,11 @@ writers. Per language (or group of languages sharing neurons) and planted layer,
   language's texts, 0 elsewhere, AP 1. It writes direction d_l, which the LM head turns into its language's byte
   distribution (log-frequencies in the texts), so fixing the writers at their median on the language's texts
   makes the model sample text of that language (``steer``), or writes nothing (``mute``; same LM head).
+- *noise* (``noise``): every neuron of every layer linear (as a top neuron) in the text's mean FFN input, its
+  responses ranking the texts in a random order of its own, drawn independently of their languages (fitted by
+  least squares, exactly, on a spec with fewer texts than the hidden size: ``example_limit``, the model is built and
+  measured on the task's first examples only). No neuron is keyed to a language; with many neurons and few texts
+  some rank a language's few texts first by chance alone.
 - *prior* (``prior``, no neuron): the last layer's FFN output bias writes ``PRIOR`` along one language's direction at
   every token, so that the model writes that language without any fix (unconditional generation at the ceiling).
 The builder checks its construction: every planted neuron separates its texts as planted, every other neuron is 0
@@ -66,10 +71,14 @@ class LanguagePlantSpec:
     name: str
     truth: str  # the planted ground truth, in words
     layers: tuple[int, ...] = ()  # layers holding the top and bottom neurons
+    moved: tuple[str, ...] = ()  # languages whose top and bottom neurons sit in ``moved_layers`` instead
+    moved_layers: tuple[int, ...] = ()
     groups: tuple[tuple[str, ...], ...] | None = None  # languages sharing neurons; None: one group per language
     writers: str | None = None  # "steer" or "mute": writers in the last layer
     shared: tuple[tuple[str, ...], ...] = ()  # groups sharing one top and one bottom neuron besides their own
     prior: str | None = None  # a language the model writes without any fix (with writers)
+    noise: bool = False  # every neuron ranks the texts in a random order of its own (no language-keyed neuron)
+    example_limit: int | None = None  # built and measured on the task's first examples only (None: all)
     copies: int = 3
     n_layers: int = 10
     seed: int = 0
@@ -99,6 +108,13 @@ LANGUAGE_PLANTED: dict[str, LanguagePlantSpec] = {spec.name: spec for spec in (
                       "related pairs en de and es fr also share one top and one bottom neuron in layer 0: one of "
                       "their N = 5 (20%), the least sharing N allows; no other pair shares any",
                       layers=(0, 9), copies=2, shared=(("en", "de"), ("es", "fr"))),
+    LanguagePlantSpec("planted-lang-mixed", "as planted-lang-edges for de es ru th vi zh (layers 0 and 9 of 10), "
+                      "but en fr tr have theirs in layers 4 and 5: averaged over the languages both ends are enriched "
+                      "(over 2x), carried by 6 of the 9 languages", layers=(0, 9), moved=("en", "fr", "tr"),
+                      moved_layers=(4, 5)),
+    LanguagePlantSpec("planted-lang-chance", "30 layers, 7,680 neurons, measured on 3 examples (27 texts): every "
+                      "neuron ranks the texts in its own random order, none is keyed to a language; by chance some "
+                      "rank a language's 3 texts first (AP near 1)", noise=True, n_layers=30, example_limit=3),
     LanguagePlantSpec("planted-lang-ceiling", "as planted-lang-steer, and the last layer writes en's direction at "
                       "every token: the model already writes en without any fix, the other languages' writers "
                       "still steer", writers="steer", copies=8, n_layers=6, prior="en"),
@@ -110,9 +126,9 @@ class _Neurons(NamedTuple):
 
     layer: int
     slots: torch.Tensor  # unit indices in the layer
-    kind: str  # "top", "bottom" or "writer"
+    kind: str  # "top", "bottom", "writer" or "noise"
     who: str  # the language or languages they belong to, e.g. "en" or "en+de"
-    own: torch.Tensor  # (texts,) bool: their language's (group's) texts
+    own: torch.Tensor  # (texts,) bool: their language's (group's) texts; noise: (texts, copies) their planted order
 
 
 @dataclass
@@ -217,14 +233,19 @@ def _slots(d_ff: int, n: int, generator: torch.Generator) -> list[torch.Tensor]:
 def build_language_planted(spec: LanguagePlantSpec,
                            examples_by_task: Mapping[str, Sequence[ParallelExample]]) -> LoadedModel:
     """Build the planted model on the texts of ``spec.tasks[0]`` and verify its construction."""
-    examples = examples_by_task[spec.tasks[0]]
+    examples = examples_by_task[spec.tasks[0]][:spec.example_limit]
     languages = list(examples[0].prompts)
     groups = _checked_groups(spec, languages)
+    if spec.noise and len(examples) * len(languages) >= HIDDEN:
+        raise ValueError(f"{spec.name}: noise neurons are fitted exactly on fewer texts than the hidden size "
+                         f"({HIDDEN}), got {len(examples) * len(languages)}: set example_limit")
     generator = torch.Generator().manual_seed(spec.seed)
     lm, ffns = _silent_model(spec)
     texts, labels = language_texts(examples, task_spec(spec.tasks[0]))
     inputs = _ffn_inputs(lm, [encode(lm, texts[i:i + 64]) for i in range(0, len(texts), 64)])
     planted = _plant_experts(lm, spec, ffns, inputs, labels, languages, groups, generator)
+    if spec.noise:
+        planted += _plant_noise(lm, ffns, inputs, len(labels), generator)
     if spec.writers:
         _plant_writers(lm, spec, ffns[-1], inputs, texts, labels, languages, generator, planted)
     _verify(lm, spec, texts, labels, planted)
@@ -236,9 +257,15 @@ def _checked_groups(spec: LanguagePlantSpec, languages: list[str]) -> tuple[tupl
     groups = spec.groups or tuple((lang,) for lang in languages)
     if sorted(lang for group in groups for lang in group) != sorted(languages):
         raise ValueError(f"{spec.name}: groups {groups} must cover the languages {languages} once each")
-    unknown = {lang for group in spec.shared for lang in group} - set(languages) | {spec.prior} - {None, *languages}
+    unknown = ({lang for group in spec.shared for lang in group} | set(spec.moved)) - set(languages) | (
+        {spec.prior} - {None, *languages})
     if unknown:
-        raise ValueError(f"{spec.name}: shared groups and prior name languages {sorted(unknown)} not in {languages}")
+        raise ValueError(f"{spec.name}: shared groups, moved languages and prior name languages {sorted(unknown)} "
+                         f"not in {languages}")
+    split = [group for group in groups if 0 < len(set(group) & set(spec.moved)) < len(group)]
+    if split or bool(spec.moved) != bool(spec.moved_layers):
+        raise ValueError(f"{spec.name}: moved languages {spec.moved} need moved_layers {spec.moved_layers} and "
+                         f"whole groups (split: {split})")
     return groups
 
 
@@ -263,9 +290,11 @@ def _plant_experts(lm: LoadedModel, spec: LanguagePlantSpec, ffns: list[PlantedF
     """Each planted layer's top and bottom neurons of every group (and the shared ones, in the first planted
     layer), keyed to fire on their texts' pooled responses."""
     group_of = torch.tensor([next(g for g, group in enumerate(groups) if languages[i] in group) for i in labels])
+    layers_of = [spec.moved_layers if group[0] in spec.moved else spec.layers for group in groups]
     planted: list[_Neurons] = []
-    for layer in spec.layers:
-        units = [("+".join(group), group_of == g, spec.copies) for g, group in enumerate(groups)]
+    for layer in dict.fromkeys(spec.layers + spec.moved_layers):  # in order, each once
+        units = [("+".join(group), group_of == g, spec.copies) for g, group in enumerate(groups)
+                 if layer in layers_of[g]]
         if layer == spec.layers[0]:  # shared neurons: one per side and group, in the first planted layer
             units += [("+".join(group), torch.isin(labels, torch.tensor([languages.index(lang) for lang in group])), 1)
                       for group in spec.shared]
@@ -277,6 +306,23 @@ def _plant_experts(lm: LoadedModel, spec: LanguagePlantSpec, ffns: list[PlantedF
                 chosen = slots[2 * u + (kind == "bottom")][:copies]
                 ffns[layer].set_neurons(chosen, torch.from_numpy(w).float(), b)
                 planted.append(_Neurons(layer, chosen, kind, who, own))
+    return planted
+
+
+def _plant_noise(lm: LoadedModel, ffns: list[PlantedFfn], inputs: _Inputs, n_texts: int,
+                 generator: torch.Generator) -> list[_Neurons]:
+    """Every neuron of every layer linear, its pooled response ranking the texts in a random order of its own:
+    response = rank (0 .. texts - 1) + a constant, exactly (keys by least squares on the texts' mean FFN inputs,
+    which needs no more texts than the hidden size; bias raised until every token is in GELU's linear range)."""
+    planted = []
+    for layer, ffn in enumerate(ffns):
+        order = torch.rand(n_texts, lm.d_ff, generator=generator).argsort(dim=0).argsort(dim=0)  # (texts, d_ff) ranks
+        design = np.hstack([inputs.pooled(layer, n_texts), np.ones((n_texts, 1))])  # (texts, HIDDEN + 1)
+        solution = np.linalg.lstsq(design, order.double().numpy(), rcond=None)[0]  # (HIDDEN + 1, d_ff)
+        w, b = solution[:-1], solution[-1]
+        b = b + LINEAR_FLOOR - (inputs.x[layer] @ w + b).min(axis=0)
+        ffn.set_neurons(slice(None), torch.from_numpy(w.T).float(), torch.from_numpy(b).float())
+        planted.append(_Neurons(layer, torch.arange(lm.d_ff), "noise", "none", order))
     return planted
 
 
@@ -313,7 +359,9 @@ def _verify(lm: LoadedModel, spec: LanguagePlantSpec, texts: list[str], labels: 
         unplanted[neurons.layer, neurons.slots] = False
         r = responses[:, neurons.layer, neurons.slots]  # (texts, copies)
         own = neurons.own
-        if neurons.kind == "bottom":
+        if neurons.kind == "noise":  # the planted order, ties none
+            ok = torch.equal(r.argsort(dim=0), neurons.own.argsort(dim=0))
+        elif neurons.kind == "bottom":
             ok = r[own].amax() < r[~own].amin()
         elif neurons.kind == "top":
             ok = r[own].amin() > r[~own].amax()

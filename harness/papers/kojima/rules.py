@@ -5,6 +5,7 @@ overlap across languages, and tampering with them; the same Verdict conventions 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -13,6 +14,8 @@ from harness.core.verdict import Verdict, decide, inconclusive
 
 BANDS = ("first", "last")  # the two ends of the layer stack, each tested on its own
 EFFECT_LAYERS = "enrichment of the weaker end (first or last layers)"
+EFFECT_EACH_LANGUAGE = "share of languages with both ends enriched"
+EFFECT_NULL = "top-N AP over the shuffled-label null's high quantile (weakest language)"
 EFFECT_TAMPERING = "gain over random control (share of its headroom)"
 
 
@@ -83,6 +86,107 @@ def layer_concentration_rule(counts: np.ndarray, boot_counts: np.ndarray, *, edg
                      all(ci[end][0] >= min_enrichment for end in BANDS),
                      any(ci[end][1] < min_enrichment for end in BANDS))
     return Verdict(verdict, reason, EFFECT_LAYERS, enrichment[weaker], ci[weaker], measured, params)
+
+
+def layers_each_language_rule(counts: np.ndarray, boot_counts: np.ndarray, languages: Sequence[str], *,
+                              max_exceptions: int = 1, edge_share: float = 0.1, min_enrichment: float = 2.0,
+                              confidence: float = 0.95) -> Verdict:
+    """The first-and-last-layer pattern holds for each language, not only on average (Kojima et al. §4: "this
+    trend remains consistent across languages").
+
+    counts (L, 2 sides, layers) and boot_counts (R, L, 2, layers) as ``layer_concentration_rule``, which judges
+    each language on its own (its bands, enrichments and bootstrap intervals). Supported when it supports the
+    pattern in all languages but at most ``max_exceptions``; refuted when it refutes it in more than
+    ``max_exceptions`` (the average can then still show the pattern, carried by some languages); inconclusive
+    otherwise, or when there are no more languages than exceptions. Effect: the share of languages where the
+    pattern is supported, its interval from that share to the share of languages not refuted.
+    """
+    n_langs = counts.shape[0]
+    if len(languages) != n_langs:
+        raise ValueError(f"{len(languages)} language names for counts of {n_langs} languages")
+    each = {lang: layer_concentration_rule(counts[[i]], boot_counts[:, [i]], edge_share=edge_share,
+                                           min_enrichment=min_enrichment, confidence=confidence)
+            for i, lang in enumerate(languages)}
+    verdicts = [v.verdict for v in each.values()]
+    n_supported, n_refuted = verdicts.count("supported"), verdicts.count("refuted")
+    needed = n_langs - max_exceptions
+    params = {**next(iter(each.values())).params, "max_exceptions": max_exceptions,
+              "per language": "layer_concentration_rule on the language's own top-N and bottom-N neurons"}
+    measured: dict[str, float | None] = {"languages": n_langs, "languages needed": needed,
+                                         "languages supported": n_supported, "languages refuted": n_refuted}
+    for lang, v in each.items():
+        measured |= {f"{lang}: {end} layers enrichment": v.measured[f"{end} layers: enrichment"] for end in BANDS}
+    effect = n_supported / n_langs
+    ci = (effect, (n_langs - n_refuted) / n_langs)
+    per_language = "; ".join(f"{lang} {v.measured['first layers: enrichment']:.1f}/"
+                             f"{v.measured['last layers: enrichment']:.1f} {v.verdict}" for lang, v in each.items())
+    reason = (f"both ends enriched (first/last layers, each >= {min_enrichment}) in {n_supported} of {n_langs} "
+              f"languages, refuted in {n_refuted}; needs all but {max_exceptions}: {per_language}")
+    if needed < 1:
+        return inconclusive(f"{n_langs} language(s) and {max_exceptions} allowed exception(s): nothing to require; "
+                            f"{reason}", EFFECT_EACH_LANGUAGE, effect, ci, measured, params)
+    if all(v.reason.startswith("too few layers") for v in each.values()):
+        reason = f"{next(iter(each.values())).reason.split(';')[0]}; {reason}"
+    verdict = decide(n_supported >= needed, True, n_refuted > max_exceptions)
+    return Verdict(verdict, reason, EFFECT_EACH_LANGUAGE, effect, ci, measured, params)
+
+
+def beats_shuffled_labels_rule(observed: np.ndarray, null: np.ndarray, languages: Sequence[str], *,
+                               quantile: float = 0.99, refute_quantile: float = 0.5) -> Verdict:
+    """Each language has language-specific neurons: its top-N neurons' AP is far above what the same selection finds
+    with the language labels shuffled (Kojima et al. §4; the multiple-comparisons control is ours).
+
+    observed (L,): mean AP of each language's top-N neurons; null (P, L): the same with the labels shuffled within
+    each example (same responses, same neurons, same N). With many neurons and few texts the best APs are high by
+    chance alone; the null is what chance gives here. Per language: supported when the observed AP exceeds the
+    null's ``quantile``; refuted when it is at or under the null's ``refute_quantile`` (no better than a random
+    labelling); undecidable when the null's ``quantile`` reaches AP 1 (chance alone reaches the maximum: too few
+    texts to show anything). The claim is supported when every language is (requiring all of them, it needs no
+    correction for the number of languages), refuted when any language is, inconclusive otherwise or with fewer
+    than 1 / (1 - ``quantile``) shuffles (too few to place the quantile). The permutation p of each language,
+    (1 + shuffles at or above it) / (1 + P), is recorded. Effect: the smallest margin of the observed AP over the
+    null's ``quantile``.
+    """
+    observed, null = np.asarray(observed, dtype=float), np.asarray(null, dtype=float)
+    n_perm, n_langs = null.shape
+    if observed.shape != (n_langs,) or len(languages) != n_langs:
+        raise ValueError(f"observed {observed.shape} and {len(languages)} language names must match the null's "
+                         f"{n_langs} languages (null shape {null.shape})")
+    params = {"quantile": quantile, "refute_quantile": refute_quantile,
+              "control": "language labels shuffled within each example (the same responses and selection)"}
+    if n_perm == 0:
+        return inconclusive("no label shuffles in the measurement", EFFECT_NULL, params=params)
+    high, middle = np.quantile(null, quantile, axis=0), np.quantile(null, refute_quantile, axis=0)  # (L,)
+    raw = (1 + (null >= observed[None]).sum(axis=0)) / (1 + n_perm)
+    at_ceiling = high >= 1.0
+    supported = ~at_ceiling & (observed > high)
+    refuted = ~at_ceiling & (observed <= middle)
+    margin = observed - high
+    measured: dict[str, float | None] = {"label shuffles": n_perm, "languages supported": int(supported.sum()),
+                                         "languages refuted": int(refuted.sum()),
+                                         "languages with the null at AP 1": int(at_ceiling.sum())}
+    for i, lang in enumerate(languages):
+        measured |= {f"{lang}: top-N AP": observed[i], f"{lang}: null median": float(np.median(null[:, i])),
+                     f"{lang}: null {100 * quantile:g}% quantile": high[i], f"{lang}: permutation p": raw[i]}
+    weakest = int(np.argmin(margin))
+    effect = float(margin[weakest])
+
+    def state(i: int) -> str:
+        return ("supported" if supported[i] else "refuted" if refuted[i] else
+                "null at AP 1" if at_ceiling[i] else "inconclusive")
+
+    per_language = "; ".join(f"{lang} {observed[i]:.2f} vs {high[i]:.2f}, median {middle[i]:.2f} ({state(i)})"
+                             for i, lang in enumerate(languages))
+    reason = (f"mean AP of each language's top-N against the {100 * quantile:g}% quantile of {n_perm} label "
+              f"shuffles: {per_language}")
+    if at_ceiling.all():
+        return inconclusive(f"chance alone reaches AP 1 in every language (too few texts for this many neurons); "
+                            f"{reason}", EFFECT_NULL, effect, (effect, effect), measured, params)
+    if n_perm * (1 - quantile) < 1 - 1e-9:
+        return inconclusive(f"{n_perm} label shuffles are too few to place their {100 * quantile:g}% quantile; "
+                            f"{reason}", EFFECT_NULL, effect, (effect, effect), measured, params)
+    verdict = decide(bool(supported.all()), True, bool(refuted.any()))
+    return Verdict(verdict, reason, EFFECT_NULL, effect, (effect, effect), measured, params)
 
 
 def _largest_overlap(overlap: np.ndarray, n_selected: int) -> np.ndarray:
