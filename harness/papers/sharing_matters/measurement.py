@@ -140,6 +140,9 @@ class Measurement(Provenance):
     base_rate: torch.Tensor  # (examples, langs, layers, 4) top-k all-shared & active, top-k active, active, shared
     effective: torch.Tensor  # (langs, T, 3) max, min, mean effective score of each type
     effective_spans: torch.Tensor  # (examples, langs, T) expected span of span_sample random ones (NaN: too few)
+    # §6.1-6.2 per row, layer and type (reducers.TYPE_ROW_FIELDS): neurons, active ones, summed contribution (all,
+    # active), summed positive effective score toward the reference token (all, active)
+    type_rows: torch.Tensor  # (examples, langs, T, layers, 6)
     # the template control, from the same pass: the same summaries at the last token of the translated content
     # (harness.core.content_position) instead of the prompt's last token
     content_shares: torch.Tensor  # (examples, T, layers) as example_shares
@@ -419,6 +422,7 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         base_rate=torch.cat(reducers.base_rate) if reducers.base_rate else empty,
         effective=reducers.effective().cpu(),
         effective_spans=torch.cat(reducers.spans) if reducers.spans else empty,
+        type_rows=torch.cat(reducers.type_rows) if reducers.type_rows else empty,
         content_shares=torch.cat(content["shares"]), content_activated=torch.cat(content["activated"]),
         content_threshold_shares=torch.cat(content["threshold_shares"]),
         content_threshold_density=torch.cat(content["density"]), timings=timings)

@@ -7,7 +7,10 @@ base-rate controls need:
   and all-shared counts: under the null that types are shuffled among a row's active neurons, the all-shared
   count among the active top contributors is hypergeometric, so its expectation and distribution follow;
 - per row and type, the expected span (max - min) of the effective scores of ``span_sample`` neurons of that type
-  drawn at random (NaN where the row has fewer), so that types of different sizes are compared at one size.
+  drawn at random (NaN where the row has fewer), so that types of different sizes are compared at one size;
+- per row, layer and type, the neurons, those active in the row, and their summed contribution scores and positive
+  effective scores (all of the type's neurons, and its neurons active in the row): averages per neuron, shares of
+  the push toward the reference token, and the activity-matched controls of §6.1 follow (``TYPE_ROW_FIELDS``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from harness.core.models import LoadedModel
 from harness.papers.sharing_matters.neurons import ALL, TYPES
 
 N_TYPES = len(TYPES)
+# last axis of the per-row type summaries (Measurement.type_rows)
+TYPE_ROW_FIELDS = ("neurons", "active", "contribution", "active contribution", "push", "active push")
+NEURONS, ACTIVE, CONTRIBUTION, ACTIVE_CONTRIBUTION, PUSH, ACTIVE_PUSH = range(len(TYPE_ROW_FIELDS))
 
 
 def _expected_subset_max(values: torch.Tensor, member: torch.Tensor, size: int) -> torch.Tensor:
@@ -69,6 +75,7 @@ class Reducers:
         self.rows = 0
         self.base_rate: list[torch.Tensor] = []  # per chunk (ex, langs, layers, 4): top shared/active, active, shared
         self.spans: list[torch.Tensor] = []  # per chunk (ex, langs, T)
+        self.type_rows: list[torch.Tensor] = []  # per chunk (ex, langs, T, layers, fields)
         self._projections: dict[int, torch.Tensor] = {}  # token id -> (layers, d_ff)
 
     def weight(self, acts: torch.Tensor) -> torch.Tensor | None:
@@ -107,6 +114,23 @@ class Reducers:
             self.eff_sum[:, t] += (effective * is_t).sum(dim=(0, 2, 3))
             self.eff_count[:, t] += is_t.sum(dim=(0, 2, 3))
         self.spans.append(self._subsample_spans(effective.flatten(2), row_codes.flatten(2)).cpu())
+        self.type_rows.append(self._type_rows(contribution.double(), effective, row_codes, active).float().cpu())
+
+    @staticmethod
+    def _type_rows(contribution: torch.Tensor, effective: torch.Tensor, codes: torch.Tensor,
+                   active: torch.Tensor) -> torch.Tensor:
+        """(ex, langs, T, layers, fields) in TYPE_ROW_FIELDS order: per row, layer and type, its neurons, those
+        active in the row, and their summed contribution scores and positive effective scores (all of them, and
+        the active ones). contribution, effective, codes, active (ex, langs, layers, d_ff)."""
+        push = effective.clamp_min(0)
+        fields = []
+        for t in range(N_TYPES):
+            is_t = codes == t
+            on = is_t & active
+            fields.append(torch.stack([is_t.sum(dim=-1).double(), on.sum(dim=-1).double(),
+                                       (contribution * is_t).sum(dim=-1), (contribution * on).sum(dim=-1),
+                                       (push * is_t).sum(dim=-1), (push * on).sum(dim=-1)], dim=-1))
+        return torch.stack(fields, dim=2)
 
     def _subsample_spans(self, effective: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """effective, codes (ex, langs, neurons) -> (ex, langs, T): expected span of ``span_sample`` neurons of each
