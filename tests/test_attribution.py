@@ -102,3 +102,42 @@ def test_expected_subset_span_equals_the_mean_over_every_subset(size: int, seed:
         spans = [float(values[row, list(c)].max() - values[row, list(c)].min())
                  for c in itertools.combinations(members, size)]
         assert float(got[row]) == pytest.approx(sum(spans) / len(spans), abs=1e-9)
+
+
+def test_measured_type_rows_equal_a_per_row_loop() -> None:
+    """The batched per-row type summaries (reducers.TYPE_ROW_FIELDS) against one prompt at a time and a loop over
+    neurons; and two exact identities: the types' contributions add up to 1 per row and layer, and their mean over
+    rows is the measurement's contribution_sum."""
+    from harness.core.scoring import first_answer_token
+    from harness.papers.sharing_matters.measurement import measure
+    from harness.papers.sharing_matters.neurons import type_codes
+    from harness.papers.sharing_matters.reducers import CONTRIBUTION
+    from harness.tasks import FIXTURE_DATA, load_task, task_spec
+
+    lm = tiny("tiny-gpt2")
+    examples = load_task("facts", data_dir=FIXTURE_DATA / "mpararel", languages=["en", "de", "zh"], limit=3)
+    m = measure(lm, examples, task_spec("facts"), conditions=())
+    rows = m.type_rows.double()
+    torch.testing.assert_close(rows[..., CONTRIBUTION].sum(dim=2), torch.ones(rows.shape[0], rows.shape[1],
+                                                                               lm.n_layers, dtype=torch.float64),
+                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(rows[..., CONTRIBUTION].mean(dim=(0, 1)), m.contribution_sum, atol=1e-6, rtol=1e-5)
+    for e, ex in enumerate(examples):
+        acts = torch.cat([last_token_activations(lm, [ex.prompts[lang]]) for lang in m.languages])
+        codes = type_codes(acts[None])[0]  # (layers, d_ff)
+        for li, lang in enumerate(m.languages):
+            contribution = contribution_scores(lm, acts[li])
+            effective = effective_scores(lm, acts[li], first_answer_token(lm, ex.answers[lang]))
+            for layer in range(lm.n_layers):
+                for t in range(4):
+                    expected = [0.0] * 6
+                    for i in range(lm.d_ff):
+                        if codes[layer, i] != t:
+                            continue
+                        on = bool(acts[li, layer, i] > 0)
+                        push = max(float(effective[layer, i]), 0.0)
+                        for field, value in enumerate([1.0, 1.0, float(contribution[layer, i]),
+                                                       float(contribution[layer, i]), push, push]):
+                            expected[field] += value if field % 2 == 0 or on else 0.0
+                    torch.testing.assert_close(rows[e, li, t, layer], torch.tensor(expected, dtype=torch.float64),
+                                               atol=1e-5, rtol=1e-4)

@@ -4,7 +4,7 @@ their share of the neurons (German XNLI: under 30% of the neurons, 91.6% of the 
 The contribution to the correct output is the push toward the gold answer's reference token: the positive effective
 scores E_r . (A_i v_i) (docs/design.md). The alternative is a base rate: non-activated neurons push little whatever
 they are, so a type that is most of the active neurons carries most of the push. ``planted-alike`` embodies it; the
-rule compares the all-shared push with their share of each row's active neurons.
+rule compares the push per active all-shared neuron with the push per other active neuron.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ CLAIM = Claim(
 
 
 def verdict_for(m: Measurement, language: str, seed: int = 0) -> Verdict:
-    effect_name = "all-shared push over their share of the active neurons"
+    effect_name = "push per active all-shared neuron over per other active neuron"
     return unavailable(m, effect_name) or correct_output_rule(
         m.type_rows[:, m.languages.index(language)].double().numpy(), seed=seed)
 

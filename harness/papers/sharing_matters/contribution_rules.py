@@ -125,15 +125,18 @@ def average_contribution_rule(type_rows: np.ndarray, *, min_ratio: float = 1.25,
     return Verdict(verdict, reason, effect_name, effect, (effect, effect), measured, params)
 
 
-def _push_statistics(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per example: all-shared push, total push, and the all-shared push expected if types were shuffled among
-    each row-layer's active neurons (the active neurons' push x all-shared share of them). rows (examples, T,
-    layers, fields) -> three (examples,)."""
+def _push_statistics(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per example: all-shared push, total push, and the two sums of the Mantel-Haenszel rate ratio of push per
+    active neuron, all-shared against the other active neurons, stratified by row-layer (numerator: all-shared push
+    x other active neurons / active neurons; denominator: other active push x all-shared neurons / active neurons).
+    rows (examples, T, layers, fields) -> four (examples,)."""
     active = rows[..., ACTIVE].sum(axis=1)  # (examples, layers)
-    active_push = rows[..., ACTIVE_PUSH].sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        expected = np.where(active > 0, active_push * rows[:, ALL, :, ACTIVE] / np.where(active > 0, active, 1), 0.0)
-    return rows[:, ALL, :, ACTIVE_PUSH].sum(axis=-1), rows[..., PUSH].sum(axis=(1, 2)), expected.sum(axis=-1)
+    shared_n = rows[:, ALL, :, ACTIVE]
+    shared_push = rows[:, ALL, :, ACTIVE_PUSH]
+    other_push = rows[..., ACTIVE_PUSH].sum(axis=1) - shared_push
+    weight = np.where(active > 0, 1 / np.where(active > 0, active, 1), 0.0)
+    return (shared_push.sum(axis=-1), rows[..., PUSH].sum(axis=(1, 2)),
+            (shared_push * (active - shared_n) * weight).sum(axis=-1), (other_push * shared_n * weight).sum(axis=-1))
 
 
 def correct_output_rule(rows: np.ndarray, *, min_share: float = 0.5, min_enrichment: float = 1.5,
@@ -144,46 +147,49 @@ def correct_output_rule(rows: np.ndarray, *, min_share: float = 0.5, min_enrichm
     rows (examples, T, layers, fields): one language's ``type_rows``. The contribution to the correct output is
     the push toward the gold answer's reference token: the positive effective scores E_r . (A_i v_i), summed over
     a type's neurons and the layers, pooled over examples (docs/design.md). Statistics: the all-shared share of the
-    push, which must exceed ``min_share`` ("most"), and its enrichment: the all-shared push over what their share
-    of each row-layer's active neurons predicts (the control; the paper's comparison, with all neurons, is
-    recorded: non-activated neurons push little whatever they are). Supported when both bootstrap intervals (over
-    examples) lie above their limits, refuted when either lies below.
+    push, which must exceed ``min_share`` ("most"), and its enrichment, the control: the push per active
+    all-shared neuron over the push per other active neuron, a rate ratio stratified by row and layer
+    (Mantel-Haenszel), 1 when all-shared neurons push as any active neuron does. The paper's comparison, the push
+    share over the share of all neurons, is recorded: non-activated neurons push little whatever they are, so a
+    type that is most of the active neurons passes it. Supported when both bootstrap intervals (over examples) lie
+    above their limits, refuted when either lies below.
     """
     params = {"min_share": min_share, "min_enrichment": min_enrichment, "min_examples": min_examples, "seed": seed,
               "contribution to the correct output": "positive effective scores toward the gold reference token",
-              "control": "types shuffled among each row-layer's active neurons"}
-    effect_name = "all-shared push over their share of the active neurons"
+              "control": "push per active all-shared neuron over push per other active neuron (Mantel-Haenszel rate "
+                         "ratio over row-layers)"}
+    effect_name = "push per active all-shared neuron over per other active neuron"
     n_examples = len(rows)
-    shared, total, expected = _push_statistics(rows)
+    shared, total, numerator, denominator = _push_statistics(rows)
     neuron_share = ratio(rows[:, ALL, :, NEURONS].sum(), rows[..., NEURONS].sum(), math.nan)
     push_share = ratio(shared.sum(), total.sum(), math.nan)
-    enrichment = ratio(shared.sum(), expected.sum(), math.nan)
+    enrichment = ratio(numerator.sum(), denominator.sum(), math.inf if numerator.sum() > 0 else math.nan)
     measured: dict[str, float | None] = {
         "all-shared share of the push toward the gold token %": 100 * push_share,
         "all-shared share of the neurons %": 100 * neuron_share,
         "all-shared share of the active neurons %": 100 * ratio(rows[:, ALL, :, ACTIVE].sum(),
                                                                  rows[..., ACTIVE].sum(), math.nan),
         "push over share of all neurons (paper's comparison)": ratio(push_share, neuron_share, math.nan),
-        "push over share of the active neurons (control)": enrichment,
+        "push per active all-shared neuron over per other active neuron (control)": enrichment,
         "all-shared share of the contribution scores (eq. 3) %": 100 * ratio(
             rows[:, ALL, :, CONTRIBUTION].sum(), rows[..., CONTRIBUTION].sum(), math.nan), "examples": n_examples}
     if n_examples < min_examples:
         return inconclusive(f"only {n_examples} examples (< {min_examples})", effect_name, measured=measured,
                             params=params)
-    if not total.sum() > 0 or not expected.sum() > 0:
+    if not total.sum() > 0 or not numerator.sum() + denominator.sum() > 0:
         return inconclusive("no neuron pushes toward the gold token, or no active all-shared neuron does: nothing "
                             "to share", effect_name, measured=measured, params=params)
     idx = _draws(n_examples, seed)
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = shared[idx].sum(axis=1) / total[idx].sum(axis=1)
-        enrichments = shared[idx].sum(axis=1) / expected[idx].sum(axis=1)
+        enrichments = numerator[idx].sum(axis=1) / denominator[idx].sum(axis=1)
     share_ci = tuple(float(v) for v in np.nanpercentile(shares, [2.5, 97.5]))
-    ci = tuple(float(v) for v in np.nanpercentile(enrichments, [2.5, 97.5]))
+    ci = tuple(float(v) for v in np.nanpercentile(np.minimum(enrichments, np.finfo(float).max), [2.5, 97.5]))
     measured |= {"push share CI low %": 100 * share_ci[0], "push share CI high %": 100 * share_ci[1]}
     reason = (f"all-shared neurons carry {100 * push_share:.1f}% [{100 * share_ci[0]:.1f}, {100 * share_ci[1]:.1f}] "
               f"of the push toward the gold token (needs over {100 * min_share:.0f}%) while being "
-              f"{100 * neuron_share:.1f}% of the neurons; that is {enrichment:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] times "
-              f"what their share of the active neurons predicts (needs {min_enrichment})")
+              f"{100 * neuron_share:.1f}% of the neurons; an active all-shared neuron pushes {enrichment:.2f} "
+              f"[{ci[0]:.2f}, {ci[1]:.2f}] times what another active neuron does (needs {min_enrichment})")
     if push_share > min_share and ci[1] < min_enrichment:
         reason += ": the majority of an always-active type, not more per active neuron"
     verdict = decide(push_share > min_share and enrichment > min_enrichment,
