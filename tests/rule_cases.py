@@ -11,6 +11,7 @@ import numpy as np
 from harness.core.verdict import Verdict
 from harness.papers.sharing_matters.accuracy_rules import ablation_rule, conversion_rule
 from harness.papers.sharing_matters.attribution_rules import contribution_rule, effective_span_rule
+from harness.papers.sharing_matters.contribution_rules import average_contribution_rule, correct_output_rule
 from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC
 from harness.papers.sharing_matters.rules import (
     dead_across_tokens_rule,
@@ -28,6 +29,7 @@ from harness.papers.sharing_matters.shares_rules import (
     non_activated_majority_rule,
     upper_partial_dominance_rule,
 )
+from tests.strategies import type_rows
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -279,10 +281,33 @@ def _upper_partial() -> dict[str, Callable[[], Verdict]]:
     }
 
 
+def _average_contribution() -> dict[str, Callable[[], Verdict]]:
+    return {
+        "supported": lambda: average_contribution_rule(type_rows(21, shared_scale=4.0)),
+        "refuted (activity)": lambda: average_contribution_rule(type_rows(22, shared_scale=1.0, examples=30)),
+        "refuted (less)": lambda: average_contribution_rule(type_rows(23, shared_scale=0.3)),
+        "inconclusive (few examples)": lambda: average_contribution_rule(type_rows(24, shared_scale=4.0, examples=3)),
+        "other limits": lambda: average_contribution_rule(type_rows(25, shared_scale=2.0), min_ratio=1.5,
+                                                          min_layer_share=0.5, min_examples=6, seed=7),
+    }
+
+
+def _correct_output() -> dict[str, Callable[[], Verdict]]:
+    return {
+        "supported": lambda: correct_output_rule(type_rows(26, shared_scale=4.0)[:, 0]),
+        "refuted (base rate)": lambda: correct_output_rule(type_rows(27, shared_scale=1.0, examples=30)[:, 0]),
+        "refuted (less)": lambda: correct_output_rule(type_rows(28, shared_scale=0.3)[:, 0]),
+        "inconclusive (no push)": lambda: correct_output_rule(np.zeros((8, 4, 3, 6))),
+        "other limits": lambda: correct_output_rule(type_rows(29, shared_scale=2.0)[:, 1], min_share=0.6,
+                                                    min_enrichment=1.2, min_examples=6, seed=7),
+    }
+
+
 CASES: dict[str, Callable[[], Verdict]] = {
     f"{rule} / {name}": case for rule, cases in (
         ("ablation", _ablation()), ("conversion", _conversion()), ("contribution", _contribution()),
         ("effective span", _span()), ("ift", _ift()), ("layers", _layers()), ("examples", _examples_rules()),
         ("non-activated majority", _non_activated()), ("lowest layer", _lowest_layer()),
-        ("early peak", _early_peak()), ("upper partial-shared", _upper_partial()))
+        ("early peak", _early_peak()), ("upper partial-shared", _upper_partial()),
+        ("average contribution", _average_contribution()), ("correct output", _correct_output()))
     for name, case in cases.items()}
