@@ -11,7 +11,11 @@ import numpy as np
 from harness.core.verdict import Verdict
 from harness.papers.sharing_matters.accuracy_rules import ablation_rule, conversion_rule
 from harness.papers.sharing_matters.attribution_rules import contribution_rule, effective_span_rule
-from harness.papers.sharing_matters.contribution_rules import average_contribution_rule, correct_output_rule
+from harness.papers.sharing_matters.contribution_rules import (
+    average_contribution_rule,
+    correct_output_rule,
+    effective_layers_rule,
+)
 from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC
 from harness.papers.sharing_matters.rules import (
     dead_across_tokens_rule,
@@ -29,7 +33,7 @@ from harness.papers.sharing_matters.shares_rules import (
     non_activated_majority_rule,
     upper_partial_dominance_rule,
 )
-from tests.strategies import type_rows
+from tests.strategies import layer_maxima, type_rows
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -303,11 +307,25 @@ def _correct_output() -> dict[str, Callable[[], Verdict]]:
     }
 
 
+def _effective_layers() -> dict[str, Callable[[], Verdict]]:
+    ends, flat, edge = [150, 40, 40, 40, 40, 40, 40, 150, 150, 150], [60] * 10, [3.0, 1, 1, 1, 1, 1, 1, 3, 3, 3]
+    return {
+        "supported": lambda: effective_layers_rule(*layer_maxima(31, flat, edge)),
+        "refuted (counts)": lambda: effective_layers_rule(*layer_maxima(32, ends, [1.0] * 10)),
+        "inconclusive (two layers)": lambda: effective_layers_rule(*layer_maxima(33, flat[:2], edge[:2])),
+        "inconclusive (too few for the sample)": lambda: effective_layers_rule(*layer_maxima(34, flat, edge,
+                                                                                             sample=80)),
+        "other limits": lambda: effective_layers_rule(*layer_maxima(35, flat, edge), first_share=0.2,
+                                                      upper_share=0.2, min_ratio=2.0, min_examples=6, seed=7),
+    }
+
+
 CASES: dict[str, Callable[[], Verdict]] = {
     f"{rule} / {name}": case for rule, cases in (
         ("ablation", _ablation()), ("conversion", _conversion()), ("contribution", _contribution()),
         ("effective span", _span()), ("ift", _ift()), ("layers", _layers()), ("examples", _examples_rules()),
         ("non-activated majority", _non_activated()), ("lowest layer", _lowest_layer()),
         ("early peak", _early_peak()), ("upper partial-shared", _upper_partial()),
-        ("average contribution", _average_contribution()), ("correct output", _correct_output()))
+        ("average contribution", _average_contribution()), ("correct output", _correct_output()),
+        ("effective layers", _effective_layers()))
     for name, case in cases.items()}

@@ -244,3 +244,21 @@ def type_rows(seed: int, *, shared_scale: float, examples: int = 12, langs: int 
                     out[e, lang, t, layer] = [is_t.sum(), act.sum(), c[is_t].sum(), c[act].sum(), push[is_t].sum(),
                                               push[act].sum()]
     return out
+
+
+def layer_maxima(seed: int, counts: list[int], scales: list[float], *, examples: int = 12, langs: int = 3,
+                 sample: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """The all-shared summaries of Fig. 10 from explicit neurons: per row and layer, ``counts[l]`` all-shared
+    neurons with effective scores drawn log-normal (sigma 0.75) times ``scales[l]``. Returns the largest score per
+    language and layer (langs, layers) and, per row and layer, the exact expected maximum of ``sample`` of them
+    drawn at random (examples, langs, layers; NaN where fewer)."""
+    from harness.papers.sharing_matters.reducers import expected_subset_max
+
+    rng = np.random.default_rng(seed)
+    width = max(counts)
+    scores = np.exp(0.75 * rng.standard_normal((examples, langs, len(counts), width))) * np.array(scales)[:, None]
+    member = np.arange(width) < np.array(counts)[:, None]  # (layers, width)
+    scores = np.where(member, scores, -np.inf)
+    sampled = expected_subset_max(torch.from_numpy(np.where(member, scores, 0.0)),
+                                  torch.from_numpy(np.broadcast_to(member, scores.shape).copy()), sample)
+    return scores.max(axis=(0, 3)), sampled.numpy()

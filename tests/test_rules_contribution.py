@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from harness.papers.sharing_matters.contribution_rules import (
     average_contribution_rule,
     correct_output_rule,
+    effective_layers_rule,
     layer_averages,
+    layer_bands,
 )
 from harness.papers.sharing_matters.neurons import NON, PARTIAL, SPECIFIC
 from harness.papers.sharing_matters.reducers import (
@@ -22,7 +24,7 @@ from harness.papers.sharing_matters.reducers import (
     NEURONS,
     PUSH,
 )
-from tests.strategies import type_rows
+from tests.strategies import layer_maxima, type_rows
 
 
 def test_layer_averages_pool_rows() -> None:
@@ -97,3 +99,50 @@ def test_limits_are_used_at_their_boundaries() -> None:
     assert correct_output_rule(rows, min_share=share * 1.01).verdict == "refuted"
     assert verdict.params["min_share"] == 0.5 and verdict.params["min_enrichment"] == 1.5
     assert NEURONS != ACTIVE and PUSH != ACTIVE_PUSH
+
+
+# --- effective_layers_rule (Fig. 10) ---------------------------------------------------------------------------
+
+ENDS = [150, 40, 40, 40, 40, 40, 40, 150, 150, 150]  # all-shared neurons per layer, most at the ends
+FLAT = [60] * 10
+EDGE_SCALES = [3.0, 1, 1, 1, 1, 1, 1, 3, 3, 3]
+
+
+def test_larger_scores_at_the_ends_are_supported() -> None:
+    verdict = effective_layers_rule(*layer_maxima(1, FLAT, EDGE_SCALES))
+    assert verdict.verdict == "supported" and verdict.ci[0] > 2
+
+
+def test_the_paper_maxima_alone_are_fooled_by_counts() -> None:
+    """Scores from one distribution everywhere, but most all-shared neurons in the first and the top layers: the
+    largest score per layer is largest there (the paper's reading), the maximum of 32 drawn per layer is not."""
+    verdict = effective_layers_rule(*layer_maxima(2, ENDS, [1.0] * 10))
+    assert verdict.measured["ends over middle (paper's maxima)"] > 1.25
+    assert verdict.ci[1] < 1.25
+    assert verdict.verdict == "refuted" and "more all-shared neurons" in verdict.reason
+
+
+def test_larger_scores_in_the_middle_are_refuted() -> None:
+    verdict = effective_layers_rule(*layer_maxima(3, FLAT, [1.0, 2, 3, 3, 3, 3, 2, 1, 1, 1]))
+    assert verdict.verdict == "refuted" and verdict.effect < 1
+
+
+def test_effective_layers_rule_needs_a_sample_in_every_band_and_three_layers() -> None:
+    few = [150, 40, 40, 10, 10, 10, 10, 150, 150, 150]  # the middle layers have too few for a sample of 32
+    few_sampled = layer_maxima(4, few, EDGE_SCALES)[1]
+    few_sampled[:, :, 1:3] = np.nan
+    assert effective_layers_rule(layer_maxima(4, few, EDGE_SCALES)[0], few_sampled).verdict == "inconclusive"
+    layer_max, sampled = layer_maxima(5, FLAT[:2], EDGE_SCALES[:2])
+    assert effective_layers_rule(layer_max, sampled).verdict == "inconclusive"
+    layer_max, sampled = layer_maxima(6, FLAT, EDGE_SCALES, examples=3)
+    assert effective_layers_rule(layer_max, sampled).verdict == "inconclusive"
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 60), st.floats(0.0, 0.5), st.floats(0.0, 0.5))
+def test_layer_bands_are_disjoint_and_ordered(n_layers: int, first: float, upper: float) -> None:
+    first_band, upper_band, middle = layer_bands(n_layers, first, upper)
+    assert len(first_band) >= 1 and len(upper_band) >= 1 and first_band[0] == 0 and upper_band[-1] == n_layers - 1
+    assert not set(middle) & (set(first_band) | set(upper_band))
+    if len(middle):
+        assert first_band[-1] < middle[0] and middle[-1] < upper_band[0]

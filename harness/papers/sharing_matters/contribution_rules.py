@@ -1,5 +1,7 @@
 """Decision rules on the contribution of each type over all neurons (§6.1, Fig. 9 and the German XNLI number),
-each against the alternative that all-shared neurons stand out only because they are active in every row.
+each against the alternative that all-shared neurons stand out only because they are active in every row, and on
+where the largest effective scores of all-shared neurons sit (§6.2, Fig. 10), against the alternative that they
+sit where all-shared neurons are most numerous.
 
 All-shared neurons are active in every language by definition; a partial-shared or specific neuron is inactive in
 some rows, and a non-activated one in all, so any type that is always active has a higher average contribution and
@@ -177,8 +179,8 @@ def correct_output_rule(rows: np.ndarray, *, min_share: float = 0.5, min_enrichm
         return inconclusive(f"only {n_examples} examples (< {min_examples})", effect_name, measured=measured,
                             params=params)
     if not total.sum() > 0 or not numerator.sum() + denominator.sum() > 0:
-        return inconclusive("no neuron pushes toward the gold token, or no active all-shared neuron does: nothing "
-                            "to share", effect_name, measured=measured, params=params)
+        return inconclusive("no neuron pushes toward the gold token, or no row has active all-shared neurons and "
+                            "other active ones: nothing to compare", effect_name, measured=measured, params=params)
     idx = _draws(n_examples, seed)
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = shared[idx].sum(axis=1) / total[idx].sum(axis=1)
@@ -196,3 +198,72 @@ def correct_output_rule(rows: np.ndarray, *, min_share: float = 0.5, min_enrichm
                      share_ci[0] > min_share and ci[0] > min_enrichment,
                      share_ci[1] < min_share or ci[1] < min_enrichment)
     return Verdict(verdict, reason, effect_name, enrichment, ci, measured, params)
+
+
+def layer_bands(n_layers: int, first_share: float, upper_share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first ``first_share`` and the top ``upper_share`` of the layers (at least one each) and the layers
+    between them, as index arrays."""
+    n_first, n_upper = max(1, round(first_share * n_layers)), max(1, round(upper_share * n_layers))
+    layers = np.arange(n_layers)
+    return layers[:n_first], layers[n_layers - n_upper:], layers[n_first:max(n_first, n_layers - n_upper)]
+
+
+def _ends_ratio(profile: np.ndarray, bands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """min(mean over the first band, mean over the upper band) / mean over the middle band, along the last axis;
+    NaN where a band has no value or the middle's mean is not positive."""
+    first, upper, middle = (np.nanmean(profile[..., band], axis=-1) for band in bands)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(middle > 0, np.minimum(first, upper) / np.where(middle > 0, middle, 1), np.nan)
+
+
+def effective_layers_rule(layer_max: np.ndarray, sample_max: np.ndarray, *, first_share: float = 0.1,
+                          upper_share: float = 0.3, min_ratio: float = 1.25, min_examples: int = 5,
+                          seed: int = 0) -> Verdict:
+    """The largest effective scores of all-shared neurons sit in the first and the upper layers (§6.2, Fig. 10:
+    "all-shared neurons aggregates at the first layer and upper layers").
+
+    layer_max (langs, layers): the all-shared neurons' largest effective score per layer (the paper's maxima);
+    sample_max (examples, langs, layers): per row and layer, the expected maximum of a fixed number of all-shared
+    neurons drawn at random (NaN where fewer): the control, since the maximum over more neurons is larger by
+    extreme values alone. Per profile over layers (the maxima over languages; the sample's mean over rows), the
+    ends ratio is the smaller of the means over the first ``first_share`` and the top ``upper_share`` of the
+    layers over the mean of the layers between. Supported when the paper's maxima give a ratio over ``min_ratio``
+    and the control's bootstrap interval (over examples) lies above it; refuted when either lies below it.
+    """
+    params = {"first_share": first_share, "upper_share": upper_share, "min_ratio": min_ratio,
+              "min_examples": min_examples, "seed": seed,
+              "control": "expected maximum of a fixed number of all-shared neurons drawn per row and layer"}
+    effect_name = "ends over middle layers, sampled all-shared maxima"
+    n_examples, _, n_layers = sample_max.shape
+    bands = layer_bands(n_layers, first_share, upper_share)
+    measured: dict[str, float | None] = {"layers": n_layers, "first band": len(bands[0]),
+                                        "upper band": len(bands[1]), "examples": n_examples}
+    if not len(bands[2]):
+        return inconclusive(f"{n_layers} layers leave none between the first and the upper band", effect_name,
+                            measured=measured, params=params)
+    if n_examples < min_examples:
+        return inconclusive(f"only {n_examples} examples (< {min_examples})", effect_name, measured=measured,
+                            params=params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN layers (no all-shared neuron, or too few)
+        maxima = np.nanmax(layer_max, axis=0)  # (layers,)
+        by_example = np.nanmean(sample_max, axis=1)  # (examples, layers)
+        sampled = np.nanmean(by_example, axis=0)
+        paper = float(_ends_ratio(maxima, bands))
+        control = float(_ends_ratio(sampled, bands))
+        resampled = _ends_ratio(np.nanmean(by_example[_draws(n_examples, seed)], axis=1), bands)
+        ci = tuple(float(v) for v in np.nanpercentile(resampled, [2.5, 97.5])) if np.isfinite(resampled).any() \
+            else (math.nan, math.nan)
+    measured |= {"ends over middle (paper's maxima)": paper, "ends over middle (sampled maxima)": control,
+                 "layer of the largest maximum": int(np.nanargmax(maxima)) if np.isfinite(maxima).any() else None}
+    if not (math.isfinite(paper) and math.isfinite(control)):
+        return inconclusive("a band of layers has no all-shared maximum, too few all-shared neurons for the sample, "
+                            "or maxima not positive in the middle layers", effect_name, control, ci, measured, params)
+    reason = (f"the all-shared maxima of the first and the upper layers are {paper:.2f}x those of the middle layers "
+              f"(paper's maxima), {control:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]x at a fixed number of neurons per layer "
+              f"(needs {min_ratio} in both)")
+    if paper > min_ratio and ci[1] < min_ratio:
+        reason += ": the ends hold more all-shared neurons, not larger scores"
+    verdict = decide(paper > min_ratio and control > min_ratio, ci[0] > min_ratio,
+                     paper < min_ratio or ci[1] < min_ratio)
+    return Verdict(verdict, reason, effect_name, control, ci, measured, params)

@@ -143,6 +143,8 @@ class Measurement(Provenance):
     # §6.1-6.2 per row, layer and type (reducers.TYPE_ROW_FIELDS): neurons, active ones, summed contribution (all,
     # active), summed positive effective score toward the reference token (all, active)
     type_rows: torch.Tensor  # (examples, langs, T, layers, 6)
+    layer_effective_max: torch.Tensor  # (langs, T, layers) largest effective score per type and layer (Fig. 10)
+    layer_sample_max: torch.Tensor  # (examples, langs, layers) expected max of span_sample all-shared (NaN: too few)
     # the template control, from the same pass: the same summaries at the last token of the translated content
     # (harness.core.content_position) instead of the prompt's last token
     content_shares: torch.Tensor  # (examples, T, layers) as example_shares
@@ -423,6 +425,8 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         effective=reducers.effective().cpu(),
         effective_spans=torch.cat(reducers.spans) if reducers.spans else empty,
         type_rows=torch.cat(reducers.type_rows) if reducers.type_rows else empty,
+        layer_effective_max=reducers.layer_effective_max().cpu() if reducers.attribution else empty,
+        layer_sample_max=torch.cat(reducers.layer_sample_max) if reducers.layer_sample_max else empty,
         content_shares=torch.cat(content["shares"]), content_activated=torch.cat(content["activated"]),
         content_threshold_shares=torch.cat(content["threshold_shares"]),
         content_threshold_density=torch.cat(content["density"]), timings=timings)

@@ -111,7 +111,7 @@ class PlantSpec:
     content_keyed: bool = False  # forced-active and keyed neurons fire on the same prompts at the last content token
     # too, and language-blind keys are blind there too: the model's truths hold at both positions (see _plant_tail)
     # §6.1-6.2 (see _constant_values): every neuron writes along the constant direction, which LayerNorm removes (no
-    # layer's input and no output changes), with a norm drawn per neuron (log-normal, sigma 0.75) times the layer's
+    # layer's input and no output changes), with a norm from one distribution (log-normal, sigma 0.75) times the layer's
     # entry of ``constant_values``; the answers' output-embedding rows get ``head_constant`` times that direction,
     # which the final LayerNorm removes too, so the effective scores E_r . (A v) read it
     constant_values: tuple[float, ...] | None = None
@@ -135,6 +135,8 @@ CROWD = (0.8,) * len(PEAK)
 EARLY = (0.10, 0.30, 0.50, 0.35, 0.20, 0.10, 0.05, 0.05, 0.15, 0.35)  # early peak, fall, rise at the top (§5.1.2)
 TOP = (0.04,) * 6 + (0.70, 0.80, 0.85, 0.85)  # forced all-shared crowd the top 4 layers only
 ENDS = (0.5, 0.15, 0.15, 0.15, 0.15, 0.15, 0.15, 0.5, 0.5, 0.5)  # most all-shared in the first and the top layers
+EDGE_VALUES = (3.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 3.0, 3.0)  # value norms 3x in the first and the top layers
+MIDDLE_PEAK = (0.15, 0.2, 0.3, 0.42, 0.34, 0.24, 0.2, 0.16, 0.15, 0.15)  # PEAK with at least 32 of 256 per layer
 
 PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
     PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10",
@@ -214,6 +216,10 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "(3 to 3.1) and write along the constant direction with norms from one distribution; the rest is dead; "
               "no answers", ENDS, carrier="none", example_keyed=0.5, keyed_band=0.1, forced_on=3.05, rest_dead=True,
               constant_values=(1.0,) * len(ENDS), head_constant=1.0),
+    PlantSpec("planted-edges", "only forced-active (all-shared) neurons and dead ones; the all-shared share peaks at "
+              "layer 3 of 10 (15% to 42%), and their value norms (constant direction) are 3x as large in the first "
+              "and the top three layers, so their effective scores are largest there; no answers", MIDDLE_PEAK,
+              carrier="none", rest_dead=True, constant_values=EDGE_VALUES, head_constant=1.0),
 )}
 
 
@@ -397,12 +403,18 @@ def _crowd(b: Build, ffn_inputs: list[torch.Tensor]) -> None:
 
 def _constant_values(b: Build) -> None:
     """Every neuron's value vector along the constant direction (LayerNorm removes it: no layer's input and no
-    output changes), with a norm drawn per neuron from one log-normal distribution times its layer's entry of
-    ``constant_values`` (x 1e-3, so the residual's constant part stays small beside its other parts)."""
+    output changes), with a norm from one log-normal distribution (sigma 0.75) times its layer's entry of
+    ``constant_values`` (x 1e-3, so the residual's constant part stays small beside its other parts). Each role's
+    neurons in a layer take the distribution's quantiles at (i + 0.5) / n in a random order, so that sets of
+    neurons differ in how many draws they hold, not in which draws they happened to get."""
     generator = torch.Generator().manual_seed(b.spec.seed + 3)
     constant = torch.full((HIDDEN,), HIDDEN ** -0.5)
-    for ffn, scale in zip(b.ffns, b.spec.constant_values, strict=True):
-        norms = (0.75 * torch.randn(ffn.down.weight.shape[1], generator=generator)).exp()
+    for ffn, role, scale in zip(b.ffns, b.roles, b.spec.constant_values, strict=True):
+        norms = torch.zeros(ffn.down.weight.shape[1])
+        for slots in role.values():
+            quantiles = (torch.arange(len(slots), dtype=torch.float64) + 0.5) / max(len(slots), 1)
+            drawn = (0.75 * torch.special.ndtri(quantiles)).exp().float()
+            norms[slots] = drawn[torch.randperm(len(slots), generator=generator)]
         ffn.down.weight.copy_(1e-3 * scale * constant[:, None] * norms[None, :])
 
 

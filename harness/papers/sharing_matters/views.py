@@ -118,3 +118,19 @@ def push_share_table(m: Measurement) -> dict[str, Any]:
             CORRECT_OUTPUT_SHARE.get((m.task, lang), {}).get(label) for lang in m.languages]})
     return {"id": f"push-share-{m.model['model']}-{m.task}", "columns": list(m.languages), "rows": table_rows,
             "title": f"All-shared share of the contribution to the correct output: {m.model['model']} {m.task}"}
+
+
+def effective_maxima_plot(m: Measurement) -> dict[str, Any]:
+    """Fig. 10: the largest effective score of each type per layer (over examples and languages), and the
+    all-shared neurons' expected maximum at a fixed number of neurons per row and layer (mean over rows)."""
+    maxima = m.layer_effective_max.double()  # (langs, T, layers)
+    finite = torch.where(maxima.isnan(), -torch.inf, maxima).amax(dim=0)  # (T, layers)
+    series = {TYPE_LABELS[t]: [None if v == -torch.inf else float(v) for v in finite[i]]
+              for i, t in enumerate(TYPES)}
+    sampled = m.layer_sample_max.double().nanmean(dim=(0, 1))
+    series[f"all-shared, {m.config['span_sample']} drawn per row"] = [None if v != v else float(v) for v in sampled]
+    return {"id": f"effective-maxima-{m.model['model']}-{m.task}", "kind": "lines",
+            "title": f"Largest effective score by type per layer: {m.model['model']} {m.task}", "x_label": "layer",
+            "y_label": "effective score E_r . (A v)", "x": list(range(maxima.shape[-1])), "series": series,
+            "paper_note": "Fig. 10 (KE EN->ALL): the all-shared maxima are largest at the first layer and the upper "
+                          "layers"}
