@@ -137,15 +137,13 @@ class Reducers:
         """(ex, langs, T, layers, fields) in TYPE_ROW_FIELDS order: per row, layer and type, its neurons, those
         active in the row, and their summed contribution scores and positive effective scores (all of them, and
         the active ones). contribution, effective, codes, active (ex, langs, layers, d_ff)."""
-        push = effective.clamp_min(0)
-        fields = []
-        for t in range(N_TYPES):
-            is_t = codes == t
-            on = is_t & active
-            fields.append(torch.stack([is_t.sum(dim=-1).double(), on.sum(dim=-1).double(),
-                                       (contribution * is_t).sum(dim=-1), (contribution * on).sum(dim=-1),
-                                       (push * is_t).sum(dim=-1), (push * on).sum(dim=-1)], dim=-1))
-        return torch.stack(fields, dim=2)
+        group = codes * 2 + active  # (ex, langs, layers, d_ff): type x (inactive, active in the row)
+        values = torch.stack([torch.ones_like(effective), contribution, effective.clamp_min(0)])  # (3, ..., d_ff)
+        sums = torch.zeros(*values.shape[:-1], 2 * N_TYPES, dtype=values.dtype, device=values.device)
+        sums.scatter_add_(-1, group.expand_as(values), values)  # (3, ex, langs, layers, T x 2)
+        sums = sums.unflatten(-1, (N_TYPES, 2))  # (3, ex, langs, layers, T, 2)
+        fields = [part for value in sums for part in (value.sum(dim=-1), value[..., 1])]  # all, then active ones
+        return torch.stack(fields, dim=-1).transpose(2, 3)  # (ex, langs, T, layers, fields)
 
     def _subsample_spans(self, effective: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """effective, codes (ex, langs, neurons) -> (ex, langs, T): expected span of ``span_sample`` neurons of each
