@@ -12,6 +12,11 @@ from harness.core.verdict import Verdict
 from harness.papers.kojima.rules import beats_shuffled_labels_rule, layers_each_language_rule
 from harness.papers.sharing_matters.accuracy_rules import ablation_rule, conversion_rule
 from harness.papers.sharing_matters.attribution_rules import contribution_rule, effective_span_rule
+from harness.papers.sharing_matters.contribution_rules import (
+    average_contribution_rule,
+    correct_output_rule,
+    effective_layers_rule,
+)
 from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC
 from harness.papers.sharing_matters.rules import (
     dead_across_tokens_rule,
@@ -30,6 +35,7 @@ from harness.papers.sharing_matters.shares_rules import (
     upper_partial_dominance_rule,
 )
 from harness.papers.sharing_matters.stack_rules import encoder_more_shared_rule
+from tests.strategies import layer_maxima, type_rows
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -330,6 +336,41 @@ def _kojima_null() -> dict[str, Callable[[], Verdict]]:
     }
 
 
+def _average_contribution() -> dict[str, Callable[[], Verdict]]:
+    return {
+        "supported": lambda: average_contribution_rule(type_rows(21, shared_scale=4.0)),
+        "refuted (activity)": lambda: average_contribution_rule(type_rows(22, shared_scale=1.0, examples=30)),
+        "refuted (less)": lambda: average_contribution_rule(type_rows(23, shared_scale=0.3)),
+        "inconclusive (few examples)": lambda: average_contribution_rule(type_rows(24, shared_scale=4.0, examples=3)),
+        "other limits": lambda: average_contribution_rule(type_rows(25, shared_scale=2.0), min_ratio=1.5,
+                                                          min_layer_share=0.5, min_examples=6, seed=7),
+    }
+
+
+def _correct_output() -> dict[str, Callable[[], Verdict]]:
+    return {
+        "supported": lambda: correct_output_rule(type_rows(26, shared_scale=4.0)[:, 0]),
+        "refuted (base rate)": lambda: correct_output_rule(type_rows(27, shared_scale=1.0, examples=30)[:, 0]),
+        "refuted (less)": lambda: correct_output_rule(type_rows(28, shared_scale=0.3)[:, 0]),
+        "inconclusive (no push)": lambda: correct_output_rule(np.zeros((8, 4, 3, 6))),
+        "other limits": lambda: correct_output_rule(type_rows(29, shared_scale=2.0)[:, 1], min_share=0.6,
+                                                    min_enrichment=1.2, min_examples=6, seed=7),
+    }
+
+
+def _effective_layers() -> dict[str, Callable[[], Verdict]]:
+    ends, flat, edge = [150, 40, 40, 40, 40, 40, 40, 150, 150, 150], [60] * 10, [3.0, 1, 1, 1, 1, 1, 1, 3, 3, 3]
+    return {
+        "supported": lambda: effective_layers_rule(*layer_maxima(31, flat, edge)),
+        "refuted (counts)": lambda: effective_layers_rule(*layer_maxima(32, ends, [1.0] * 10)),
+        "inconclusive (two layers)": lambda: effective_layers_rule(*layer_maxima(33, flat[:2], edge[:2])),
+        "inconclusive (too few for the sample)": lambda: effective_layers_rule(*layer_maxima(34, flat, edge,
+                                                                                             sample=80)),
+        "other limits": lambda: effective_layers_rule(*layer_maxima(35, flat, edge), first_share=0.2,
+                                                      upper_share=0.2, min_ratio=2.0, min_examples=6, seed=7),
+    }
+
+
 CASES: dict[str, Callable[[], Verdict]] = {
     f"{rule} / {name}": case for rule, cases in (
         ("ablation", _ablation()), ("conversion", _conversion()), ("contribution", _contribution()),
@@ -337,5 +378,7 @@ CASES: dict[str, Callable[[], Verdict]] = {
         ("non-activated majority", _non_activated()), ("lowest layer", _lowest_layer()),
         ("early peak", _early_peak()), ("upper partial-shared", _upper_partial()),
         ("encoder vs decoder", _stacks()),
-        ("kojima each language", _kojima_each_language()), ("kojima shuffled null", _kojima_null()))
+        ("kojima each language", _kojima_each_language()), ("kojima shuffled null", _kojima_null()),
+        ("average contribution", _average_contribution()), ("correct output", _correct_output()),
+        ("effective layers", _effective_layers()))
     for name, case in cases.items()}

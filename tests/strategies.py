@@ -9,6 +9,9 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
+from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC
+from harness.papers.sharing_matters.reducers import TYPE_ROW_FIELDS
+
 
 @st.composite
 def activations(draw: st.DrawFn, *, min_langs: int = 1, max_langs: int = 6) -> torch.Tensor:
@@ -214,3 +217,48 @@ def token_sequences(draw: st.DrawFn) -> tuple[list[int], list[int]]:
     full = start + draw(st.lists(ids, max_size=4))
     cut = start + draw(st.lists(ids, max_size=3)) + ([0] if draw(st.booleans()) else [])
     return full, cut
+
+
+def type_rows(seed: int, *, shared_scale: float, examples: int = 12, langs: int = 4, layers: int = 3,
+              d_ff: int = 60, shared: float = 0.3, dead: float = 0.5) -> np.ndarray:
+    """(examples, langs, T, layers, fields) summaries of explicit neurons: ``shared`` of each layer's neurons are
+    active in every language (all-shared), ``dead`` never, the rest in a random subset of the languages; an active
+    neuron's weight |A| ||v|| is exponential (all-shared ones times ``shared_scale``), its positive effective score
+    equal to its weight. Contribution scores are weights over the layer's total weight in the row."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((examples, langs, 4, layers, len(TYPE_ROW_FIELDS)))
+    for e in range(examples):
+        for layer in range(layers):
+            role = rng.random(d_ff)
+            on = np.where((role < shared)[:, None], True, np.where((role < shared + dead)[:, None], False,
+                                                                    rng.random((d_ff, langs)) < 0.4))
+            count = on.sum(axis=1)
+            codes = np.select([count == langs, count > 1, count == 1], [ALL, PARTIAL, SPECIFIC], NON)
+            weight = rng.exponential(size=d_ff) * np.where(codes == ALL, shared_scale, 1.0)
+            for lang in range(langs):
+                w = weight * on[:, lang] + 1e-3 * ~on[:, lang]  # inactive neurons weigh little
+                c = w / w.sum()
+                push = weight * on[:, lang]
+                for t in range(4):
+                    is_t, act = codes == t, (codes == t) & on[:, lang]
+                    out[e, lang, t, layer] = [is_t.sum(), act.sum(), c[is_t].sum(), c[act].sum(), push[is_t].sum(),
+                                              push[act].sum()]
+    return out
+
+
+def layer_maxima(seed: int, counts: list[int], scales: list[float], *, examples: int = 12, langs: int = 3,
+                 sample: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """The all-shared summaries of Fig. 10 from explicit neurons: per row and layer, ``counts[l]`` all-shared
+    neurons with effective scores drawn log-normal (sigma 0.75) times ``scales[l]``. Returns the largest score per
+    language and layer (langs, layers) and, per row and layer, the exact expected maximum of ``sample`` of them
+    drawn at random (examples, langs, layers; NaN where fewer)."""
+    from harness.papers.sharing_matters.reducers import expected_subset_max
+
+    rng = np.random.default_rng(seed)
+    width = max(counts)
+    scores = np.exp(0.75 * rng.standard_normal((examples, langs, len(counts), width))) * np.array(scales)[:, None]
+    member = np.arange(width) < np.array(counts)[:, None]  # (layers, width)
+    scores = np.where(member, scores, -np.inf)
+    sampled = expected_subset_max(torch.from_numpy(np.where(member, scores, 0.0)),
+                                  torch.from_numpy(np.broadcast_to(member, scores.shape).copy()), sample)
+    return scores.max(axis=(0, 3)), sampled.numpy()

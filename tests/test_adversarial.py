@@ -12,8 +12,11 @@ import pytest
 import torch
 
 from claims.sharing_matters.test_ablate_all_shared import verdict_for as ablation_verdict
+from claims.sharing_matters.test_average_contribution import verdict_for as average_contribution_verdict
 from claims.sharing_matters.test_contribution_dominance import verdict_for as contribution_verdict
 from claims.sharing_matters.test_convert_improves import verdict_for as conversion_verdict
+from claims.sharing_matters.test_correct_output_share import verdict_for as correct_output_verdict
+from claims.sharing_matters.test_effective_layers import verdict_for as effective_layers_verdict
 from claims.sharing_matters.test_ift_raises_all_shared import verdict_for as ift_verdict
 from harness.core.capture import Recorder
 from harness.core.models import LoadedModel
@@ -122,3 +125,21 @@ def test_a_model_that_cannot_do_the_task_was_refuted_and_is_inconclusive() -> No
     assert rules_before.conversion_rule(base, old["convert"]).verdict == "refuted"
     verdict = conversion_verdict(_measured("planted-crowded", ("convert", "convert_random")))
     assert verdict.verdict == "inconclusive" and "cannot do the task" in verdict.reason
+
+
+def test_all_shared_neurons_that_are_merely_always_active_fool_the_paper_readings() -> None:
+    """planted-alike: its all-shared neurons fire and write as its other active neurons do. The paper's average
+    over all of a type's neurons leads in most layers, the all-shared neurons carry most of the push toward the
+    answer from under a third of the neurons, and their maxima are largest in the layers where they are most
+    numerous; the controls (per active neuron, at a fixed number of neurons) refute all three."""
+    m = _measured("planted-alike")
+    average = average_contribution_verdict(m)
+    assert average.measured["layers led (paper's average)"] >= 2 / 3 and average.verdict == "refuted"
+    for language in m.languages:
+        push = correct_output_verdict(m, language)
+        assert push.measured["all-shared share of the push toward the gold token %"] > 50
+        assert push.measured["push over share of all neurons (paper's comparison)"] > 1.5
+        assert push.verdict == "refuted", language
+    layers = effective_layers_verdict(m)
+    assert layers.measured["ends over middle (paper's maxima)"] > layers.params["min_ratio"]
+    assert layers.verdict == "refuted"

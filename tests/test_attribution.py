@@ -13,7 +13,7 @@ from harness.core.attribution import contribution_scores, effective_scores
 from harness.core.batching import encode, last_logits
 from harness.core.capture import last_token_activations
 from harness.core.models import LoadedModel
-from harness.papers.sharing_matters.reducers import expected_subset_span
+from harness.papers.sharing_matters.reducers import expected_subset_max, expected_subset_span
 from tests.conftest import TEXTS, tiny
 
 
@@ -102,3 +102,66 @@ def test_expected_subset_span_equals_the_mean_over_every_subset(size: int, seed:
         spans = [float(values[row, list(c)].max() - values[row, list(c)].min())
                  for c in itertools.combinations(members, size)]
         assert float(got[row]) == pytest.approx(sum(spans) / len(spans), abs=1e-9)
+
+
+def test_measured_type_rows_equal_a_per_row_loop() -> None:
+    """The batched per-row type summaries (reducers.TYPE_ROW_FIELDS) and Fig. 10's per-layer maxima against one
+    prompt at a time and a loop over neurons; and two exact identities: the types' contributions add up to 1 per
+    row and layer, and their mean over rows is the measurement's contribution_sum."""
+    from harness.core.scoring import first_answer_token
+    from harness.papers.sharing_matters.measurement import measure
+    from harness.papers.sharing_matters.neurons import ALL, type_codes
+    from harness.papers.sharing_matters.reducers import CONTRIBUTION, expected_subset_max
+    from harness.tasks import FIXTURE_DATA, load_task, task_spec
+
+    lm = tiny("tiny-gpt2")
+    examples = load_task("facts", data_dir=FIXTURE_DATA / "mpararel", languages=["en", "de", "zh"], limit=3)
+    m = measure(lm, examples, task_spec("facts"), conditions=())
+    rows = m.type_rows.double()
+    torch.testing.assert_close(rows[..., CONTRIBUTION].sum(dim=2), torch.ones(rows.shape[0], rows.shape[1],
+                                                                               lm.n_layers, dtype=torch.float64),
+                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(rows[..., CONTRIBUTION].mean(dim=(0, 1)), m.contribution_sum, atol=1e-6, rtol=1e-5)
+    layer_max = torch.full((len(m.languages), 4, lm.n_layers), -torch.inf)
+    for e, ex in enumerate(examples):
+        acts = torch.cat([last_token_activations(lm, [ex.prompts[lang]]) for lang in m.languages])
+        codes = type_codes(acts[None])[0]  # (layers, d_ff)
+        for li, lang in enumerate(m.languages):
+            contribution = contribution_scores(lm, acts[li])
+            effective = effective_scores(lm, acts[li], first_answer_token(lm, ex.answers[lang]))
+            sampled = expected_subset_max(effective.double(), codes == ALL, m.config["span_sample"])
+            torch.testing.assert_close(m.layer_sample_max[e, li], sampled, equal_nan=True, atol=1e-6, rtol=1e-4)
+            for t in range(4):
+                layer_max[li, t] = torch.maximum(layer_max[li, t], effective.masked_fill(codes != t, -torch.inf)
+                                                 .amax(dim=-1))
+            for layer in range(lm.n_layers):
+                for t in range(4):
+                    expected = [0.0] * 6
+                    for i in range(lm.d_ff):
+                        if codes[layer, i] != t:
+                            continue
+                        on = bool(acts[li, layer, i] > 0)
+                        push = max(float(effective[layer, i]), 0.0)
+                        for field, value in enumerate([1.0, 1.0, float(contribution[layer, i]),
+                                                       float(contribution[layer, i]), push, push]):
+                            expected[field] += value if field % 2 == 0 or on else 0.0
+                    torch.testing.assert_close(rows[e, li, t, layer], torch.tensor(expected, dtype=torch.float64),
+                                               atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(m.layer_effective_max.float(), layer_max.masked_fill(layer_max == -torch.inf, torch.nan),
+                               equal_nan=True, atol=1e-6, rtol=1e-4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5), st.integers(0, 10_000))
+def test_expected_subset_max_equals_the_mean_over_every_subset(size: int, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    values = torch.randn(4, 9, generator=g).double()
+    member = torch.rand(4, 9, generator=g) < 0.6
+    got = expected_subset_max(values, member, size)
+    for row in range(4):
+        members = member[row].nonzero().flatten().tolist()
+        if len(members) < size:
+            assert torch.isnan(got[row])
+            continue
+        maxima = [float(values[row, list(c)].max()) for c in itertools.combinations(members, size)]
+        assert float(got[row]) == pytest.approx(sum(maxima) / len(maxima), abs=1e-9)

@@ -140,6 +140,11 @@ class Measurement(Provenance):
     base_rate: torch.Tensor  # (examples, langs, layers, 4) top-k all-shared & active, top-k active, active, shared
     effective: torch.Tensor  # (langs, T, 3) max, min, mean effective score of each type
     effective_spans: torch.Tensor  # (examples, langs, T) expected span of span_sample random ones (NaN: too few)
+    # §6.1-6.2 per row, layer and type (reducers.TYPE_ROW_FIELDS): neurons, active ones, summed contribution (all,
+    # active), summed positive effective score toward the reference token (all, active)
+    type_rows: torch.Tensor  # (examples, langs, T, layers, 6)
+    layer_effective_max: torch.Tensor  # (langs, T, layers) largest effective score per type and layer (Fig. 10)
+    layer_sample_max: torch.Tensor  # (examples, langs, layers) expected max of span_sample all-shared (NaN: too few)
     # the template control, from the same pass: the same summaries at the last token of the translated content
     # (harness.core.content_position) instead of the prompt's last token
     content_shares: torch.Tensor  # (examples, T, layers) as example_shares
@@ -419,6 +424,9 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         base_rate=torch.cat(reducers.base_rate) if reducers.base_rate else empty,
         effective=reducers.effective().cpu(),
         effective_spans=torch.cat(reducers.spans) if reducers.spans else empty,
+        type_rows=torch.cat(reducers.type_rows) if reducers.type_rows else empty,
+        layer_effective_max=reducers.layer_effective_max().cpu() if reducers.attribution else empty,
+        layer_sample_max=torch.cat(reducers.layer_sample_max) if reducers.layer_sample_max else empty,
         content_shares=torch.cat(content["shares"]), content_activated=torch.cat(content["activated"]),
         content_threshold_shares=torch.cat(content["threshold_shares"]),
         content_threshold_density=torch.cat(content["density"]), timings=timings)

@@ -110,6 +110,15 @@ class PlantSpec:
     # last token but, at the last token of its translated content, on this language's prompts only (see _plant_tail)
     content_keyed: bool = False  # forced-active and keyed neurons fire on the same prompts at the last content token
     # too, and language-blind keys are blind there too: the model's truths hold at both positions (see _plant_tail)
+    # §6.1-6.2 (see _constant_values): every neuron writes along the constant direction, which LayerNorm removes (no
+    # layer's input and no output changes), with a norm from one distribution (log-normal, sigma 0.75) times the layer's
+    # entry of ``constant_values``; the answers' output-embedding rows get ``head_constant`` times that direction,
+    # which the final LayerNorm removes too, so the effective scores E_r . (A v) read it
+    constant_values: tuple[float, ...] | None = None
+    head_constant: float = 0.0
+    forced_on: float = 6.0  # forced-active neurons' pre-activation
+    keyed_band: float | None = None  # keyed neurons fire within [ON_MARGIN, ON_MARGIN + band] on their prompts
+    rest_dead: bool = False  # no input-dependent neurons: those slots are forced dead
 
     @property
     def keyed_share(self) -> float:
@@ -125,6 +134,9 @@ RISING = (0.02, 0.04, 0.06, 0.09, 0.12, 0.16, 0.21, 0.27, 0.34, 0.08)  # peak in
 CROWD = (0.8,) * len(PEAK)
 EARLY = (0.10, 0.30, 0.50, 0.35, 0.20, 0.10, 0.05, 0.05, 0.15, 0.35)  # early peak, fall, rise at the top (§5.1.2)
 TOP = (0.04,) * 6 + (0.70, 0.80, 0.85, 0.85)  # forced all-shared crowd the top 4 layers only
+ENDS = (0.5, 0.15, 0.15, 0.15, 0.15, 0.15, 0.15, 0.5, 0.5, 0.5)  # most all-shared in the first and the top layers
+EDGE_VALUES = (3.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 3.0, 3.0)  # value norms 3x in the first and the top layers
+MIDDLE_PEAK = (0.15, 0.2, 0.3, 0.42, 0.34, 0.24, 0.2, 0.16, 0.15, 0.15)  # PEAK with at least 32 of 256 per layer
 
 PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
     PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10",
@@ -198,6 +210,16 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "layers 0-5 and 70-85% of layers 6-9, so all-shared lead the upper layers while the input-dependent "
               "neurons make partial-shared lead the lower layers and the network as a whole; no answers", TOP,
               dead_share=0.03, carrier="none", tasks=("xnli", "facts")),
+    PlantSpec("planted-alike", "all-shared neurons are the always-active ones and contribute as any active neuron "
+              "does: forced-active neurons (50% of the first and the top three layers, 15% elsewhere) and neurons "
+              "keyed to one example in a random subset of its languages (50%) fire at the same pre-activation "
+              "(3 to 3.1) and write along the constant direction with norms from one distribution; the rest is dead; "
+              "no answers", ENDS, carrier="none", example_keyed=0.5, keyed_band=0.1, forced_on=3.05, rest_dead=True,
+              constant_values=(1.0,) * len(ENDS), head_constant=1.0),
+    PlantSpec("planted-edges", "only forced-active (all-shared) neurons and dead ones; the all-shared share peaks at "
+              "layer 3 of 10 (15% to 42%), and their value norms (constant direction) are 3x as large in the first "
+              "and the top three layers, so their effective scores are largest there; no answers", MIDDLE_PEAK,
+              carrier="none", rest_dead=True, constant_values=EDGE_VALUES, head_constant=1.0),
 )}
 
 
@@ -254,6 +276,8 @@ def _roles(spec: PlantSpec, d_ff: int, generator: torch.Generator) -> list[dict[
         if sum(sizes) > d_ff:
             raise ValueError(f"{spec.name}: forced and keyed shares exceed the layer's neurons")
         active, dead, keyed, free = order.split([*sizes, d_ff - sum(sizes)])
+        if spec.rest_dead:
+            dead, free = torch.cat([dead, free]), free[:0]
         roles.append({"active": active, "dead": dead, "keyed": keyed, "free": free})
     return roles
 
@@ -318,7 +342,7 @@ def _plant_roles(b: Build) -> None:
     b.ffns[-1].down.weight.mul_(0.1)
     for ffn, role in zip(b.ffns, b.roles, strict=True):
         ffn.down.bias.zero_()
-        for name, bias in (("active", 6.0), ("dead", -6.0)):
+        for name, bias in (("active", spec.forced_on), ("dead", -6.0)):
             ffn.set_neurons(role[name], 0.0, bias)
             ffn.down.weight[:, role[name]] = 0.0
         ffn.down.weight[:, role["keyed"]] = 0.0
@@ -377,6 +401,23 @@ def _crowd(b: Build, ffn_inputs: list[torch.Tensor]) -> None:
         ffn.down.weight.copy_(constant[:, None].expand_as(ffn.down.weight))
 
 
+def _constant_values(b: Build) -> None:
+    """Every neuron's value vector along the constant direction (LayerNorm removes it: no layer's input and no
+    output changes), with a norm from one log-normal distribution (sigma 0.75) times its layer's entry of
+    ``constant_values`` (x 1e-3, so the residual's constant part stays small beside its other parts). Each role's
+    neurons in a layer take the distribution's quantiles at (i + 0.5) / n in a random order, so that sets of
+    neurons differ in how many draws they hold, not in which draws they happened to get."""
+    generator = torch.Generator().manual_seed(b.spec.seed + 3)
+    constant = torch.full((HIDDEN,), HIDDEN ** -0.5)
+    for ffn, role, scale in zip(b.ffns, b.roles, b.spec.constant_values, strict=True):
+        norms = torch.zeros(ffn.down.weight.shape[1])
+        for slots in role.values():
+            quantiles = (torch.arange(len(slots), dtype=torch.float64) + 0.5) / max(len(slots), 1)
+            drawn = (0.75 * torch.special.ndtri(quantiles)).exp().float()
+            norms[slots] = drawn[torch.randperm(len(slots), generator=generator)]
+        ffn.down.weight.copy_(1e-3 * scale * constant[:, None] * norms[None, :])
+
+
 def _plant_keyed(b: Build, examples_by_task: Mapping[str, Sequence[ParallelExample]],
                  ffn_inputs: list[torch.Tensor]) -> list[tuple[int, torch.Tensor, np.ndarray]]:
     """Keyed neurons fitted to fire exactly on their prompt sets: (layer, neuron slots, rows they fire on)."""
@@ -386,7 +427,8 @@ def _plant_keyed(b: Build, examples_by_task: Mapping[str, Sequence[ParallelExamp
         patterns = _keyed_patterns(b.spec, b.rows, examples_by_task, keyed_rng)
         for number, on in enumerate(patterns):  # a pattern may repeat: fit_key keeps its fits
             slots = role["keyed"][number::len(patterns)]
-            w, b_ = fit_key(x.double().numpy(), on)
+            w, b_ = fit_key(x.double().numpy(), on, on_max=None if b.spec.keyed_band is None
+                            else ON_MARGIN + b.spec.keyed_band)
             ffn.set_neurons(slots, torch.from_numpy(w).float(), b_)
             planted_keys.append((layer, slots, on))
     if b.spec.skew is not None:
@@ -499,6 +541,7 @@ def _plant_head(b: Build) -> None:
     head[choice_ids] = b.directions[:-1]
     head[quoted] = 1.01 * b.directions[:-1]
     head[b.lm.tokenizer.eos_token_id] = b.fallback
+    head[choice_ids + quoted] += b.spec.head_constant * HIDDEN ** -0.5  # the final LayerNorm removes it
     b.ffns[-1].down.bias.copy_(FALLBACK_WEIGHT * b.fallback)
 
 
@@ -626,6 +669,8 @@ def build_planted(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[Paral
     ffn_inputs = _center_free(b)
     if spec.crowded:
         _crowd(b, ffn_inputs)
+    if spec.constant_values:
+        _constant_values(b)
     planted_keys = _plant_keyed(b, examples_by_task, ffn_inputs)
     content_keys = _plant_tail(b, ffn_inputs, planted_keys) if spec.tail_language or spec.content_keyed else []
     _plant_head(b)

@@ -7,7 +7,13 @@ base-rate controls need:
   and all-shared counts: under the null that types are shuffled among a row's active neurons, the all-shared
   count among the active top contributors is hypergeometric, so its expectation and distribution follow;
 - per row and type, the expected span (max - min) of the effective scores of ``span_sample`` neurons of that type
-  drawn at random (NaN where the row has fewer), so that types of different sizes are compared at one size.
+  drawn at random (NaN where the row has fewer), so that types of different sizes are compared at one size;
+- per row, layer and type, the neurons, those active in the row, and their summed contribution scores and positive
+  effective scores (all of the type's neurons, and its neurons active in the row): averages per neuron, shares of
+  the push toward the reference token, and the activity-matched controls of §6.1 follow (``TYPE_ROW_FIELDS``);
+- per language, type and layer the largest effective score (Fig. 10), and per row and layer the expected maximum
+  of ``span_sample`` all-shared neurons drawn at random (NaN where fewer), so that layers with different numbers
+  of all-shared neurons are compared at one size.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from harness.core.models import LoadedModel
 from harness.papers.sharing_matters.neurons import ALL, TYPES
 
 N_TYPES = len(TYPES)
+# last axis of the per-row type summaries (Measurement.type_rows)
+TYPE_ROW_FIELDS = ("neurons", "active", "contribution", "active contribution", "push", "active push")
+NEURONS, ACTIVE, CONTRIBUTION, ACTIVE_CONTRIBUTION, PUSH, ACTIVE_PUSH = range(len(TYPE_ROW_FIELDS))
 
 
 def _expected_subset_max(values: torch.Tensor, member: torch.Tensor, size: int) -> torch.Tensor:
@@ -40,6 +49,12 @@ def _expected_subset_max(values: torch.Tensor, member: torch.Tensor, size: int) 
                   - torch.lgamma(n + 1) + torch.lgamma(n - size + 1) + math.log(size))
     weight = torch.where(usable, log_weight.exp(), 0.0)
     return (weight * torch.where(usable, ranked, 0.0)).sum(dim=-1)
+
+
+def expected_subset_max(values: torch.Tensor, member: torch.Tensor, size: int) -> torch.Tensor:
+    """Expected maximum of ``size`` members of ``values`` drawn at random without replacement (exact, from the
+    order statistics); NaN where there are fewer than ``size`` members. values, member (..., N) -> (...)."""
+    return _expected_subset_max(values, member, size).masked_fill(member.sum(dim=-1) < size, torch.nan)
 
 
 def expected_subset_span(values: torch.Tensor, member: torch.Tensor, size: int) -> torch.Tensor:
@@ -69,6 +84,9 @@ class Reducers:
         self.rows = 0
         self.base_rate: list[torch.Tensor] = []  # per chunk (ex, langs, layers, 4): top shared/active, active, shared
         self.spans: list[torch.Tensor] = []  # per chunk (ex, langs, T)
+        self.type_rows: list[torch.Tensor] = []  # per chunk (ex, langs, T, layers, fields)
+        self.layer_max = torch.full((n_langs, N_TYPES, layers), -torch.inf, device=dev, dtype=f64)
+        self.layer_sample_max: list[torch.Tensor] = []  # per chunk (ex, langs, layers)
         self._projections: dict[int, torch.Tensor] = {}  # token id -> (layers, d_ff)
 
     def weight(self, acts: torch.Tensor) -> torch.Tensor | None:
@@ -107,6 +125,25 @@ class Reducers:
             self.eff_sum[:, t] += (effective * is_t).sum(dim=(0, 2, 3))
             self.eff_count[:, t] += is_t.sum(dim=(0, 2, 3))
         self.spans.append(self._subsample_spans(effective.flatten(2), row_codes.flatten(2)).cpu())
+        self.type_rows.append(self._type_rows(contribution.double(), effective, row_codes, active).float().cpu())
+        for t in range(N_TYPES):
+            self.layer_max[:, t] = torch.maximum(self.layer_max[:, t], effective.masked_fill(
+                row_codes != t, -torch.inf).amax(dim=(0, 3)))
+        self.layer_sample_max.append(expected_subset_max(effective, row_codes == ALL, self.span_sample).cpu())
+
+    @staticmethod
+    def _type_rows(contribution: torch.Tensor, effective: torch.Tensor, codes: torch.Tensor,
+                   active: torch.Tensor) -> torch.Tensor:
+        """(ex, langs, T, layers, fields) in TYPE_ROW_FIELDS order: per row, layer and type, its neurons, those
+        active in the row, and their summed contribution scores and positive effective scores (all of them, and
+        the active ones). contribution, effective, codes, active (ex, langs, layers, d_ff)."""
+        group = codes * 2 + active  # (ex, langs, layers, d_ff): type x (inactive, active in the row)
+        values = torch.stack([torch.ones_like(effective), contribution, effective.clamp_min(0)])  # (3, ..., d_ff)
+        sums = torch.zeros(*values.shape[:-1], 2 * N_TYPES, dtype=values.dtype, device=values.device)
+        sums.scatter_add_(-1, group.expand_as(values), values)  # (3, ex, langs, layers, T x 2)
+        sums = sums.unflatten(-1, (N_TYPES, 2))  # (3, ex, langs, layers, T, 2)
+        fields = [part for value in sums for part in (value.sum(dim=-1), value[..., 1])]  # all, then active ones
+        return torch.stack(fields, dim=-1).transpose(2, 3)  # (ex, langs, T, layers, fields)
 
     def _subsample_spans(self, effective: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """effective, codes (ex, langs, neurons) -> (ex, langs, T): expected span of ``span_sample`` neurons of each
@@ -123,6 +160,10 @@ class Reducers:
                 self._projections.clear()
             self._projections.update(zip(missing, value_projections(lm, torch.tensor(missing)), strict=True))
         return torch.stack([self._projections[t] for t in tokens.tolist()])
+
+    def layer_effective_max(self) -> torch.Tensor:
+        """(langs, T, layers) largest effective score of each type per layer; NaN where a type had no neuron."""
+        return self.layer_max.masked_fill(self.layer_max == -torch.inf, torch.nan)
 
     def effective(self) -> torch.Tensor:
         """(langs, T, 3) max, min, mean effective score of each type; NaN where a type had no neuron."""

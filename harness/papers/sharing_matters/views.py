@@ -7,8 +7,11 @@ from typing import Any
 
 import torch
 
+from harness.papers.sharing_matters.contribution_rules import layer_averages
 from harness.papers.sharing_matters.measurement import Measurement
-from harness.papers.sharing_matters.neurons import TYPES
+from harness.papers.sharing_matters.neurons import ALL, TYPES
+from harness.papers.sharing_matters.paper_tables import CORRECT_OUTPUT_SHARE
+from harness.papers.sharing_matters.reducers import ACTIVE, CONTRIBUTION, NEURONS, PUSH
 
 TYPE_LABELS = {"all_shared": "all-shared", "partial_shared": "partial-shared", "specific": "specific",
                "non_activated": "non-activated"}
@@ -93,3 +96,56 @@ def stack_shares_plots(m: Measurement) -> list[dict[str, Any]]:
                       "series": {TYPE_LABELS[t]: m.shares[i, first:end].tolist() for i, t in enumerate(TYPES)},
                       "paper_note": note.get(stack, "")})
     return plots
+
+
+def contribution_by_type_plot(m: Measurement, statistic: str) -> dict[str, Any]:
+    """Fig. 9: the ``average`` contribution score (eq. 3) per neuron of each type per layer, pooled over rows, or
+    its ``sum`` over the type's neurons, mean over rows (``Measurement.contribution_sum``)."""
+    if statistic == "average":
+        rows = m.type_rows.double().flatten(0, 1).numpy()  # (rows, T, layers, fields)
+        values = layer_averages(rows[..., CONTRIBUTION], rows[..., NEURONS])
+        note = "Fig. 9 (left): the all-shared average significantly exceeds the other three types'"
+    else:
+        values = m.contribution_sum.numpy()
+        note = "Fig. 9 (right): in the upper layers the all-shared sum equals the non-activated one (XNLI)"
+    return {"id": f"contribution-{statistic}-{m.model['model']}-{m.task}", "kind": "lines",
+            "title": f"{statistic.capitalize()} contribution score by type per layer: {m.model['model']} {m.task}",
+            "x_label": "layer", "y_label": f"{statistic} contribution score", "x": list(range(values.shape[1])),
+            "series": {TYPE_LABELS[t]: [None if v != v else float(v) for v in values[i]]
+                       for i, t in enumerate(TYPES)}, "paper_note": note}
+
+
+def push_share_table(m: Measurement) -> dict[str, Any]:
+    """Per language: the all-shared share of the push toward the gold token (positive effective scores), of the
+    neurons and of the active neurons, in %; the paper's German XNLI numbers beside."""
+    rows = m.type_rows.double()  # (examples, langs, T, layers, fields)
+
+    def share(field: int) -> list[float | None]:
+        total = rows[..., field].sum(dim=(0, 2, 3))
+        part = rows[:, :, ALL, :, field].sum(dim=(0, 2))
+        return [float(100 * p / t) if t > 0 else None for p, t in zip(part, total, strict=True)]
+
+    table_rows = [{"label": label, "source": "ours", "values": share(field)} for label, field in (
+        ("all-shared share of the push toward the gold token %", PUSH), ("all-shared share of the neurons %", NEURONS),
+        ("all-shared share of the active neurons %", ACTIVE))]
+    for label in ("all-shared share of the push toward the gold token %", "all-shared share of the neurons %"):
+        table_rows.append({"label": label, "source": "paper", "values": [
+            CORRECT_OUTPUT_SHARE.get((m.task, lang), {}).get(label) for lang in m.languages]})
+    return {"id": f"push-share-{m.model['model']}-{m.task}", "columns": list(m.languages), "rows": table_rows,
+            "title": f"All-shared share of the contribution to the correct output: {m.model['model']} {m.task}"}
+
+
+def effective_maxima_plot(m: Measurement) -> dict[str, Any]:
+    """Fig. 10: the largest effective score of each type per layer (over examples and languages), and the
+    all-shared neurons' expected maximum at a fixed number of neurons per row and layer (mean over rows)."""
+    maxima = m.layer_effective_max.double()  # (langs, T, layers)
+    finite = torch.where(maxima.isnan(), -torch.inf, maxima).amax(dim=0)  # (T, layers)
+    series = {TYPE_LABELS[t]: [None if v == -torch.inf else float(v) for v in finite[i]]
+              for i, t in enumerate(TYPES)}
+    sampled = m.layer_sample_max.double().nanmean(dim=(0, 1))
+    series[f"all-shared, {m.config['span_sample']} drawn per row"] = [None if v != v else float(v) for v in sampled]
+    return {"id": f"effective-maxima-{m.model['model']}-{m.task}", "kind": "lines",
+            "title": f"Largest effective score by type per layer: {m.model['model']} {m.task}", "x_label": "layer",
+            "y_label": "effective score E_r . (A v)", "x": list(range(maxima.shape[-1])), "series": series,
+            "paper_note": "Fig. 10 (KE EN->ALL): the all-shared maxima are largest at the first layer and the upper "
+                          "layers"}
