@@ -36,7 +36,7 @@ def make_store(cache: Path | None, *, threshold: float = 0.0, loads: list[str] |
             loads.append(name)
         return load_model(name, device="cpu")
 
-    def examples(task: str) -> list:
+    def examples(task: str, shots: int = 0) -> list:
         languages = ["en", "de", "fr"] if task == "xnli" else ["en", "de", "zh"]
         return load_task(task, languages=languages, limit=3, data_dir=FIXTURE_DATA / FOLDERS[task])
 
@@ -160,8 +160,8 @@ def test_a_language_subset_is_its_own_measurement_equal_to_a_store_of_those_lang
     assert store.get("tiny-bloom", "xnli", ("en", "de", "fr")) is full  # all languages: the same measurement
     assert subset.languages == ["en", "fr"] and len(list(tmp_path.glob("*.pt"))) == 2
     direct = MeasurementStore(lambda name: load_model(name, device="cpu"),
-                              lambda task: load_task(task, languages=["en", "fr"], limit=3,
-                                                     data_dir=FIXTURE_DATA / FOLDERS[task]),
+                              lambda task, shots: load_task(task, languages=["en", "fr"], limit=3,
+                                                            data_dir=FIXTURE_DATA / FOLDERS[task], shots=shots),
                               MeasureConfig(batch_size=4), identity=lambda name: {"name": name}, cache_dir=None)
     alone = direct.get("tiny-bloom", "xnli")
     assert (subset.example_shares == alone.example_shares).all() and subset.activated.shape[0] == 2

@@ -78,3 +78,14 @@ def contribution_plot(m: Measurement) -> dict[str, Any]:
             "x_label": "layer", "y_label": "share of the top 5%", "x": list(range(m.top_contribution.shape[1])),
             "series": {TYPE_LABELS[t]: m.top_contribution[i].tolist() for i, t in enumerate(TYPES)},
             "paper_note": "Figs 8-9, 23-26: all-shared neurons are the top contributors at every layer"}
+
+
+def shares_by_shots_plot(by_shots: dict[int, Measurement], *, note: str = "") -> dict[str, Any]:
+    """Fig. 21: the share of each type per layer after each number of in-context demonstrations."""
+    first = by_shots[min(by_shots)]
+    series = {f"{TYPE_LABELS[t]} ({shots} shots)": m.shares[i].tolist()
+              for shots, m in sorted(by_shots.items()) for i, t in enumerate(TYPES)}
+    return {"id": f"shares-by-shots-{first.model['model']}-{first.task}", "kind": "lines",
+            "title": f"Share of neuron types per layer by in-context demonstrations: {first.model['model']} "
+                     f"{first.task}", "x_label": "layer", "y_label": "share of neurons",
+            "x": list(range(len(first.shares[0]))), "series": series, "paper_note": note}
