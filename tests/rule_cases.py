@@ -25,6 +25,7 @@ from harness.papers.sharing_matters.shares_rules import (
     activated_early_peak_rule,
     lowest_layer_non_activated_rule,
     non_activated_majority_rule,
+    shots_invariance_rule,
 )
 
 
@@ -247,10 +248,28 @@ def _early_peak() -> dict[str, Callable[[], Verdict]]:
     }
 
 
+def _shots() -> dict[str, Callable[[], Verdict]]:
+    raw = _rng(17).uniform(0.5, 1.5, (12, 4, 6))
+    shares = raw / raw.sum(axis=1, keepdims=True)  # (examples, types, layers)
+    moved = shares.copy()
+    moved[:, 3, 4] += 0.2
+    moved[:, 0, 4] -= 0.2
+    noisy = shares.copy()
+    noisy[:, 3] += _rng(18).normal(0.05, 0.1, 12)[:, None]
+    return {
+        "supported": lambda: shots_invariance_rule({0: shares, 2: shares + 0.01, 4: shares, 6: shares - 0.01}),
+        "refuted": lambda: shots_invariance_rule({0: shares, 2: shares, 4: moved, 6: moved}),
+        "inconclusive (noisy)": lambda: shots_invariance_rule({0: shares, 2: noisy}),
+        "inconclusive (few examples)": lambda: shots_invariance_rule({0: shares[:3], 2: moved[:3]}),
+        "inconclusive (one count)": lambda: shots_invariance_rule({0: shares}),
+        "other limits": lambda: shots_invariance_rule({0: shares, 6: moved}, tolerance=0.25, min_examples=10, seed=7),
+    }
+
+
 CASES: dict[str, Callable[[], Verdict]] = {
     f"{rule} / {name}": case for rule, cases in (
         ("ablation", _ablation()), ("conversion", _conversion()), ("contribution", _contribution()),
         ("effective span", _span()), ("ift", _ift()), ("layers", _layers()), ("examples", _examples_rules()),
         ("non-activated majority", _non_activated()), ("lowest layer", _lowest_layer()),
-        ("early peak", _early_peak()))
+        ("early peak", _early_peak()), ("demonstrations", _shots()))
     for name, case in cases.items()}
