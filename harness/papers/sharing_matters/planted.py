@@ -213,8 +213,8 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "demonstrations (at the last token and at the last content token), the rest dead: the type shares do "
               "not move with the demonstrations; no answers", FLAT, dead_share=0.7, carrier="none",
               tasks=("xnli", "editing"), shots=(2, 4, 6), demo_keyed="steady", demo_languages=DEMO_LANGUAGES),
-    PlantSpec("planted-demos-keyed", "as planted-demos-steady, but the keyed neurons of the upper five layers fire only "
-              "on editing prompts with demonstrations and those of the lower five only on prompts without: each "
+    PlantSpec("planted-demos-keyed", "as planted-demos-steady, but the keyed neurons of the upper five layers fire "
+              "only on editing prompts with demonstrations and those of the lower five only on prompts without: each "
               "layer's all-shared share moves by 20 points with the demonstrations, its mean over layers not at all",
               FLAT, dead_share=0.7, carrier="none", tasks=("xnli", "editing"), shots=(2, 4, 6), demo_keyed="demos",
               demo_languages=DEMO_LANGUAGES),
