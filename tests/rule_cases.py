@@ -32,6 +32,7 @@ from harness.papers.sharing_matters.shares_rules import (
     activated_early_peak_rule,
     lowest_layer_non_activated_rule,
     non_activated_majority_rule,
+    shots_invariance_rule,
     upper_partial_dominance_rule,
 )
 from harness.papers.sharing_matters.stack_rules import encoder_more_shared_rule
@@ -371,6 +372,24 @@ def _effective_layers() -> dict[str, Callable[[], Verdict]]:
     }
 
 
+def _shots() -> dict[str, Callable[[], Verdict]]:
+    raw = _rng(17).uniform(0.5, 1.5, (12, 4, 6))
+    shares = raw / raw.sum(axis=1, keepdims=True)  # (examples, types, layers)
+    moved = shares.copy()
+    moved[:, 3, 4] += 0.2
+    moved[:, 0, 4] -= 0.2
+    noisy = shares.copy()
+    noisy[:, 3] += _rng(18).normal(0.05, 0.1, 12)[:, None]
+    return {
+        "supported": lambda: shots_invariance_rule({0: shares, 2: shares + 0.01, 4: shares, 6: shares - 0.01}),
+        "refuted": lambda: shots_invariance_rule({0: shares, 2: shares, 4: moved, 6: moved}),
+        "inconclusive (noisy)": lambda: shots_invariance_rule({0: shares, 2: noisy}),
+        "inconclusive (few examples)": lambda: shots_invariance_rule({0: shares[:3], 2: moved[:3]}),
+        "inconclusive (one count)": lambda: shots_invariance_rule({0: shares}),
+        "other limits": lambda: shots_invariance_rule({0: shares, 6: moved}, tolerance=0.25, min_examples=10, seed=7),
+    }
+
+
 CASES: dict[str, Callable[[], Verdict]] = {
     f"{rule} / {name}": case for rule, cases in (
         ("ablation", _ablation()), ("conversion", _conversion()), ("contribution", _contribution()),
@@ -380,5 +399,6 @@ CASES: dict[str, Callable[[], Verdict]] = {
         ("encoder vs decoder", _stacks()),
         ("kojima each language", _kojima_each_language()), ("kojima shuffled null", _kojima_null()),
         ("average contribution", _average_contribution()), ("correct output", _correct_output()),
-        ("effective layers", _effective_layers()))
+        ("effective layers", _effective_layers()),
+        ("demonstrations", _shots()))
     for name, case in cases.items()}

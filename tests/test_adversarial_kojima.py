@@ -55,7 +55,7 @@ def store() -> MeasurementStore:
     """The tiny tier's store, as the plugin makes it (same models, data, seeds and measurement settings)."""
     store = MeasurementStore(
         lambda name: PLANTED[name].build({task: store.examples(task) for task in PLANTED[name].tasks}),
-        lambda task: load_task(task, data_dir=FIXTURE_DATA / "xnli"), MeasureConfig(seed=0),
+        lambda task, shots: load_task(task, data_dir=FIXTURE_DATA / "xnli", shots=shots), MeasureConfig(seed=0),
         identity=lambda name: {"planted": repr(PLANTED[name])}, cache_dir=None,
         example_limit=lambda name: getattr(PLANTED[name], "example_limit", None))
     return store

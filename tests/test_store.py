@@ -36,7 +36,7 @@ def make_store(cache: Path | None, *, threshold: float = 0.0, loads: list[str] |
             loads.append(name)
         return load_model(name, device="cpu")
 
-    def examples(task: str) -> list:
+    def examples(task: str, shots: int = 0) -> list:
         languages = ["en", "de", "fr"] if task == "xnli" else ["en", "de", "zh"]
         return load_task(task, languages=languages, limit=3, data_dir=FIXTURE_DATA / FOLDERS[task])
 
@@ -160,8 +160,8 @@ def test_a_language_subset_is_its_own_measurement_equal_to_a_store_of_those_lang
     assert store.get("tiny-bloom", "xnli", ("en", "de", "fr")) is full  # all languages: the same measurement
     assert subset.languages == ["en", "fr"] and len(list(tmp_path.glob("*.pt"))) == 2
     direct = MeasurementStore(lambda name: load_model(name, device="cpu"),
-                              lambda task: load_task(task, languages=["en", "fr"], limit=3,
-                                                     data_dir=FIXTURE_DATA / FOLDERS[task]),
+                              lambda task, shots: load_task(task, languages=["en", "fr"], limit=3,
+                                                            data_dir=FIXTURE_DATA / FOLDERS[task], shots=shots),
                               MeasureConfig(batch_size=4), identity=lambda name: {"name": name}, cache_dir=None)
     alone = direct.get("tiny-bloom", "xnli")
     assert (subset.example_shares == alone.example_shares).all() and subset.activated.shape[0] == 2
@@ -187,3 +187,30 @@ def test_a_second_kind_is_measured_cached_and_peeked_apart_from_the_first(tmp_pa
     assert loads == [] and torch.equal(again.top, neurons.top) and torch.equal(again.boot_overlap, neurons.boot_overlap)
     with pytest.raises(ValueError, match="unknown measurement kind"):
         second.get("tiny-bloom", "xnli", kind="sharing")
+
+
+def test_a_measurement_after_demonstrations_is_never_reused_without_them(tmp_path: Path) -> None:
+    """App. A.3.6: each number of in-context demonstrations is a measurement of its own, in memory and on disk."""
+    def examples(task: str, shots: int = 0) -> list:
+        return load_task(task, languages=["en", "de"], limit=3, data_dir=FIXTURE_DATA / "mzsre", shots=shots)
+
+    def make() -> MeasurementStore:
+        return MeasurementStore(lambda name: load_model(name, device="cpu"), examples,
+                                MeasureConfig(batch_size=4), identity=lambda name: {"name": name}, cache_dir=tmp_path)
+
+    store = make()
+    store.conditions["tiny-bloom", "editing"] = set()
+    assert store.cache_key("tiny-bloom", "editing", shots=2) != store.cache_key("tiny-bloom", "editing")
+    two = store.get("tiny-bloom", "editing", shots=2)
+    zero = store.get("tiny-bloom", "editing")
+    assert zero is not two and store.computed == [("tiny-bloom", "editing")] * 2
+    assert len(list(tmp_path.glob("*.pt"))) == 2 and zero.example_ids == two.example_ids
+    assert zero.data_hash != two.data_hash  # measured on the prompts after the demonstrations
+    assert all(store.examples("editing", shots=2)[i].prompts["de"].endswith(ex.prompts["de"])
+               for i, ex in enumerate(store.examples("editing")))
+    again = make()
+    again.conditions["tiny-bloom", "editing"] = set()
+    assert torch.equal(again.get("tiny-bloom", "editing").example_activated, zero.example_activated)
+    assert torch.equal(again.get("tiny-bloom", "editing", shots=2).example_activated, two.example_activated)
+    assert again.computed == [] and again.is_cached("tiny-bloom", "editing", shots=2)
+    assert not again.is_cached("tiny-bloom", "editing", shots=4)

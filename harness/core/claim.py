@@ -34,6 +34,8 @@ class Claim:
     needs_base: bool = False
     versus: str | None = None  # a second task each instance compares its own with (on the languages both have)
     conditions: tuple[str, ...] = ()  # intervention conditions it reads (its measurement kinds' ``conditions``)
+    shots: tuple[int, ...] = (0,)  # in-context demonstration counts it reads a measurement at (editing tasks)
+    tiny_languages: tuple[str, ...] | None = None  # the languages its tiny-tier instances read (None: all)
     # paper numbers for (model id, task, language or None): label -> value, shown beside ours
     paper_numbers: Callable[[str, str, str | None], dict[str, float]] = field(default=lambda *_: {})
 

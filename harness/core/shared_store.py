@@ -19,17 +19,18 @@ class SharedStore(MeasurementStore):
         super().__init__(*args, **kwargs)
         self.measured: list[dict[str, Any]] = []  # (kind, model, task, languages) this process computed
 
-    def _compute(self, kind: str, model: str, task: str, languages: Languages) -> Any:
-        path = self._path(kind, model, task, languages)
+    def _compute(self, kind: str, model: str, task: str, languages: Languages, shots: int = 0) -> Any:
+        path = self._path(kind, model, task, languages, shots)
         if path is None:
-            return self._measure(kind, model, task, languages)
+            return self._measure(kind, model, task, languages, shots)
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{path}.lock"):
-            cached = self._cached(kind, model, task, languages)  # another process may have measured it meanwhile
-            return cached if cached is not None else self._measure(kind, model, task, languages)
+            cached = self._cached(kind, model, task, languages, shots)  # another process may have measured it
+            return cached if cached is not None else self._measure(kind, model, task, languages, shots)
 
-    def _measure(self, kind: str, model: str, task: str, languages: Languages) -> Any:
-        result = super()._compute(kind, model, task, languages)
+    def _measure(self, kind: str, model: str, task: str, languages: Languages, shots: int = 0) -> Any:
+        result = super()._compute(kind, model, task, languages, shots)
         self.measured.append({"kind": kind, "model": model, "task": task,
-                              "languages": None if languages is None else list(languages)})
+                              "languages": None if languages is None else list(languages),
+                              **({"shots": shots} if shots else {})})
         return result

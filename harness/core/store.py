@@ -34,7 +34,7 @@ from harness.core.sources import module_sources
 from harness.tasks import ParallelExample, TaskSpec, data_fingerprint, restrict_languages, task_spec
 
 ModelLoader = Callable[[str], LoadedModel]  # model key -> model
-ExampleLoader = Callable[[str], list[ParallelExample]]  # task -> examples
+ExampleLoader = Callable[[str, int], list[ParallelExample]]  # (task, in-context demonstrations) -> examples
 Languages = tuple[str, ...] | None  # a subset of the task's languages, or None for all of them
 SCHEMA_VERSION = 2  # of the cache files: 2 = plain data read with weights_only (1 pickled objects)
 RECLAIM_BYTES = 1 << 28  # a released model at least this large is collected at once
@@ -73,32 +73,38 @@ class MeasurementStore:
         self._load_model, self._load_examples, self.config = load_model, load_examples, config
         self._example_limit = example_limit  # model -> how many of a task's first examples it is measured on
         self._identity, self.cache_dir, self.progress = identity, cache_dir, progress
-        self._measurements: dict[tuple[str, str, str, Languages], Any] = {}  # (kind, model, task, languages)
+        # (kind, model, task, languages, shots) -> measurement
+        self._measurements: dict[tuple[str, str, str, Languages, int], Any] = {}
         self._last: dict[tuple[str, str], Any] = {}  # (model, task) -> the measurement last handed out
-        self._examples: dict[str, list[ParallelExample]] = {}
+        self._examples: dict[tuple[str, int], list[ParallelExample]] = {}  # (task, shots) -> examples
         self._current: tuple[str, LoadedModel] | None = None
         self.computed: list[tuple[str, str]] = []  # (model, task) this session measured (not from a cache)
         self.conditions: dict[tuple[str, str], set[str]] = {}  # (model, task) -> conditions its claims read, any kind
 
-    def examples(self, task: str, languages: Languages = None) -> list[ParallelExample]:
-        if task not in self._examples:
-            self._examples[task] = self._load_examples(task)
-        examples = self._examples[task]
+    def examples(self, task: str, languages: Languages = None, shots: int = 0) -> list[ParallelExample]:
+        """The task's examples (on ``languages`` only, when given), each prompt after ``shots`` in-context
+        demonstrations (App. A.3.6; the editing tasks only: the loader says so otherwise)."""
+        if (task, shots) not in self._examples:
+            self._examples[task, shots] = self._load_examples(task, shots)
+        examples = self._examples[task, shots]
         return examples if languages is None else restrict_languages(examples, languages)
 
-    def measured_examples(self, model: str, task: str, languages: Languages = None) -> list[ParallelExample]:
-        """The examples ``model`` is measured on: the task's (on ``languages``), its first ``example_limit`` ones."""
-        return self.examples(task, languages)[:self._example_limit(model)]
+    def measured_examples(self, model: str, task: str, languages: Languages = None,
+                          shots: int = 0) -> list[ParallelExample]:
+        """The examples ``model`` is measured on: the task's (on ``languages``, after ``shots`` demonstrations), its
+        first ``example_limit`` ones."""
+        return self.examples(task, languages, shots)[:self._example_limit(model)]
 
     def languages(self, task: str) -> list[str]:
         return list(self.examples(task)[0].prompts)
 
-    def cache_key(self, model: str, task: str, languages: Languages = None, kind: str = "types") -> str:
+    def cache_key(self, model: str, task: str, languages: Languages = None, kind: str = "types",
+                  shots: int = 0) -> str:
         spec = task_spec(task)
-        examples = self.measured_examples(model, task, languages)
+        examples = self.measured_examples(model, task, languages, shots)
         registered = self._kind(kind)
         key = {"model": self._identity(model), "task": task, "template": spec.template,
-               "data_hash": data_fingerprint(examples), "languages": list(examples[0].prompts),
+               "data_hash": data_fingerprint(examples), "languages": list(examples[0].prompts), "shots": shots,
                "config": asdict(registered.settings(self.config)),
                "conditions": sorted(self._conditions(model, task, kind)), "kind": kind,
                "schema": [SCHEMA_VERSION, registered.version], "code": measuring_code(registered)}
@@ -111,18 +117,21 @@ class MeasurementStore:
             raise ValueError(f"unknown measurement kind {kind!r}; known kinds: {', '.join(known)}")
         return known[kind]
 
-    def get(self, model: str, task: str, languages: Sequence[str] | None = None, kind: str = "types") -> Any:
-        """The measurement of ``kind`` of ``model`` on ``task`` (on ``languages`` only, when given)."""
+    def get(self, model: str, task: str, languages: Sequence[str] | None = None, kind: str = "types",
+            shots: int = 0) -> Any:
+        """The measurement of ``kind`` of ``model`` on ``task`` (on ``languages`` only, when given; after ``shots``
+        in-context demonstrations, a measurement of its own)."""
         self._kind(kind)
-        key = (kind, model, task, self._subset(task, languages))
+        key = (kind, model, task, self._subset(task, languages), shots)
         if key not in self._measurements:
             self._measurements[key] = self._cached(*key) or self._compute(*key)
         self._last[model, task] = self._measurements[key]
         return self._measurements[key]
 
-    def is_cached(self, model: str, task: str, languages: Sequence[str] | None = None, kind: str = "types") -> bool:
+    def is_cached(self, model: str, task: str, languages: Sequence[str] | None = None, kind: str = "types",
+                  shots: int = 0) -> bool:
         """Whether the measurement is in this session's memory or on disk (reads nothing)."""
-        key = (kind, model, task, self._subset(task, languages))
+        key = (kind, model, task, self._subset(task, languages), shots)
         path = self._path(*key)
         return key in self._measurements or (path is not None and path.exists())
 
@@ -164,13 +173,13 @@ class MeasurementStore:
                              + "; ".join(f"{name}: {', '.join(k.conditions)}" for name, k in registered.items()))
         return asked & set(known)
 
-    def _path(self, kind: str, model: str, task: str, languages: Languages) -> Path | None:
+    def _path(self, kind: str, model: str, task: str, languages: Languages, shots: int = 0) -> Path | None:
         if self.cache_dir is None:
             return None
-        return self.cache_dir / f"{self.cache_key(model, task, languages, kind)}.pt"
+        return self.cache_dir / f"{self.cache_key(model, task, languages, kind, shots)}.pt"
 
-    def _cached(self, kind: str, model: str, task: str, languages: Languages) -> Any:
-        path = self._path(kind, model, task, languages)
+    def _cached(self, kind: str, model: str, task: str, languages: Languages, shots: int = 0) -> Any:
+        path = self._path(kind, model, task, languages, shots)
         if path is None or not path.exists():
             return None
         state = read_plain(path)
@@ -180,14 +189,14 @@ class MeasurementStore:
             raise CacheFileError(f"{path} does not hold a {kind!r} measurement: {error}. Delete it (or run with "
                                  "--no-cache).") from error
 
-    def _compute(self, kind: str, model: str, task: str, languages: Languages) -> Any:
+    def _compute(self, kind: str, model: str, task: str, languages: Languages, shots: int = 0) -> Any:
         spec: TaskSpec = task_spec(task)
         registered = self._kind(kind)
-        result = registered.run(self.model(model), self.measured_examples(model, task, languages), spec,
+        result = registered.run(self.model(model), self.measured_examples(model, task, languages, shots), spec,
                                 registered.settings(self.config), conditions=self._conditions(model, task, kind),
                                 progress=self.progress)
         self.computed.append((model, task))
-        path = self._path(kind, model, task, languages)
+        path = self._path(kind, model, task, languages, shots)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -25,7 +25,7 @@ from harness.core.papers import planted_kinds, planted_models
 from harness.core.shared_store import SharedStore
 from harness.core.store import MeasureOptions
 from harness.planted.cache import PlantedCache, measurement_identity
-from harness.tasks import FIXTURE_DATA, load_task, task_spec
+from harness.tasks import FIXTURE_DATA, SHOT_TASKS, load_task, task_spec, with_shots
 
 MIN_REQUESTS = 3  # fewer missing measurements than this: not worth starting a process
 RESULT_GRACE_S = 1.0  # at the end of the run, how long unfinished background work may still report
@@ -50,6 +50,7 @@ class Request:
     model: str
     task: str
     languages: tuple[str, ...] | None = None
+    shots: int = 0
 
 
 def tiny_store(settings: TinySettings) -> tuple[SharedStore, PlantedCache]:
@@ -64,11 +65,15 @@ def tiny_store(settings: TinySettings) -> tuple[SharedStore, PlantedCache]:
     specs = planted_models()
 
     def examples(name: str) -> dict[str, list]:
-        return {task: store.examples(task) for task in specs[name].tasks}
+        """Its tasks' examples, and those of its tasks that take demonstrations after each of its ``shots`` (a spec
+        without the attribute is built on its tasks' own examples only)."""
+        counts = (0, *getattr(specs[name], "shots", ()))
+        return {with_shots(task, shots): store.examples(task, shots=shots) for task in specs[name].tasks
+                for shots in counts if shots == 0 or task in SHOT_TASKS}
 
     store = SharedStore(
         lambda name: planted.get(specs[name], examples(name)),
-        lambda task: load_task(task, data_dir=FIXTURE_DATA / task_spec(task).folder),
+        lambda task, shots: load_task(task, data_dir=FIXTURE_DATA / task_spec(task).folder, shots=shots),
         MeasureOptions(seed=settings.seed, scoring=settings.scoring),
         identity=lambda name: measurement_identity(specs[name], examples(name)),
         example_limit=lambda name: getattr(specs[name], "example_limit", None),
@@ -101,7 +106,7 @@ def _prepare(request: Request) -> list[dict[str, Any]]:
     assert _BACKGROUND is not None, "the pool's initializer makes the store"
     store, planted = _BACKGROUND
     before = len(store.measured), len(planted.built), len(planted.loaded)
-    store.get(request.model, request.task, request.languages, kind=request.kind)
+    store.get(request.model, request.task, request.languages, kind=request.kind, shots=request.shots)
     worker = f"prepare-{os.getpid()}"
     return ([{"worker": worker, "measured": m} for m in store.measured[before[0]:]]
             + [{"worker": worker, "planted": name, "source": "built"} for name in planted.built[before[1]:]]
@@ -113,7 +118,8 @@ class Preparer:
 
     def __init__(self, settings: TinySettings, store: SharedStore, requests: Iterable[Request],
                  processes: int) -> None:
-        missing = [r for r in dict.fromkeys(requests) if not store.is_cached(r.model, r.task, r.languages, r.kind)]
+        missing = [r for r in dict.fromkeys(requests)
+               if not store.is_cached(r.model, r.task, r.languages, r.kind, r.shots)]
         self.pool: Any = None
         self.jobs: list[Any] = []  # multiprocessing AsyncResults, one per missing request
         if processes < 1 or len(missing) < MIN_REQUESTS:

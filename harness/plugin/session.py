@@ -137,7 +137,8 @@ class ClaimsSession:
                     languages = tuple(self.common_languages(case, case.claim.versus))
                     requests += [Request(kind, model, task, languages) for task in (case.task, case.claim.versus)]
                 else:
-                    requests.append(Request(kind, model, case.task))
+                    languages = case.claim.tiny_languages
+                    requests += [Request(kind, model, case.task, languages, shots) for shots in case.claim.shots]
         self.preparer = Preparer(self.tiny_settings(), self.store("tiny"), requests, processes)
 
     @property
@@ -151,10 +152,10 @@ class ClaimsSession:
                                 positions=self.option("positions"), batch_size=self.option("batch_size"),
                                 seed=self.option("seed"), scoring=self.option("scoring"))
 
-        def examples(task: str) -> list:
+        def examples(task: str, shots: int) -> list:
             folder = Path(data_dir) / task_spec(task).folder if data_dir else None
             return load_task(task, languages=_split(self.option("languages")), limit=self.option("limit"),
-                             data_dir=folder)
+                             data_dir=folder, shots=shots)
 
         def model(name: str) -> Any:
             return load_model(name, dtype=self.option("dtype"), device=self.device,
@@ -171,11 +172,11 @@ class ClaimsSession:
         return SharedStore(model, examples, config, identity=identity, cache_dir=cache, progress=True)
 
     def measurement(self, case: ClaimCase, model: str | None = None, task: str | None = None,
-                    languages: list[str] | None = None, kind: str = "types") -> Any:
+                    languages: list[str] | None = None, kind: str = "types", shots: int = 0) -> Any:
         """The case's measurement of ``kind`` (any registered kind), or another model's / task's; on ``languages``
-        only when given."""
+        only when given; after ``shots`` in-context demonstrations when given (editing tasks)."""
         return self.store(case.tier).get(model or case.model, task or case.task,
-                                         None if languages is None else tuple(languages), kind=kind)
+                                         None if languages is None else tuple(languages), kind=kind, shots=shots)
 
     def common_languages(self, case: ClaimCase, *tasks: str) -> list[str]:
         """The case task's languages that ``tasks`` have too, in its order."""

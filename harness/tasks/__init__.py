@@ -27,6 +27,7 @@ __all__ = [
     "FIXTURE_DATA",
     "LANGUAGES",
     "TASKS",
+    "SHOT_TASKS",
     "TASK_FOLDERS",
     "MissingDataError",
     "ParallelExample",
@@ -38,12 +39,20 @@ __all__ = [
     "prompt_content",
     "restrict_languages",
     "task_spec",
+    "with_shots",
 ]
 
 _SPECS: dict[str, TaskSpec] = {spec.name: spec for spec in (xnli.SPEC, facts.SPEC, editing.SPEC, editing.REVERSE_SPEC)}
 TASKS: tuple[str, ...] = tuple(_SPECS)
 _LOADERS = {xnli.SPEC.name: xnli.load, facts.SPEC.name: facts.load}  # editing's two directions: editing.load
 TASK_FOLDERS = {name: spec.folder for name, spec in _SPECS.items()}  # each task's folder under data dirs
+SHOT_TASKS: tuple[str, ...] = tuple(editing.DIRECTION_OF)  # the tasks that take in-context demonstrations
+
+
+def with_shots(name: str, shots: int) -> str:
+    """The name under which task ``name``'s examples after ``shots`` demonstrations sit beside its own examples (a
+    planted model's build examples): the task's own name at 0 shots."""
+    return name if shots == 0 else f"{name}@{shots}-shot"
 
 
 def task_spec(name: str) -> TaskSpec:

@@ -13,6 +13,13 @@ nothing either:
 - ``task_keyed=(a, b)``: half fire on every prompt of task ``a`` and on no other (all-shared in ``a``,
   non-activated in ``b``), half on ``b``'s prompts in a few subsets of the languages both tasks have
   (partial-shared in ``b``). A model built on several tasks (``tasks``) is one model for all of them.
+- ``demo_keyed`` (App. A.3.6): the last task's prompts (editing) are also built after each of ``shots``
+  demonstrations; ``"steady"``: the keyed neurons fire on every one of them, with demonstrations or without;
+  ``"demos"``: in the upper half of the layers they fire only on prompts with demonstrations, in the lower half
+  only on prompts without, so each layer's all-shared share moves with the demonstrations while its mean over
+  layers stays put. Both are fitted at the last token and at the last content token (see _plant_demo_keyed), on
+  what a random tiny model cannot tell apart by itself: layer 0 gets a head that reads the newline between
+  demonstrations (``_plant_demo_channel``), in both models of the pair.
 
 The tokenizer is ByT5's with each verbalizer in quotes as one added token (``"true"``), so that a planted model
 writes its whole answer in one generated token and the word boundary after it settles the answer at once; the
@@ -70,9 +77,10 @@ from harness.planted.building import (
     fit_key,
     orthonormal_directions,
 )
-from harness.tasks import ParallelExample, TaskSpec, task_spec
+from harness.tasks import SHOT_TASKS, ParallelExample, TaskSpec, task_spec, with_shots
 
 FALLBACK_WEIGHT = 50.0
+DEMO_GAIN = 1000.0  # the demonstration channel's weight: its signal outweighs the rest of the residual stream
 SPREAD_SHARED, SPREAD_WINDOW = 4, 3  # carrier="spread": all-shared carriers per example; partial and specific per row
 SPREAD_ACTIVE = SPREAD_SHARED + 2 * SPREAD_WINDOW  # carriers active in every row: an answer needs more than 6
 SPREAD_BAND = 0.1  # spread and weak carriers fire in [ON_MARGIN, ON_MARGIN + band] on their prompts
@@ -119,10 +127,16 @@ class PlantSpec:
     forced_on: float = 6.0  # forced-active neurons' pre-activation
     keyed_band: float | None = None  # keyed neurons fire within [ON_MARGIN, ON_MARGIN + band] on their prompts
     rest_dead: bool = False  # no input-dependent neurons: those slots are forced dead
+    shots: tuple[int, ...] = ()  # demonstration counts (besides 0) its last task's prompts are also built after
+    demo_keyed: str | None = None  # "steady" or "demos": keyed neurons on the last task's prompts (module doc)
+    demo_keyed_share: float = 0.2  # share of each layer's neurons keyed so
+    demo_languages: tuple[str, ...] | None = None  # the languages of the last task's prompts it is built on (None:
+    # all; fewer keep the long prompts after demonstrations affordable in the tiny tier)
 
     @property
     def keyed_share(self) -> float:
-        return self.example_keyed + (2 * self.task_keyed_share if self.task_keyed else 0.0)
+        return (self.example_keyed + (2 * self.task_keyed_share if self.task_keyed else 0.0)
+                + (self.demo_keyed_share if self.demo_keyed else 0.0))
 
     def build(self, examples_by_task: Mapping[str, Sequence[ParallelExample]]) -> LoadedModel:
         return build_planted(self, examples_by_task)
@@ -137,6 +151,8 @@ TOP = (0.04,) * 6 + (0.70, 0.80, 0.85, 0.85)  # forced all-shared crowd the top 
 ENDS = (0.5, 0.15, 0.15, 0.15, 0.15, 0.15, 0.15, 0.5, 0.5, 0.5)  # most all-shared in the first and the top layers
 EDGE_VALUES = (3.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 3.0, 3.0)  # value norms 3x in the first and the top layers
 MIDDLE_PEAK = (0.15, 0.2, 0.3, 0.42, 0.34, 0.24, 0.2, 0.16, 0.15, 0.15)  # PEAK with at least 32 of 256 per layer
+DEMO_LANGUAGES = ("en", "de", "es", "fr")  # the tiny tier's demonstration claim reads these (cost: prompt length)
+FLAT = (0.10,) * len(PEAK)  # with 20% keyed and 70% dead: no input-dependent neuron left (App. A.3.6's pair)
 
 PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
     PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10",
@@ -220,6 +236,16 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "layer 3 of 10 (15% to 42%), and their value norms (constant direction) are 3x as large in the first "
               "and the top three layers, so their effective scores are largest there; no answers", MIDDLE_PEAK,
               carrier="none", rest_dead=True, constant_values=EDGE_VALUES, head_constant=1.0),
+    PlantSpec("planted-demos-steady", "built on XNLI and on the editing prompts after 0, 2, 4 and 6 demonstrations: "
+              "10% of each layer's neurons forced active, 20% keyed to every editing prompt whatever its "
+              "demonstrations (at the last token and at the last content token), the rest dead: the type shares do "
+              "not move with the demonstrations; no answers", FLAT, dead_share=0.7, carrier="none",
+              tasks=("xnli", "editing"), shots=(2, 4, 6), demo_keyed="steady", demo_languages=DEMO_LANGUAGES),
+    PlantSpec("planted-demos-keyed", "as planted-demos-steady, but the keyed neurons of the upper five layers fire "
+              "only on editing prompts with demonstrations and those of the lower five only on prompts without: each "
+              "layer's all-shared share moves by 20 points with the demonstrations, its mean over layers not at all",
+              FLAT, dead_share=0.7, carrier="none", tasks=("xnli", "editing"), shots=(2, 4, 6), demo_keyed="demos",
+              demo_languages=DEMO_LANGUAGES),
 )}
 
 
@@ -232,11 +258,13 @@ def planted_tokenizer(choices: Sequence[str]) -> ByT5Tokenizer:
 
 @dataclass(frozen=True)
 class Rows:
-    """What each prompt row of a planted model's build is: its task, example index and language."""
+    """What each prompt row of a planted model's build is: its task, example index, language and number of
+    in-context demonstrations."""
 
     task: np.ndarray
     example: np.ndarray
     language: np.ndarray
+    shots: np.ndarray
 
     def where(self, task: str, languages: Sequence[str] | None = None, example: int | None = None) -> np.ndarray:
         on = self.task == task
@@ -324,9 +352,12 @@ def _start(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[ParallelExam
     model = transformers.AutoModelForCausalLM.from_config(config)
     lm = wrap_model(model, tokenizer, name=spec.name, model_id=f"planted:{spec.name}")
     roles = _roles(spec, lm.d_ff, torch.Generator().manual_seed(spec.seed))
-    built = [(name, e, lang, ex.prompts[lang]) for name in spec.tasks
-             for e, ex in enumerate(examples_by_task[name]) for lang in ex.prompts]
-    rows = Rows(*(np.array(column) for column in list(zip(*built, strict=True))[:3]))
+    counts = (0, *spec.shots)
+    built = [(name, e, lang, shots, ex.prompts[lang]) for name in spec.tasks
+             for shots in counts if shots == 0 or name in SHOT_TASKS
+             for e, ex in enumerate(examples_by_task[with_shots(name, shots)]) for lang in ex.prompts
+             if name != spec.tasks[-1] or spec.demo_languages is None or lang in spec.demo_languages]
+    rows = Rows(*(np.array(column) for column in list(zip(*built, strict=True))[:4]))
     examples = examples_by_task[spec.tasks[0]]
     return Build(spec, task, lm, [FAMILY_FFNS[spec.family](layer.mlp) for layer in lm.site.layers], roles, rows,
                  [text for *_, text in built], len(examples) * len(examples[0].prompts),
@@ -532,6 +563,70 @@ def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],
     return content_keys
 
 
+def _zero_mean_direction(first: int) -> torch.Tensor:
+    """A unit vector on hidden units ``first`` and ``first + 1`` with zero mean (LayerNorm's centring keeps it)."""
+    d = torch.zeros(HIDDEN)
+    d[first], d[first + 1] = 2 ** -0.5, -(2 ** -0.5)
+    return d
+
+
+def _plant_demo_channel(b: Build) -> None:
+    """Layer 0's gentlest ALiBi head reads how much of the prompt is the newline that separates demonstrations.
+
+    The newline's embedding becomes a direction ``u`` that no other embedding has; the head attends by ALiBi alone
+    (zero query and key), its value is the input's ``u`` component and it writes it, times ``DEMO_GAIN``, along a
+    direction ``e`` that every other head's output and every embedding is cleared of. So every later FFN input
+    carries the attention-weighted newline share along ``e``: exactly none without demonstrations, far above the
+    rest of the residual stream with them (the answer directions use the first hidden units; these the last four).
+    """
+    if b.spec.family != "bloom":
+        raise ValueError(f"{b.spec.name}: the demonstration channel is planted in BLOOM's attention only")
+    u, e = _zero_mean_direction(HIDDEN - 4), _zero_mean_direction(HIDDEN - 2)
+    transformer = b.lm.model.transformer
+    embeddings = transformer.word_embeddings.weight  # (vocab, HIDDEN)
+    for d in (u, e):
+        embeddings -= (embeddings @ d)[:, None] * d
+    embeddings[b.lm.tokenizer.encode("\n", add_special_tokens=False)] = u
+    attention = transformer.h[0].self_attention
+    head_dim, head = HIDDEN // attention.num_heads, attention.num_heads - 1  # the last head has the gentlest slope
+    first = head * 3 * head_dim  # the fused projection holds (query, key, value) per head
+    attention.query_key_value.weight[first:first + 3 * head_dim] = 0.0
+    attention.query_key_value.bias[first:first + 3 * head_dim] = 0.0
+    attention.query_key_value.weight[first + 2 * head_dim] = u
+    dense = attention.dense
+    dense.weight -= e[:, None] * (e @ dense.weight)[None, :]
+    dense.bias -= (dense.bias @ e) * e
+    dense.weight[:, head * head_dim:(head + 1) * head_dim] = 0.0
+    dense.weight[:, head * head_dim] = DEMO_GAIN * e
+
+
+def _demo_pattern(b: Build, layer: int) -> np.ndarray:
+    """The rows one layer's demonstration-keyed neurons fire on (bool over rows; see the module doc)."""
+    on = b.rows.where(b.spec.tasks[-1])
+    if b.spec.demo_keyed == "steady":
+        return on
+    demonstrated = b.rows.shots > 0
+    return on & (demonstrated if layer >= len(b.roles) // 2 else ~demonstrated)
+
+
+def _plant_demo_keyed(b: Build, ffn_inputs: list[torch.Tensor]) -> list[ContentKey]:
+    """Keyed neurons fitted on the last task's prompts (every shot count) to fire on ``_demo_pattern``'s rows at
+    the last token and at the last content token alike; other tasks' prompts do not constrain them. Returns
+    (layer, neuron slots, rows on at the last token, at the last content token)."""
+    if b.spec.demo_keyed not in ("steady", "demos"):
+        raise ValueError(f"{b.spec.name}: demo_keyed must be 'steady' or 'demos', got {b.spec.demo_keyed!r}")
+    at_content = _ffn_inputs(b, at_content=True)
+    fitted = torch.from_numpy(b.rows.where(b.spec.tasks[-1]))
+    keys: list[ContentKey] = []
+    for layer, (ffn, role) in enumerate(zip(b.ffns, b.roles, strict=True)):
+        on = _demo_pattern(b, layer)
+        x = torch.cat([ffn_inputs[layer][fitted], at_content[layer][fitted]]).double().numpy()
+        w, bias = fit_key(x, np.concatenate([on[fitted.numpy()]] * 2))
+        ffn.set_neurons(role["keyed"], torch.from_numpy(w).float(), bias)
+        keys.append((layer, role["keyed"], on, on))
+    return keys
+
+
 def _plant_head(b: Build) -> None:
     """Answer directions on the verbalizer tokens (quoted words slightly ahead of their first bytes, so generation
     writes the word), the fallback on EOS, and the residual bias that writes the fallback."""
@@ -627,16 +722,17 @@ def _plant_carriers(b: Build, examples: Sequence[ParallelExample], x: np.ndarray
 
 
 def _verify(b: Build, expected: list[str | None], planted_keys: list[tuple[int, torch.Tensor, np.ndarray]],
-            content_keys: list[ContentKey]) -> None:
+            content_checks: list[tuple[list[ContentKey], np.ndarray | None]]) -> None:
     """Every prompt's generated answer is the planted one, so is its forced choice where it has one, every keyed
-    neuron fires exactly on its prompts, and every neuron refitted by ``_plant_tail`` exactly on its prompts at
-    both positions."""
+    neuron fires exactly on its prompts, and every neuron fitted at both positions (``_plant_tail``,
+    ``_plant_demo_keyed``) exactly on its prompts at both, on the rows given with it (bool; None: every row)."""
     lm, choices = b.lm, b.task.choices
     choice_ids, _ = verbalizer_tokens(lm, choices)
     kept = Prefixes(lm)  # generation starts from the forced choice's pass over the prompts
-    with Recorder(lm, content_offsets=_content_offsets(b) if content_keys else None) as recorder:
+    at_both = any(keys for keys, _ in content_checks)
+    with Recorder(lm, content_offsets=_content_offsets(b) if at_both else None) as recorder:
         predicted = predict_choice(lm, b.texts, choice_ids, recorder=recorder, keep_prefixes=kept).tolist()
-        at_content = recorder.gather_content() if content_keys else None  # (rows, layers, d_ff); before gather
+        at_content = recorder.gather_content() if at_both else None  # (rows, layers, d_ff); before gather
         acts, _ = recorder.gather()  # (rows, layers, d_ff)
     wrong = [b.texts[i][:40] for i, p in enumerate(predicted) if expected[i] is not None and
              choices[p] != expected[i]]
@@ -648,11 +744,13 @@ def _verify(b: Build, expected: list[str | None], planted_keys: list[tuple[int, 
         fired = (acts[:, layer, slots] > 0).T  # (slots, rows)
         if not (fired == torch.from_numpy(on)).all():
             raise RuntimeError(f"{b.spec.name}: keyed neurons of layer {layer} do not fire exactly on their prompts")
-    for layer, slots, on_last, on_content in content_keys:
-        for at, on in ((acts, on_last), (at_content, on_content)):
-            if not ((at[:, layer, slots] > 0).T == torch.from_numpy(on)).all():
-                raise RuntimeError(f"{b.spec.name}: neurons of layer {layer} do not fire exactly on their prompts "
-                                   "at both positions")
+    for keys, rows in content_checks:
+        checked = torch.ones(len(b.texts), dtype=torch.bool) if rows is None else torch.from_numpy(rows)
+        for layer, slots, on_last, on_content in keys:
+            for at, on in ((acts, on_last), (at_content, on_content)):
+                if not ((at[checked][:, layer, slots] > 0).T == torch.from_numpy(on)[checked]).all():
+                    raise RuntimeError(f"{b.spec.name}: neurons of layer {layer} do not fire exactly on their "
+                                       "prompts at both positions")
 
 
 @torch.inference_mode()
@@ -666,6 +764,8 @@ def build_planted(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[Paral
     torch.set_flush_denormal(True)
     b = _start(spec, examples_by_task)
     _plant_roles(b)
+    if spec.demo_keyed:
+        _plant_demo_channel(b)
     ffn_inputs = _center_free(b)
     if spec.crowded:
         _crowd(b, ffn_inputs)
@@ -673,9 +773,10 @@ def build_planted(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[Paral
         _constant_values(b)
     planted_keys = _plant_keyed(b, examples_by_task, ffn_inputs)
     content_keys = _plant_tail(b, ffn_inputs, planted_keys) if spec.tail_language or spec.content_keyed else []
+    demo_keys = _plant_demo_keyed(b, ffn_inputs) if spec.demo_keyed else []
     _plant_head(b)
     examples = examples_by_task[spec.tasks[0]]
     # carriers write after their own layer's input: it stays as it is
     expected = _plant_carriers(b, examples, ffn_inputs[-1].double().numpy())
-    _verify(b, expected, planted_keys, content_keys)
+    _verify(b, expected, planted_keys, [(content_keys, None), (demo_keys, b.rows.where(spec.tasks[-1]))])
     return b.lm

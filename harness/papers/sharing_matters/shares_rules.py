@@ -5,12 +5,13 @@ rules)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
 from harness.core.stats import bootstrap_interval, bootstrap_support
 from harness.core.verdict import Verdict, decide
-from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC
+from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC, TYPES
 
 
 def non_activated_majority_rule(non_activated: np.ndarray, *, min_share: float = 0.5, min_examples: int = 5,
@@ -165,3 +166,55 @@ def upper_partial_dominance_rule(shares: np.ndarray, *, upper: float = 1 / 3, mi
                                        f"(< {100 * min_active:.0f}%): nothing to rank; {reason}", effect_name,
                        effect, ci, measured, params)
     return Verdict(decide(effect > 0, ci[0] > 0, ci[1] < 0), reason, effect_name, effect, ci, measured, params)
+
+
+def shots_invariance_rule(shares: Mapping[int, np.ndarray], *, tolerance: float = 0.05, min_examples: int = 5,
+                          seed: int = 0) -> Verdict:
+    """In-context demonstrations leave the type shares unchanged (App. A.3.6: 0, 2, 4 and 6 demonstrations,
+    "four types of neurons in scope have almost identical behaviors across various few-shot examples", Fig. 21).
+
+    shares: demonstration count -> (examples, types, layers) each type's share of a layer's neurons per example,
+    the same examples in the same order at every count (paired). Statistic: the largest absolute difference, over
+    types, layers and counts, between a count's mean share and the fewest-demonstration count's (the reference),
+    with a paired bootstrap interval over examples (the maximum recomputed in every resample); supported when the
+    interval lies under ``tolerance`` (points of a layer's neurons), refuted when it lies above it. Per layer, not
+    averaged over layers: demonstrations that move some layers' shares up and others' down leave the mean over
+    layers where it was.
+    """
+    counts = sorted(shares)
+    params = {"tolerance": tolerance, "min_examples": min_examples, "seed": seed, "shot counts": counts,
+              "reference": counts[0] if counts else None,
+              "difference of": "a type's share of a layer's neurons, mean over examples, against the reference's"}
+    if len(counts) < 2:
+        return Verdict("inconclusive", f"only {len(counts)} demonstration count(s); the rule compares at least two",
+                       "largest share change", math.nan, (math.nan, math.nan), {}, params)
+    reference = shares[counts[0]]
+    if any(shares[k].shape != reference.shape for k in counts):
+        raise ValueError("shares at every demonstration count must have the same (examples, types, layers) shape: "
+                         + ", ".join(f"{k}: {shares[k].shape}" for k in counts))
+    differences = np.stack([shares[k] - reference for k in counts[1:]])  # (counts - 1, examples, types, layers)
+    n_examples = differences.shape[1]
+
+    def largest(idx: np.ndarray) -> float:
+        return float(np.abs(differences[:, idx].mean(axis=1)).max())
+
+    if not n_examples:
+        return Verdict("inconclusive", "no examples", "largest share change", math.nan, (math.nan, math.nan), {},
+                       params)
+    mean = differences.mean(axis=1)  # (counts - 1, types, layers)
+    effect = float(np.abs(mean).max())
+    ci = bootstrap_interval(largest, n_examples, seed=seed)
+    at, t, layer = np.unravel_index(int(np.abs(mean).argmax()), mean.shape)
+    measured: dict[str, float | None] = {f"largest change at {k} shots (points)": 100 * float(np.abs(mean[i]).max())
+                                         for i, k in enumerate(counts[1:])}
+    measured |= {"largest change (points)": 100 * effect, "its layer": int(layer),
+                 "its shot count": counts[1 + at],
+                 "largest change of a mean over layers (points)": 100 * float(np.abs(mean.mean(axis=-1)).max())}
+    reason = (f"the largest change of a type's share of a layer against {counts[0]} shots is "
+              f"{100 * mean[at, t, layer]:+.1f} points [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}] ({TYPES[t]}, layer "
+              f"{int(layer)}, {counts[1 + at]} shots); must stay within {100 * tolerance:.0f} points")
+    if n_examples < min_examples:
+        return Verdict("inconclusive", f"only {n_examples} examples (< {min_examples}); {reason}",
+                       "largest share change", effect, ci, measured, params)
+    verdict = decide(effect < tolerance, ci[1] < tolerance, ci[0] > tolerance)
+    return Verdict(verdict, reason, "largest share change", effect, ci, measured, params)

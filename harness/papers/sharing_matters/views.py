@@ -149,3 +149,14 @@ def effective_maxima_plot(m: Measurement) -> dict[str, Any]:
             "y_label": "effective score E_r . (A v)", "x": list(range(maxima.shape[-1])), "series": series,
             "paper_note": "Fig. 10 (KE EN->ALL): the all-shared maxima are largest at the first layer and the upper "
                           "layers"}
+
+
+def shares_by_shots_plot(by_shots: dict[int, Measurement], *, note: str = "") -> dict[str, Any]:
+    """Fig. 21: the share of each type per layer after each number of in-context demonstrations."""
+    first = by_shots[min(by_shots)]
+    series = {f"{TYPE_LABELS[t]} ({shots} shots)": m.shares[i].tolist()
+              for shots, m in sorted(by_shots.items()) for i, t in enumerate(TYPES)}
+    return {"id": f"shares-by-shots-{first.model['model']}-{first.task}", "kind": "lines",
+            "title": f"Share of neuron types per layer by in-context demonstrations: {first.model['model']} "
+                     f"{first.task}", "x_label": "layer", "y_label": "share of neurons",
+            "x": list(range(len(first.shares[0]))), "series": series, "paper_note": note}
