@@ -76,11 +76,22 @@ def longest_first(lengths: Sequence[int]) -> list[int]:
     return sorted(range(len(lengths)), key=lambda i: -lengths[i])
 
 
-def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
-    """Indices grouped into batches of similar length (longest first), so padding stays small."""
+def length_sorted_batches(lengths: Sequence[int], batch_size: int,
+                          attention_cells: int | None = None) -> Iterator[list[int]]:
+    """Indices grouped into batches of similar length (longest first), so padding stays small; with
+    ``attention_cells``, a batch also stops before rows x its longest length squared (one head's attention
+    scores) exceeds it, so long prompts go in small batches."""
     order = longest_first(lengths)
-    for start in range(0, len(order), batch_size):
-        yield order[start:start + batch_size]
+    batch: list[int] = []
+    for index in order:
+        longest = lengths[batch[0]] if batch else lengths[index]
+        if batch and (len(batch) == batch_size or
+                      attention_cells is not None and (len(batch) + 1) * longest ** 2 > attention_cells):
+            yield batch
+            batch = []
+        batch.append(index)
+    if batch:
+        yield batch
 
 
 def is_out_of_memory(error: BaseException) -> bool:

@@ -80,6 +80,7 @@ from harness.planted.building import (
 from harness.tasks import SHOT_TASKS, ParallelExample, TaskSpec, task_spec, with_shots
 
 FALLBACK_WEIGHT = 50.0
+BUILD_ATTENTION_CELLS = 32 * 256 ** 2  # build passes: 32 prompts of 256 tokens, fewer when longer
 DEMO_GAIN = 1000.0  # the demonstration channel's weight: its signal outweighs the rest of the residual stream
 SPREAD_SHARED, SPREAD_WINDOW = 4, 3  # carrier="spread": all-shared carriers per example; partial and specific per row
 SPREAD_ACTIVE = SPREAD_SHARED + 2 * SPREAD_WINDOW  # carriers active in every row: an answer needs more than 6
@@ -130,6 +131,7 @@ class PlantSpec:
     shots: tuple[int, ...] = ()  # demonstration counts (besides 0) its last task's prompts are also built after
     demo_keyed: str | None = None  # "steady" or "demos": keyed neurons on the last task's prompts (module doc)
     demo_keyed_share: float = 0.2  # share of each layer's neurons keyed so
+    example_limit: int | None = None  # built and measured on each task's first examples only (None: all)
     demo_languages: tuple[str, ...] | None = None  # the languages of the last task's prompts it is built on (None:
     # all; fewer keep the long prompts after demonstrations affordable in the tiny tier)
 
@@ -151,7 +153,8 @@ TOP = (0.04,) * 6 + (0.70, 0.80, 0.85, 0.85)  # forced all-shared crowd the top 
 ENDS = (0.5, 0.15, 0.15, 0.15, 0.15, 0.15, 0.15, 0.5, 0.5, 0.5)  # most all-shared in the first and the top layers
 EDGE_VALUES = (3.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 3.0, 3.0)  # value norms 3x in the first and the top layers
 MIDDLE_PEAK = (0.15, 0.2, 0.3, 0.42, 0.34, 0.24, 0.2, 0.16, 0.15, 0.15)  # PEAK with at least 32 of 256 per layer
-DEMO_LANGUAGES = ("en", "de", "es", "fr")  # the tiny tier's demonstration claim reads these (cost: prompt length)
+DEMO_LANGUAGES = ("en", "de", "fr")  # the tiny tier's demonstration claim reads these (cost: prompt length)
+DEMO_EXAMPLES = 6  # and this many examples: a prompt after six demonstrations is seven blocks long
 FLAT = (0.10,) * len(PEAK)  # with 20% keyed and 70% dead: no input-dependent neuron left (App. A.3.6's pair)
 
 PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
@@ -240,12 +243,13 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "10% of each layer's neurons forced active, 20% keyed to every editing prompt whatever its "
               "demonstrations (at the last token and at the last content token), the rest dead: the type shares do "
               "not move with the demonstrations; no answers", FLAT, dead_share=0.7, carrier="none",
-              tasks=("xnli", "editing"), shots=(2, 4, 6), demo_keyed="steady", demo_languages=DEMO_LANGUAGES),
+              tasks=("xnli", "editing"), shots=(2, 4, 6), demo_keyed="steady", demo_languages=DEMO_LANGUAGES,
+              example_limit=DEMO_EXAMPLES),
     PlantSpec("planted-demos-keyed", "as planted-demos-steady, but the keyed neurons of the upper five layers fire "
               "only on editing prompts with demonstrations and those of the lower five only on prompts without: each "
               "layer's all-shared share moves by 20 points with the demonstrations, its mean over layers not at all",
               FLAT, dead_share=0.7, carrier="none", tasks=("xnli", "editing"), shots=(2, 4, 6), demo_keyed="demos",
-              demo_languages=DEMO_LANGUAGES),
+              demo_languages=DEMO_LANGUAGES, example_limit=DEMO_EXAMPLES),
 )}
 
 
@@ -507,7 +511,7 @@ def _ffn_inputs(b: Build, *, at_content: bool = False) -> list[torch.Tensor]:
 
     hooks = [layer.mlp.register_forward_pre_hook(lambda m, args, i=i: keep(m, args, i))
              for i, layer in enumerate(b.lm.site.layers)]
-    for batch in length_sorted_batches(token_lengths(b.lm, b.texts), 32):
+    for batch in length_sorted_batches(token_lengths(b.lm, b.texts), 32, attention_cells=BUILD_ATTENTION_CELLS):
         rows[:] = batch
         b.lm.model(**encode(b.lm, [b.texts[i] for i in batch]))
     for hook in hooks:
@@ -762,6 +766,7 @@ def build_planted(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[Paral
     # silu's tail gives denormal floats far below the off margin; they make CPU matmuls many times slower.
     # Flushing them to zero (process-wide, CPU only) changes no planted answer.
     torch.set_flush_denormal(True)
+    examples_by_task = {name: list(examples)[:spec.example_limit] for name, examples in examples_by_task.items()}
     b = _start(spec, examples_by_task)
     _plant_roles(b)
     if spec.demo_keyed:
