@@ -3,6 +3,8 @@ ones is never handed out."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,13 @@ import torch
 from harness.papers.sharing_matters import planted
 from harness.papers.sharing_matters.planted import PLANTED
 from harness.tasks import FIXTURE_DATA, load_task
+
+
+@pytest.fixture(autouse=True)
+def _denormals_restored() -> Iterator[None]:
+    """A build flushes denormals process-wide; the rest of the suite (hypothesis's floats) needs them back."""
+    yield
+    torch.set_flush_denormal(False)
 
 
 @pytest.fixture(scope="module")
