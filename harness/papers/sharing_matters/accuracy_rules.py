@@ -169,7 +169,8 @@ def conversion_rule(base: np.ndarray, converted: np.ndarray, control: np.ndarray
                     min_correct: int = 5, min_wrong: int = 5, seed: int = 0) -> Verdict:
     """Converting specific and partial-shared neurons to all-shared raises accuracy in most languages (§6.3,
     Table 3), through the neurons it converts: raising as many random non-activated neurons the same way (our
-    control) recovers less than ``max_control_share`` of its gain.
+    control) recovers less than ``max_control_share`` of its gain. Table 3's rows of one type (either alone) are
+    judged by the same rule, on that type's conversion and its own control.
 
     base, converted (examples, langs) bool; control (examples, langs) share of the control's seeds correct.
     Intervals are over examples (each keeps its languages): of the mean change over languages, and of the control's
