@@ -25,13 +25,13 @@ writes the fallback (EOS: no answer) that wins when no carrier fires:
 - ``carrier="specific"``: one carrier per prompt (a specific neuron);
 - ``carrier="spread"``: every row has 9 or 11 carriers active, all firing in a narrow band and writing the same
   small weight: 3 or 5 all-shared (``spread_shared``, example by example), 3 partial-shared, 3 specific (see
-  ``_spread_carriers``); an answer needs 7 of them, so
-  the damage of a deactivation follows the number of active neurons it removes, not their type;
-- ``specific_gaps``: the next that many examples' carriers fire in one language only (specific there), so their
-  other prompts fall back to no answer and converting the specific neurons restores them;
+  ``_spread_carriers``); an answer needs 7 of them, so the damage of a deactivation follows the number of active
+  neurons it removes, not their type;
 - ``gaps``: that many examples' carriers stay off in two languages (so they are partial-shared, those
   prompts fall back to no answer, and converting the carrier to active at epsilon restores them when
   ``alpha * epsilon`` beats the fallback);
+- ``specific_gaps``: the next that many examples' carriers fire in one language only (specific there), so their
+  other prompts fall back to no answer and converting the specific neurons restores them;
 - ``weak_carrier``: a second, all-shared carrier per example writing its gold weakly (below the fallback), and
   ``suppressors``: every other last-layer neuron's value vector also writes against the fallback, so that raising
   almost any inactive neuron to epsilon lets the weak gold through.
