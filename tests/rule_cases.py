@@ -10,7 +10,7 @@ import numpy as np
 
 from harness.core.verdict import Verdict
 from harness.papers.kojima.rules import beats_shuffled_labels_rule, layers_each_language_rule
-from harness.papers.sharing_matters.accuracy_rules import ablation_rule, conversion_rule
+from harness.papers.sharing_matters.accuracy_rules import ablation_rule, conversion_rule, type_ablation_rule
 from harness.papers.sharing_matters.attribution_rules import contribution_rule, effective_span_rule
 from harness.papers.sharing_matters.contribution_rules import (
     average_contribution_rule,
@@ -390,6 +390,29 @@ def _shots() -> dict[str, Callable[[], Verdict]]:
     }
 
 
+def _type_ablation() -> dict[str, Callable[[], Verdict]]:
+    base = _rng(17).random((40, 5)) < 0.7
+    base[:10] = True
+    ablated = base.copy()
+    ablated[:10] = False  # the type's deactivation loses 10 examples in every language
+    none = np.zeros_like(base)
+
+    def rule(control: np.ndarray, all_shared: np.ndarray = none, ablated: np.ndarray = ablated, **kwargs: object):
+        return lambda: type_ablation_rule(base, ablated, control, all_shared, **{"type_name": "specific",
+                                                                                "chance": 0.3, **kwargs})
+
+    return {
+        "supported": rule(base.astype(float)),
+        "refuted by the control": rule(ablated.astype(float)),
+        "refuted, no drop": rule(base.astype(float), ablated=base.copy(), type_name="partial_shared"),
+        "refuted, as much as all-shared": rule(base.astype(float), all_shared=ablated.copy()),
+        "inconclusive, at chance": rule(base.astype(float), chance=0.75),
+        "inconclusive, not significant": rule(np.where(np.arange(40)[:, None] < 5, 0.0, base)),  # costs half
+        "other limits": rule(np.where(ablated != base, 0.7, base), min_language_share=1.0, max_control_share=0.4,
+                             alpha=0.01, min_correct=6, seed=7),
+    }
+
+
 CASES: dict[str, Callable[[], Verdict]] = {
     f"{rule} / {name}": case for rule, cases in (
         ("ablation", _ablation()), ("conversion", _conversion()), ("contribution", _contribution()),
@@ -400,5 +423,5 @@ CASES: dict[str, Callable[[], Verdict]] = {
         ("kojima each language", _kojima_each_language()), ("kojima shuffled null", _kojima_null()),
         ("average contribution", _average_contribution()), ("correct output", _correct_output()),
         ("effective layers", _effective_layers()),
-        ("demonstrations", _shots()))
+        ("demonstrations", _shots()), ("type ablation", _type_ablation()))
     for name, case in cases.items()}

@@ -21,10 +21,14 @@ from claims.sharing_matters.test_ift_raises_all_shared import verdict_for as ift
 from harness.core.capture import Recorder
 from harness.core.models import LoadedModel
 from harness.core.scoring import first_verbalizer, generate, verbalizer_budget
+from harness.papers.sharing_matters.accuracy_rules import conversion_rule, type_ablation_rule
 from harness.papers.sharing_matters.measurement import MeasureConfig, Measurement, measure
 from harness.papers.sharing_matters.neurons import ALL, PARTIAL, SPECIFIC, type_codes
 from harness.papers.sharing_matters.planted import PLANTED, build_planted
 from harness.papers.sharing_matters.rules import language_consistency_rule
+from harness.papers.sharing_matters.type_rows import ablation_conditions, conversion_conditions
+from harness.papers.sharing_matters.type_rows import ablation_verdict as type_ablation_verdict
+from harness.papers.sharing_matters.type_rows import conversion_verdict as type_conversion_verdict
 from harness.tasks import FIXTURE_DATA, load_task, task_spec
 from tests import rules_before
 
@@ -143,3 +147,50 @@ def test_all_shared_neurons_that_are_merely_always_active_fool_the_paper_reading
     layers = effective_layers_verdict(m)
     assert layers.measured["ends over middle (paper's maxima)"] > layers.params["min_ratio"]
     assert layers.verdict == "refuted"
+
+
+# --- Table 2's and 3's rows of one type: no rule came before them, so each is shown fooled without its control ---
+
+TYPES = ("specific", "partial_shared")
+ONE_TYPE_ABLATION = tuple(dict.fromkeys(c for t in TYPES for c in ablation_conditions(t)))
+
+
+def _without_control(m: Measurement, type_name: str, control: np.ndarray | None = None) -> str:
+    """The one-type deactivation rule's verdict with ``control``'s outcomes in place of its own (None: a control
+    that costs nothing, i.e. the rule without its control)."""
+    base = m.correct["baseline"].numpy()
+    return type_ablation_rule(base, m.correct[type_name].numpy(), base.astype(float) if control is None else control,
+                              m.correct["all_shared"].numpy(), type_name=type_name,
+                              chance=float(m.chance.mean())).verdict
+
+
+@pytest.mark.parametrize("type_name", TYPES)
+def test_a_drop_any_as_many_active_neurons_cause_fools_the_one_type_rule_without_its_control(type_name: str) -> None:
+    """planted-spread: deactivating the 3 specific (or partial-shared) carriers of a row loses the examples with 3
+    all-shared carriers, less than deactivating all-shared loses, exactly as 3 random active neurons of the other
+    types do."""
+    m = _measured("planted-spread", ONE_TYPE_ABLATION)
+    assert _without_control(m, type_name) == "supported"
+    assert type_ablation_verdict(m, type_name).verdict == "refuted"
+
+
+@pytest.mark.parametrize("type_name", TYPES)
+def test_the_all_shared_sized_control_is_the_wrong_size_for_one_type(type_name: str) -> None:
+    """planted-perturbed: as many random active neurons as the all-shared ones take the gapped carriers themselves
+    (the only active neurons of other types beside the weak carrier), so that control would refute a drop that its
+    own control, sized to the type, leaves standing."""
+    m = _measured("planted-perturbed", (*ONE_TYPE_ABLATION, "random"))
+    assert _without_control(m, type_name, m.outcome("random").numpy()) == "refuted"
+    assert type_ablation_verdict(m, type_name).verdict == "supported"
+
+
+@pytest.mark.parametrize("type_name", TYPES)
+def test_a_generic_perturbation_fools_the_one_type_conversion_rule_without_its_control(type_name: str) -> None:
+    """planted-perturbed: raising almost any inactive neuron restores the gapped answers, as converting the
+    specific (or partial-shared) neurons does."""
+    m = _measured("planted-perturbed", tuple(c for t in TYPES for c in conversion_conditions(t)))
+    base = m.correct["baseline"].numpy()
+    converted = m.correct[conversion_conditions(type_name)[0]].numpy()
+    assert conversion_rule(base, converted, base.astype(float), chance=float(m.chance.mean()),
+                           min_language_share=0.5).verdict == "supported"
+    assert type_conversion_verdict(m, type_name).verdict == "refuted"

@@ -9,10 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.papers.sharing_matters.conditions import (
+    FAMILIES,
     RowState,
     condition_mask,
     draw_count,
     draw_weight,
+    random_scores,
     shortfall,
 )
 from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC, type_codes
@@ -128,3 +130,46 @@ def test_matched_control_needs_value_vectors() -> None:
         assert "down_proj_input" in str(error)
     else:
         raise AssertionError("the matched control ran without |A| ||v||")
+
+
+def _lowest_scored(members: list[int], scores: torch.Tensor, k: int) -> set[int]:
+    return set(sorted(members, key=lambda i: float(scores[i]))[:k])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000))
+def test_one_type_conditions_equal_a_loop_over_rows_and_layers(seed: int) -> None:
+    """Table 2's and 3's rows of one type, rebuilt neuron by neuron: conversion raises the type's neurons inactive
+    in the row; its control raises as many non-activated ones; the deactivation control takes as many of the row's
+    active neurons of the other types as the type has active (all of them when fewer), the lowest-scored first."""
+    state = _state(seed)
+    rows, layers, d_ff = state.codes.shape
+    scores = random_scores(state.codes.shape, _generators(rows), state.codes.device)  # what the controls draw with
+    for type_name, code in (("specific", SPECIFIC), ("partial_shared", PARTIAL)):
+        converted = condition_mask(f"convert_{type_name}", state, [])
+        convert_control = condition_mask(f"convert_random_{type_name}/0", state, _generators(rows))
+        control = condition_mask(f"random_{type_name}/0", state, _generators(rows))
+        short = {name: torch.zeros(rows, dtype=torch.float64) for name in ("convert", "random")}
+        for r in range(rows):
+            for layer in range(layers):
+                codes, active = state.codes[r, layer].tolist(), state.active[r, layer].tolist()
+                raised = {i for i in range(d_ff) if codes[i] == code and not active[i]}
+                assert set(converted[r, layer].nonzero().flatten().tolist()) == raised
+                non_activated = [i for i in range(d_ff) if codes[i] == NON]
+                assert set(convert_control[r, layer].nonzero().flatten().tolist()) == _lowest_scored(
+                    non_activated, scores[r, layer], len(raised))
+                others = [i for i in range(d_ff) if active[i] and codes[i] != code]
+                target = sum(1 for i in range(d_ff) if active[i] and codes[i] == code)
+                assert set(control[r, layer].nonzero().flatten().tolist()) == _lowest_scored(
+                    others, scores[r, layer], target)
+                short["convert"][r] += len(raised) - min(len(raised), len(non_activated))
+                short["random"][r] += target - min(target, len(others))
+        assert torch.equal(shortfall(f"convert_random_{type_name}/0", convert_control, state), short["convert"])
+        assert torch.equal(shortfall(f"random_{type_name}/0", control, state), short["random"])
+        assert torch.equal(shortfall(f"convert_{type_name}", converted, state), torch.zeros(rows, dtype=torch.float64))
+
+
+def test_new_families_come_last_so_earlier_draws_keep_their_seeds() -> None:
+    """A family's place in FAMILIES seeds its draws: the families measured before the one-type rows keep theirs."""
+    assert FAMILIES[:7] == ("all_shared", "specific", "partial_shared", "random", "matched", "convert",
+                            "convert_random")

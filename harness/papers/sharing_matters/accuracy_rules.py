@@ -100,12 +100,77 @@ def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, floor: fl
     return Verdict(verdict, reason, "relative accuracy drop", relative, ci, measured, params)
 
 
+TYPE_NAMES = {"specific": "specific", "partial_shared": "partial-shared"}
+
+
+def type_ablation_rule(base: np.ndarray, ablated: np.ndarray, control: np.ndarray, all_shared: np.ndarray, *,
+                       type_name: str, chance: float, min_language_share: float = 2 / 3,
+                       max_control_share: float = 0.5, alpha: float = 0.05, min_correct: int = 5,
+                       seed: int = 0) -> Verdict:
+    """Deactivating the active neurons of one other type alone (specific, or partial-shared) also lowers accuracy,
+    less than deactivating the all-shared ones (§6.3, Table 2's rows), through the neurons it deactivates: as many
+    random active neurons of the other types (our control) cost under ``max_control_share`` of its drop, so the drop
+    is not what removing any that many active neurons costs.
+
+    base, ablated, all_shared (examples, langs) bool: baseline, without the type's active neurons, without the
+    all-shared ones; control (examples, langs) the share of the control's seeds that were correct. Pooled over
+    languages, as the paper states it: the mean drop over languages, not higher in ``min_language_share`` of them
+    (the paper: 8 of 9 for specific, 7 of 9 for partial-shared). Intervals are over examples, each keeping its
+    languages: of the mean drop, of the control's drop as a share of the type's, and of how much more all-shared
+    costs than the type.
+    """
+    name = TYPE_NAMES[type_name]
+    params = {"type": name, "min_language_share": min_language_share, "max_control_share": max_control_share,
+              "alpha": alpha, "min_correct": min_correct, "seed": seed, "chance": chance,
+              "control": f"as many active neurons as the {name} ones, drawn from the other types, per row and layer"}
+    drops_by_language = base.mean(axis=0) - ablated.mean(axis=0)  # (langs,)
+    share_not_up = float(np.mean(drops_by_language >= 0))
+    drop = float(drops_by_language.mean())
+    per_example = {key: x.astype(float).mean(axis=1) for key, x in
+                   (("base", base), ("ablated", ablated), ("control", control), ("all_shared", all_shared))}
+    drops = {key: per_example["base"] - per_example[key] for key in ("ablated", "control")}  # (examples,)
+
+    def control_share(indices: np.ndarray) -> float:
+        return ratio(drops["control"][indices].mean(), drops["ablated"][indices].mean(), math.nan)
+
+    ci = bootstrap_ci(mean_difference, per_example["base"], per_example["ablated"], seed=seed)
+    share = control_share(np.arange(len(base)))
+    share_ci = bootstrap_interval(control_share, len(base), seed=seed)
+    margin = float(per_example["ablated"].mean() - per_example["all_shared"].mean())  # all-shared costs this more
+    margin_ci = bootstrap_ci(mean_difference, per_example["ablated"], per_example["all_shared"], seed=seed)
+    measured = {"baseline": 100 * float(base.mean()), f"w/o {name}": 100 * float(ablated.mean()),
+                f"w/o random (as many as {name})": 100 * float(control.mean()),
+                "w/o all-shared": 100 * float(all_shared.mean()), "mean drop (points)": 100 * drop,
+                "languages not higher": share_not_up, "control's share of the drop": share,
+                "control's share CI low": share_ci[0], "control's share CI high": share_ci[1],
+                f"all-shared costs more than {name} (points)": 100 * margin,
+                "p (baseline vs ablated, pooled)": mcnemar(base.ravel(), ablated.ravel())}
+    reason = (f"mean drop {100 * drop:+.2f} points [{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}], not higher in "
+              f"{100 * share_not_up:.0f}% of languages (needs {100 * min_language_share:.0f}%); as many random "
+              f"active neurons of other types cost {share:.2f} [{share_ci[0]:.2f}, {share_ci[1]:.2f}] of the drop "
+              f"(must stay under {max_control_share}); all-shared costs {100 * margin:+.2f} "
+              f"[{100 * margin_ci[0]:+.2f}, {100 * margin_ci[1]:+.2f}] points more than {name}")
+    unable = inability(base, chance, alpha=alpha, min_correct=min_correct)
+    if unable:
+        return inconclusive(f"{unable}; {reason}", "mean accuracy drop", drop, ci, measured, params)
+    holds = drop > 0 and share_not_up >= min_language_share and share < max_control_share and margin > 0
+    failed = [why for why, bad in (("no drop", ci[1] <= 0),
+                                   ("raised in too many languages", share_not_up < min_language_share),
+                                   ("the control costs as much", share_ci[0] >= max_control_share),
+                                   ("costs at least as much as all-shared", margin_ci[1] <= 0)) if bad]
+    verdict = decide(holds, ci[0] > 0 and share_ci[1] < max_control_share and margin_ci[0] > 0, bool(failed))
+    if verdict == "refuted":
+        reason += "; " + ", ".join(failed)
+    return Verdict(verdict, reason, "mean accuracy drop", drop, ci, measured, params)
+
+
 def conversion_rule(base: np.ndarray, converted: np.ndarray, control: np.ndarray, *, chance: float,
                     min_language_share: float = 2 / 3, max_control_share: float = 0.5, alpha: float = 0.05,
                     min_correct: int = 5, min_wrong: int = 5, seed: int = 0) -> Verdict:
     """Converting specific and partial-shared neurons to all-shared raises accuracy in most languages (§6.3,
     Table 3), through the neurons it converts: raising as many random non-activated neurons the same way (our
-    control) recovers less than ``max_control_share`` of its gain.
+    control) recovers less than ``max_control_share`` of its gain. Table 3's rows of one type (either alone) are
+    judged by the same rule, on that type's conversion and its own control.
 
     base, converted (examples, langs) bool; control (examples, langs) share of the control's seeds correct.
     Intervals are over examples (each keeps its languages): of the mean change over languages, and of the control's

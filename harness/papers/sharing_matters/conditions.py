@@ -11,6 +11,14 @@ Controls the paper lacks, each drawn anew per row and layer with several seeds:
   the all-shared set's (all of the pool when it does not reach it; needs the site ``down_proj_input``);
 - ``convert_random``: as many neurons as conversion raises, drawn from the non-activated ones (inactive in every
   language), raised the same way.
+
+Table 2's and Table 3's rows of one type (deactivating or converting specific neurons alone, partial-shared ones
+alone) have controls sized to that type, also per row and layer:
+- ``random_specific``, ``random_partial_shared``: as many neurons as the type has active in the row, drawn from
+  the row's active neurons of the other types (when there are fewer, all of them: the shortfall is recorded);
+- ``convert_specific``, ``convert_partial_shared``: conversion of that type alone (its neurons inactive in the row);
+- ``convert_random_specific``, ``convert_random_partial_shared``: as many non-activated neurons as that type's
+  conversion raises, raised the same way.
 """
 
 from __future__ import annotations
@@ -22,9 +30,16 @@ import torch
 from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC
 
 DEACTIVATIONS = ("all_shared", "specific", "partial_shared")
-SEEDED = ("random", "matched", "convert_random")  # one run per seed, stored as "<family>/<seed>"
-CONVERSIONS = ("convert", "convert_random")
-FAMILIES = (*DEACTIVATIONS, "random", "matched", "convert", "convert_random")
+# one type's controls and conversions (Tables 2 and 3, a row per type): family -> the type it is sized to
+TYPE_CONTROLS = {"random_specific": "specific", "random_partial_shared": "partial_shared"}
+TYPE_CONVERSIONS = {"convert_specific": "specific", "convert_partial_shared": "partial_shared"}
+TYPE_CONVERSION_CONTROLS = {"convert_random_specific": "specific", "convert_random_partial_shared": "partial_shared"}
+SEEDED = ("random", "matched", "convert_random", *TYPE_CONTROLS, *TYPE_CONVERSION_CONTROLS)  # one run per seed,
+# stored as "<family>/<seed>"
+CONVERSIONS = ("convert", "convert_random", *TYPE_CONVERSIONS, *TYPE_CONVERSION_CONTROLS)
+# new families go last: a family's place seeds its draws (measurement._row_generators)
+FAMILIES = (*DEACTIVATIONS, "random", "matched", "convert", "convert_random", *TYPE_CONTROLS, *TYPE_CONVERSIONS,
+            *TYPE_CONVERSION_CONTROLS)
 _TYPE = {"all_shared": ALL, "specific": SPECIFIC, "partial_shared": PARTIAL}
 
 
@@ -54,9 +69,12 @@ def type_mask(condition: str, state: RowState) -> torch.Tensor:
     return (state.codes == _TYPE[condition]) & state.active
 
 
-def conversion_mask(state: RowState) -> torch.Tensor:
-    """Specific and partial-shared neurons inactive in the row: (rows, layers, d_ff) bool."""
-    return ((state.codes == SPECIFIC) | (state.codes == PARTIAL)) & ~state.active
+def conversion_mask(state: RowState, types: tuple[str, ...] = ("specific", "partial_shared")) -> torch.Tensor:
+    """Neurons of ``types`` (default: specific and partial-shared) inactive in the row: (rows, layers, d_ff) bool."""
+    of_types = torch.zeros_like(state.active)
+    for name in types:
+        of_types |= state.codes == _TYPE[name]
+    return of_types & ~state.active
 
 
 def random_scores(shape: torch.Size, generators: list[torch.Generator], device: torch.device) -> torch.Tensor:
@@ -95,25 +113,40 @@ def condition_mask(condition: str, state: RowState, generators: list[torch.Gener
         return type_mask(family, state)
     if family == "convert":
         return conversion_mask(state)
+    if family in TYPE_CONVERSIONS:
+        return conversion_mask(state, (TYPE_CONVERSIONS[family],))
     scores = random_scores(state.codes.shape, generators, state.codes.device)
-    if family == "convert_random":
-        return draw_count(state.codes == NON, conversion_mask(state).sum(dim=-1), scores)
+    if family in ("convert_random", *TYPE_CONVERSION_CONTROLS):
+        return draw_count(state.codes == NON, _control_target(family, state), scores)
+    if family in TYPE_CONTROLS:
+        sized_to = TYPE_CONTROLS[family]
+        return draw_count(state.active & (state.codes != _TYPE[sized_to]), _control_target(family, state), scores)
     pool = state.active & ~state.shared
     if family == "random":
-        return draw_count(pool, state.shared.sum(dim=-1), scores)
+        return draw_count(pool, _control_target(family, state), scores)
     if state.weight is None:
         raise ValueError("the contribution-matched control needs |A| ||v||: site 'down_proj_input'")
     return draw_weight(pool, (state.weight * state.shared).sum(dim=-1), state.weight, scores)
 
 
-def shortfall(condition: str, mask: torch.Tensor, state: RowState) -> torch.Tensor:
-    """How far a drawn control falls short of its target per row, summed over layers: neurons for ``random`` and
-    ``convert_random``, the share of the all-shared contribution for ``matched``; zero for the others. (rows,)"""
-    family = family_of(condition)
+def _control_target(family: str, state: RowState) -> torch.Tensor:
+    """How many neurons a control drawn by count aims at per row and layer: (rows, layers) int."""
     if family == "random":
-        return (state.shared.sum(dim=-1) - mask.sum(dim=-1)).sum(dim=-1).double()
+        return state.shared.sum(dim=-1)
     if family == "convert_random":
-        return (conversion_mask(state).sum(dim=-1) - mask.sum(dim=-1)).sum(dim=-1).double()
+        return conversion_mask(state).sum(dim=-1)
+    if family in TYPE_CONTROLS:
+        return type_mask(TYPE_CONTROLS[family], state).sum(dim=-1)
+    return conversion_mask(state, (TYPE_CONVERSION_CONTROLS[family],)).sum(dim=-1)
+
+
+def shortfall(condition: str, mask: torch.Tensor, state: RowState) -> torch.Tensor:
+    """How far a drawn control falls short of its target per row, summed over layers: neurons for the controls
+    drawn by count (``random``, ``convert_random`` and the one-type controls), the share of the all-shared
+    contribution for ``matched``; zero for the others. (rows,)"""
+    family = family_of(condition)
+    if family in ("random", "convert_random", *TYPE_CONTROLS, *TYPE_CONVERSION_CONTROLS):
+        return (_control_target(family, state) - mask.sum(dim=-1)).sum(dim=-1).double()
     if family == "matched":
         target = (state.weight * state.shared).sum(dim=(-2, -1)).double()
         taken = (state.weight * mask).sum(dim=(-2, -1)).double()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from harness.core.footprint import ModelShape, Terms, forward_activations
 from harness.core.prefixes import CPU_BUDGET
-from harness.papers.sharing_matters.measurement import MeasureConfig, expand_conditions
+from harness.papers.sharing_matters.measurement import CONDITIONS, MeasureConfig, expand_conditions
 
 
 def types(shape: ModelShape, items: int, languages: int, config: MeasureConfig, *, prompt_tokens: float,
@@ -17,8 +17,7 @@ def types(shape: ModelShape, items: int, languages: int, config: MeasureConfig, 
     rows = min(rows, items * languages)
     cells = rows * shape.neurons  # (row, neuron) pairs of one chunk
     kept = min(prefix_budget, int(2 * shape.n_layers * rows * (prompt_tokens - 1) * shape.hidden * shape.dtype_bytes))
-    runs = len(expand_conditions(("all_shared", "specific", "partial_shared", "random", "matched", "convert",
-                                  "convert_random"), config.control_seeds))
+    runs = len(expand_conditions(CONDITIONS, config.control_seeds))  # every condition a claim may ask for
     device = {
         "reducers": {  # Reducers.update at its largest moment: the expected span of one type's effective scores
             "captured A": cells * shape.dtype_bytes, "float32: contribution and one more": 2 * 4 * cells,

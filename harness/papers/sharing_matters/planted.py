@@ -30,12 +30,15 @@ stays off (<= -30) elsewhere, and writes its gold verbalizer's direction with we
 writes the fallback (EOS: no answer) that wins when no carrier fires:
 - ``carrier="shared"``: one carrier per example, firing in all its languages (an all-shared neuron);
 - ``carrier="specific"``: one carrier per prompt (a specific neuron);
-- ``carrier="spread"``: every row has 10 carriers active, all firing in a narrow band and writing the same small
-  weight: 4 all-shared, 3 partial-shared, 3 specific (see ``_spread_carriers``); an answer needs 7 of them, so
-  the damage of a deactivation follows the number of active neurons it removes, not their type;
+- ``carrier="spread"``: every row has 9 or 11 carriers active, all firing in a narrow band and writing the same
+  small weight: 3 or 5 all-shared (``spread_shared``, example by example), 3 partial-shared, 3 specific (see
+  ``_spread_carriers``); an answer needs 7 of them, so the damage of a deactivation follows the number of active
+  neurons it removes, not their type;
 - ``gaps``: that many examples' carriers stay off in two languages (so they are partial-shared, those
   prompts fall back to no answer, and converting the carrier to active at epsilon restores them when
   ``alpha * epsilon`` beats the fallback);
+- ``specific_gaps``: the next that many examples' carriers fire in one language only (specific there), so their
+  other prompts fall back to no answer and converting the specific neurons restores them;
 - ``weak_carrier``: a second, all-shared carrier per example writing its gold weakly (below the fallback), and
   ``suppressors``: every other last-layer neuron's value vector also writes against the fallback, so that raising
   almost any inactive neuron to epsilon lets the weak gold through.
@@ -82,8 +85,8 @@ from harness.tasks import SHOT_TASKS, ParallelExample, TaskSpec, task_spec, with
 FALLBACK_WEIGHT = 50.0
 BUILD_ATTENTION_CELLS = 32 * 256 ** 2  # build passes: 32 prompts of 256 tokens, fewer when longer
 DEMO_GAIN = 1000.0  # the demonstration channel's weight: its signal outweighs the rest of the residual stream
-SPREAD_SHARED, SPREAD_WINDOW = 4, 3  # carrier="spread": all-shared carriers per example; partial and specific per row
-SPREAD_ACTIVE = SPREAD_SHARED + 2 * SPREAD_WINDOW  # carriers active in every row: an answer needs more than 6
+SPREAD_WINDOW = 3  # carrier="spread": partial-shared and specific carriers active per row
+SPREAD_NEED = 7  # carrier="spread": active carriers an answer needs
 SPREAD_BAND = 0.1  # spread and weak carriers fire in [ON_MARGIN, ON_MARGIN + band] on their prompts
 FAMILY_ACTIVATIONS = {"bloom": lambda mlp: mlp.gelu_impl, "llama": lambda mlp: mlp.act_fn}
 
@@ -96,6 +99,8 @@ class PlantSpec:
     dead_share: float = 0.0  # forced-dead share in every layer
     carrier: str = "shared"  # "shared", "specific", "spread" or "none"
     gaps: int = 0
+    specific_gaps: int = 0  # after the ``gaps`` examples, that many examples' carriers fire in one language only
+    spread_shared: tuple[int, ...] = (4,)  # carrier="spread": all-shared carriers of example e, cycling
     alpha: float = 1e5
     seed: int = 0
     family: str = "bloom"  # "bloom" (gelu MLP) or "llama" (gated silu MLP)
@@ -171,10 +176,12 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
     PlantSpec("planted-denser", "planted-shared with every input-dependent neuron's pre-activation shifted up "
               "(A at 0 becomes 0.2): denser at any fixed threshold, the same sharing at matched density",
               PEAK, dead_share=0.03, shift_to=0.2),
-    PlantSpec("planted-spread", "every answer needs 7 of its row's 10 active carriers (4 all-shared, 3 partial-shared, "
-              "3 specific), each writing the same: deactivating the all-shared ones, the largest type, costs what "
-              "deactivating as many other active neurons costs, more than the smaller types", PEAK[:-1] + (0.0,),
-              dead_share=0.03, carrier="spread", bare_last_layer=True),
+    PlantSpec("planted-spread", "every answer needs 7 of its row's active carriers, each writing the same: 3 "
+              "partial-shared, 3 specific and 3 or 5 all-shared (every other example); deactivating the all-shared "
+              "ones, the largest type, costs what deactivating as many other active neurons costs, more than the "
+              "smaller types; deactivating the 3 specific or the 3 partial-shared ones loses the examples with 3 "
+              "all-shared carriers, as any 3 other active ones do", PEAK[:-1] + (0.0,), dead_share=0.03,
+              carrier="spread", bare_last_layer=True, spread_shared=(3, 5)),
     PlantSpec("planted-sparse", "as planted-shared, but input-dependent neurons biased off (key_offset -0.005): each "
               "fires in few languages, so the all-shared neurons are the forced ones whatever the number of "
               "languages, and more languages turn specific neurons partial-shared", PEAK, dead_share=0.03,
@@ -197,14 +204,21 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "with 0.8 times the activation of an active input-dependent neuron: all-shared lead the top "
               "contributors by number, below their share of the active neurons; no answers", CROWD,
               carrier="none", crowded=0.8),
-    PlantSpec("planted-gaps", "8 examples' carriers are partial-shared (off in 2 languages); converting them to "
-              "active at epsilon restores those answers (alpha * epsilon = 100 > fallback 50)", PEAK, gaps=8),
+    PlantSpec("planted-gaps", "8 examples' carriers are partial-shared (off in 2 languages), 8 more are specific (on "
+              "in 1 language); converting them to active at epsilon restores those answers (alpha * epsilon = 100 > "
+              "fallback 50): converting the partial-shared neurons alone restores the first 8 examples' prompts, the "
+              "specific ones alone the next 8's. The last layer holds the carriers, forced-active and dead neurons "
+              "only: a random non-activated neuron raised there is mostly a dead one, sometimes another example's "
+              "carrier (a random answer)", PEAK, gaps=8, specific_gaps=8, bare_last_layer=True),
     PlantSpec("planted-gaps-weak", "as planted-gaps but alpha * epsilon = 1 < fallback 50: converting changes "
-              "no answer", PEAK, gaps=8, alpha=1e3),
-    PlantSpec("planted-perturbed", "as planted-gaps, but a weak all-shared carrier writes each gold below the "
-              "fallback and every other last-layer neuron writes against the fallback: raising any inactive neuron "
-              "to epsilon restores the answers, as converting does", PEAK[:-1] + (0.0,), gaps=8, alpha=1e4,
-              bare_last_layer=True, weak_carrier=10.0, suppressors=3e4),
+              "no answer", PEAK, gaps=8, specific_gaps=8, alpha=1e3, bare_last_layer=True),
+    PlantSpec("planted-perturbed", "as planted-gaps (4 examples' carriers partial-shared, 6 specific, 14 all-shared), "
+              "but a weak all-shared carrier writes each gold below the fallback and every other last-layer neuron "
+              "writes against the fallback: raising any inactive neuron to epsilon restores the answers, as "
+              "converting does; deactivating the gapped carriers (partial-shared or specific) loses their prompts, "
+              "while as many other active neurons are the weak carrier, whose loss changes no answer",
+              PEAK[:-1] + (0.0,), gaps=4, specific_gaps=6, alpha=1e4, bare_last_layer=True, weak_carrier=10.0,
+              suppressors=3e4),
     PlantSpec("planted-varied", "every neuron is keyed to one example (firing in a random subset of its languages): "
               "no neuron keeps its type across examples; no answers", NONE, carrier="none", example_keyed=1.0),
     PlantSpec("planted-tasks", "built on XNLI and fact prompts: 15% of each layer's neurons fire on every XNLI prompt "
@@ -665,8 +679,13 @@ def _carriers(b: Build, examples: Sequence[ParallelExample]) -> list[Carrier]:
         return _spread_carriers(b, examples)
     fires = []  # each example's rows where its carrier fires
     for number, group in enumerate(example_rows):
-        off = set(gap_rng.choice(len(group), size=2, replace=False).tolist()) if number < spec.gaps else set()
-        fires.append([row for i, row in enumerate(group) if i not in off])
+        if number < spec.gaps:
+            off = set(gap_rng.choice(len(group), size=2, replace=False).tolist())
+            fires.append([row for i, row in enumerate(group) if i not in off])
+        elif number < spec.gaps + spec.specific_gaps:
+            fires.append([group[int(gap_rng.integers(len(group)))]])
+        else:
+            fires.append(group)
     carriers = [Carrier(rows, spec.alpha) for rows in fires]
     if spec.weak_carrier:
         carriers += [Carrier(group, spec.weak_carrier, SPREAD_BAND, answers=False) for group in example_rows]
@@ -674,20 +693,22 @@ def _carriers(b: Build, examples: Sequence[ParallelExample]) -> list[Carrier]:
 
 
 def _spread_carriers(b: Build, examples: Sequence[ParallelExample]) -> list[Carrier]:
-    """Every row has 10 active carriers writing its gold equally: 4 all-shared ones (per example), 3 partial-shared
-    ones (per answer and window of 3 languages) and 3 specific ones (per answer and language); an answer needs 7.
-    Deactivating the all-shared ones (the largest type) leaves 6, deactivating the partial-shared or the specific
-    ones 7, deactivating any 4 active ones 6: the damage follows the size of the set, not its type."""
+    """Every row has 9 or 11 active carriers writing its gold equally: ``spread_shared`` all-shared ones (per
+    example; 3 or 5 in planted-spread), 3 partial-shared ones (per answer and window of 3 languages) and 3 specific
+    ones (per answer and language); an answer needs 7. With 3 all-shared carriers (9 active), deactivating any 3
+    active ones (the specific, the partial-shared or 3 random others) leaves 6; with 5 (11 active) it leaves 8; the
+    all-shared ones leave 6 in both: the damage follows the size of the set, not its type."""
     languages = list(examples[0].prompts)
     n_langs = len(languages)
     gold = [ex.answers[languages[0]] for ex in examples]
-    weight = FALLBACK_WEIGHT / (ON_MARGIN * (SPREAD_ACTIVE - 3.5))  # 7 x 3 x weight > fallback > 6 x 3.1 x weight
+    weight = FALLBACK_WEIGHT / (ON_MARGIN * (SPREAD_NEED - 0.5))  # 7 x 3 x weight > fallback > 6 x 3.1 x weight
 
     def rows(answer: str, langs: set[int]) -> list[int]:
         return [e * n_langs + i for e, g in enumerate(gold) if g == answer for i in sorted(langs)]
 
+    shared = b.spec.spread_shared
     carriers = [Carrier([e * n_langs + i for i in range(n_langs)], weight, SPREAD_BAND)
-                for e in range(len(examples)) for _ in range(SPREAD_SHARED)]
+                for e in range(len(examples)) for _ in range(shared[e % len(shared)])]
     for answer in dict.fromkeys(gold):
         carriers += [Carrier(rows(answer, {(j + k) % n_langs for k in range(SPREAD_WINDOW)}), weight, SPREAD_BAND)
                      for j in range(n_langs)]  # every language in SPREAD_WINDOW windows
