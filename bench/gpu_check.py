@@ -131,7 +131,7 @@ def pipeline_step(lm, device: str, quick: bool) -> dict[str, Any]:
 
     from harness.core.batching import encode, last_logits, length_sorted_batches, token_lengths
     from harness.core.prefixes import Prefixes
-    from harness.papers.sharing_matters.measurement import MeasureConfig, expand_conditions, measure
+    from harness.papers.sharing_matters.measurement import CONDITIONS, MeasureConfig, expand_conditions, measure
     from harness.tasks import ParallelExample, task_spec
 
     languages = list(PROMPT_TOKENS)[:4]
@@ -143,8 +143,7 @@ def pipeline_step(lm, device: str, quick: bool) -> dict[str, Any]:
     config = MeasureConfig(batch_size=16, scoring="choice")
     texts = [ex.prompts[lang] for ex in examples for lang in languages]
     batches = list(length_sorted_batches(token_lengths(lm, texts), config.batch_size))
-    runs = len(expand_conditions(("all_shared", "specific", "partial_shared", "random", "matched", "convert",
-                                  "convert_random"), config.control_seeds))
+    runs = len(expand_conditions(CONDITIONS, config.control_seeds))  # measure runs every condition
 
     def floor():
         """One full forward per row keeping its prefix, then per condition pass one plain last-token forward."""
