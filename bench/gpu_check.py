@@ -127,7 +127,7 @@ def capture_step(lm, device: str, quick: bool) -> dict[str, Any]:
 
 def pipeline_step(lm, device: str, quick: bool) -> dict[str, Any]:
     """measure (choice scoring, all conditions) against the plain passes of the same work, interleaved."""
-    from xnli_shaped import PROMPT_TOKENS
+    from xnli_shaped import PROMPT_TOKENS, TEMPLATE, template_tokens
 
     from harness.core.batching import encode, last_logits, length_sorted_batches, token_lengths
     from harness.core.prefixes import Prefixes
@@ -136,7 +136,14 @@ def pipeline_step(lm, device: str, quick: bool) -> dict[str, Any]:
 
     languages = list(PROMPT_TOKENS)[:4]
     n_examples = 4 if quick else 8
-    examples = [ParallelExample(f"syn-{i}", {lang: prompts(lm, 1, PROMPT_TOKENS[lang], seed=100 * i + j)[0]
+
+    def xnli_prompt(tokens: int, seed: int) -> str:
+        """The template filled with random words, ``tokens`` long (the measurement reads its content end)."""
+        words = prompts(lm, 1, max(2, tokens - template_tokens(lm.tokenizer)), seed=seed)[0].split()
+        cut = 2 * len(words) // 3
+        return TEMPLATE.format(premise=" ".join(words[:cut]), hypothesis=" ".join(words[cut:]))
+
+    examples = [ParallelExample(f"syn-{i}", {lang: xnli_prompt(PROMPT_TOKENS[lang], seed=100 * i + j)
                                              for j, lang in enumerate(languages)},
                                 {lang: ("true", "false", "inconclusive")[i % 3] for lang in languages})
                 for i in range(n_examples)]
