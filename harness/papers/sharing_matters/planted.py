@@ -581,13 +581,6 @@ def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],
     return content_keys
 
 
-def _zero_mean_direction(first: int) -> torch.Tensor:
-    """A unit vector on hidden units ``first`` and ``first + 1`` with zero mean (LayerNorm's centring keeps it)."""
-    d = torch.zeros(HIDDEN)
-    d[first], d[first + 1] = 2 ** -0.5, -(2 ** -0.5)
-    return d
-
-
 def _plant_demo_channel(b: Build) -> None:
     """Layer 0's gentlest ALiBi head reads how much of the prompt is the newline that separates demonstrations.
 
@@ -599,7 +592,7 @@ def _plant_demo_channel(b: Build) -> None:
     """
     if b.spec.family != "bloom":
         raise ValueError(f"{b.spec.name}: the demonstration channel is planted in BLOOM's attention only")
-    u, e = _zero_mean_direction(HIDDEN - 4), _zero_mean_direction(HIDDEN - 2)
+    u, e = orthonormal_directions(HIDDEN // 2)[-2:]  # zero-mean units on the last four hidden units
     transformer = b.lm.model.transformer
     embeddings = transformer.word_embeddings.weight  # (vocab, HIDDEN)
     for d in (u, e):
