@@ -28,6 +28,7 @@ from harness.papers.sharing_matters.rules import (
     task_dependence_rule,
     threshold_sweep_rule,
 )
+from harness.papers.sharing_matters.scale_rules import scale_pattern_rule, upper_sparser_rule
 from harness.papers.sharing_matters.shares_rules import (
     activated_early_peak_rule,
     lowest_layer_non_activated_rule,
@@ -413,6 +414,37 @@ def _type_ablation() -> dict[str, Callable[[], Verdict]]:
     }
 
 
+def _scale() -> dict[str, Callable[[], Verdict]]:
+    """A family at 10 and 6 layers: one curve over relative depth (an early peak), or the same curve reversed."""
+    def shares(curve: np.ndarray, dead: np.ndarray, seed: int) -> np.ndarray:
+        out = np.zeros((12, 4, len(curve)))
+        out[:, ALL] = curve + _rng(seed).normal(0, 0.01, (12, len(curve)))
+        out[:, NON] = dead
+        out[:, PARTIAL] = 1 - out[:, ALL] - out[:, NON]
+        return out
+
+    deep = np.array([0.1, 0.3, 0.5, 0.35, 0.2, 0.1, 0.05, 0.05, 0.15, 0.35])
+    shallow = np.interp((np.arange(6) + 0.5) / 6, (np.arange(10) + 0.5) / 10, deep)
+    upper = np.where(np.arange(10) >= 7, 0.15, 0.03)
+    larger, smaller, moved = shares(deep, upper, 19), shares(shallow, np.full(6, 0.03), 20), shares(deep[::-1],
+                                                                                                    upper[::-1], 21)
+    bump = np.where(np.arange(10) >= 7, 0.15 + _rng(22).normal(0, 0.06, (12, 1)), 0.0)  # pattern moved ~10 points
+    noisy = shares(deep, 0.03 + bump, 23)
+    return {
+        "pattern supported": lambda: scale_pattern_rule(larger, smaller),
+        "pattern refuted": lambda: scale_pattern_rule(moved, smaller),
+        "pattern inconclusive (noisy)": lambda: scale_pattern_rule(noisy, smaller),
+        "pattern inconclusive (few examples)": lambda: scale_pattern_rule(larger[:3], smaller[:3]),
+        "pattern other limits": lambda: scale_pattern_rule(moved, smaller, tolerance=0.5, min_examples=10, seed=7),
+        "upper supported": lambda: upper_sparser_rule(larger[:, NON], smaller[:, NON]),
+        "upper refuted": lambda: upper_sparser_rule(moved[:, NON], smaller[:, NON]),
+        "upper inconclusive (noisy)": lambda: upper_sparser_rule(noisy[:, NON] - 0.14, smaller[:, NON]),
+        "upper inconclusive (few examples)": lambda: upper_sparser_rule(larger[:3, NON], smaller[:3, NON]),
+        "upper other limits": lambda: upper_sparser_rule(larger[:, NON], smaller[:, NON], upper_from=0.5,
+                                                         min_difference=0.2, min_examples=10, seed=7),
+    }
+
+
 CASES: dict[str, Callable[[], Verdict]] = {
     f"{rule} / {name}": case for rule, cases in (
         ("ablation", _ablation()), ("conversion", _conversion()), ("contribution", _contribution()),
@@ -423,5 +455,5 @@ CASES: dict[str, Callable[[], Verdict]] = {
         ("kojima each language", _kojima_each_language()), ("kojima shuffled null", _kojima_null()),
         ("average contribution", _average_contribution()), ("correct output", _correct_output()),
         ("effective layers", _effective_layers()),
-        ("demonstrations", _shots()), ("type ablation", _type_ablation()))
+        ("demonstrations", _shots()), ("type ablation", _type_ablation()), ("scale", _scale()))
     for name, case in cases.items()}

@@ -189,7 +189,8 @@ def claim_instances(draw: st.DrawFn, *, max_size: int = 12) -> list:
         verdict = draw(st.sampled_from(VERDICT_NAMES))
         instances.append(Instance(
             claim=claim, instance="-".join(filter(None, (model, "xnli", language))), model=model, base_model=None,
-            task="xnli", language=language, settings={"threshold": 0.0, "dtype": "float32", "data_hash": "abc"},
+            scale_model=None, task="xnli", language=language,
+            settings={"threshold": 0.0, "dtype": "float32", "data_hash": "abc"},
             verdict=verdict, effect_name="effect", effect=None if verdict == "error" else effect,
             ci=None if verdict == "error" else (low, low + width), run_id="r1"))
     return instances

@@ -33,8 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _instance(verdict: str = "supported", effect: float | None = 0.5, ci: tuple[float, float] | None = (0.4, 0.6),
               language: str | None = "en", **settings: object) -> Instance:
-    return Instance(claim="c", instance=f"m-xnli-{language}", model="m", base_model=None, task="xnli",
-                    language=language, settings={"threshold": 0.0, "dtype": "float32", "data_hash": "h"} | settings,
+    return Instance(claim="c", instance=f"m-xnli-{language}", model="m", base_model=None, scale_model=None,
+                    task="xnli", language=language,
+                    settings={"threshold": 0.0, "dtype": "float32", "data_hash": "h"} | settings,
                     verdict=verdict, effect_name="drop", effect=effect, ci=ci, reason="because", run_id="now")
 
 
@@ -50,7 +51,7 @@ def _record(**fields: object) -> dict:
 def test_an_instance_reads_every_setting_from_its_record_and_run() -> None:
     info = {"run_id": "r", "options": {"limit": 100, "languages": "en,de"}, "seeds": {"bootstrap": 9}}
     instance = instance_of(_record(), info)
-    assert instance.key == ("c", "m", None, "xnli", "en")
+    assert instance.key == ("c", "m", None, None, "xnli", "en")
     assert instance.settings == {"threshold": 0.1, "site": "gate", "positions": "all", "epsilon": 0.01,
                                  "dtype": "bfloat16", "limit": 100, "languages": "en,de", "seed": 3,
                                  "scoring": "choice", "data_hash": "h"}

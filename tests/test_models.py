@@ -8,7 +8,16 @@ import pytest
 import torch
 import transformers
 
-from harness.core.models import TINY_MODELS, base_model_for, build_tiny, load_model, resolve_model_id
+from harness.core.models import (
+    ALIASES,
+    SCALE_OF,
+    TINY_MODELS,
+    base_model_for,
+    build_tiny,
+    load_model,
+    resolve_model_id,
+    scale_model_for,
+)
 from harness.core.sites import FAMILIES, UnsupportedModelError, neuron_site
 
 
@@ -31,6 +40,17 @@ def test_instruction_tuned_pairs(ift: str, base: str) -> None:
 def test_missing_pair_says_what_to_pass() -> None:
     with pytest.raises(ValueError, match="--base-model"):
         base_model_for("xglm-564m")
+    with pytest.raises(ValueError, match="--scale-model.*bloomz-7b1 -> bloomz-560m"):
+        scale_model_for("llama-2-7b")
+
+
+def test_scale_pairs_are_registered_aliases_of_one_family() -> None:
+    """Every size pair names two aliases of one family (the name before the size), and pairs go both ways
+    between the largest and the smallest."""
+    assert scale_model_for("bloomz-7b1") == "bloomz-560m" and scale_model_for("bloomz-560m") == "bloomz-7b1"
+    for model, other in SCALE_OF.items():
+        assert model in ALIASES and other in ALIASES and model != other
+        assert model.rsplit("-", 1)[0] == other.rsplit("-", 1)[0]
 
 
 @pytest.mark.parametrize("name", TINY_MODELS)

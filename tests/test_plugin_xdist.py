@@ -106,8 +106,8 @@ def test_two_workers_give_the_records_of_a_serial_run(pytester: pytest.Pytester)
     work = json.loads((parallel_dir / "run.json").read_text())["work"]
     assert {w["worker"] for w in work} == {"gw0", "gw1"}
     measured = [json.dumps(w["measured"], sort_keys=True) for w in work if "measured" in w]
-    models = {name for path in claims for planted in _claim(path).planted
-              for name in (planted.model, planted.base_model) if name}  # the claims' planted models
+    models = {name for path in claims for planted in _claim(path).planted  # the claims' planted models
+              for name in (planted.model, planted.base_model, planted.scale_model) if name}
     assert len(measured) == len(set(measured)) == len(models), "each (model, task) measured once, by one worker"
     built = [w["planted"] for w in work if w.get("source") == "built"]
     assert sorted(built) == sorted({w["planted"] for w in work if "planted" in w}), "each planted model built once"

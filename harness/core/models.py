@@ -45,15 +45,36 @@ BASE_OF: dict[str, str] = {
     "trained-tiny-ift": "trained-tiny",
 }
 
+# A model -> one of its family at another size (App. A.3.5: the BLOOMZ series from 0.56b to 7.1b parameters):
+# the largest is paired with the smallest, every other size with the largest.
+SCALE_OF: dict[str, str] = {
+    **{f"{family}-{size}": f"{family}-7b1" for family in ("bloomz", "bloom") for size in ("3b", "1b1", "560m")},
+    "bloomz-7b1": "bloomz-560m",
+    "bloom-7b1": "bloom-560m",
+    "xglm-7.5b": "xglm-564m",
+    "xglm-564m": "xglm-7.5b",
+    "mt0-xxl": "mt0-base",
+    "mt0-base": "mt0-xxl",
+}
+
 TINY_VOCAB = 384  # ByT5Tokenizer: 3 special tokens + 256 bytes + 125 sentinels
 
 
 def base_model_for(name: str) -> str:
     """The foundation model paired with an instruction-tuned alias, or a clear error."""
-    if name in BASE_OF:
-        return BASE_OF[name]
-    raise ValueError(f"no base model is registered for {name!r}; pass --base-model (known pairs: "
-                     + ", ".join(f"{k} -> {v}" for k, v in BASE_OF.items()) + ")")
+    return _registered_pair(name, BASE_OF, "base model", "--base-model")
+
+
+def scale_model_for(name: str) -> str:
+    """The model of the same family at another size paired with an alias, or a clear error."""
+    return _registered_pair(name, SCALE_OF, "model of another size", "--scale-model")
+
+
+def _registered_pair(name: str, pairs: dict[str, str], what: str, option: str) -> str:
+    if name in pairs:
+        return pairs[name]
+    raise ValueError(f"no {what} is registered for {name!r}; pass {option} (known pairs: "
+                     + ", ".join(f"{k} -> {v}" for k, v in pairs.items()) + ")")
 
 
 def _tiny_configs() -> dict[str, Callable[[], transformers.PretrainedConfig]]:

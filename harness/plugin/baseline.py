@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.plugin.instances import IDENTITY_FIELDS, Instance
+from harness.plugin.instances import IDENTITY_FIELDS, KEY_FIELDS, Instance
 
 UNCHANGED, REGRESSION, NEW, SETTINGS_CHANGED = "unchanged", "regression", "new", "settings changed"
 _TOLERANCE = 1e-9  # relative: effects read back from JSON are compared with this slack
@@ -113,7 +113,7 @@ class BaselineIndex:
 
     def _key(self, instance: Instance) -> tuple[Any, ...]:
         return tuple(None if name in self.ignore else value
-                     for name, value in zip(("claim", *IDENTITY_FIELDS[:4]), instance.key, strict=True))
+                     for name, value in zip(KEY_FIELDS, instance.key, strict=True))
 
     def match(self, current: Instance) -> Match:
         twin = self._by_identity.get(current.identity(self.ignore))

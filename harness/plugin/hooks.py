@@ -35,6 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("neuron-claims", "claims about multilingual neurons")
     group.addoption("--model", help="full tier: alias (e.g. bloomz-7b1), hub id or local directory")
     group.addoption("--base-model", help="full tier: foundation model of --model (default: the registry pair)")
+    group.addoption("--scale-model", help="full tier: a model of --model's family at another size (default: the "
+                                          "registry pair, e.g. bloomz-7b1 with bloomz-560m)")
     group.addoption("--tasks", help="comma-separated tasks (xnli,facts,editing,editing-all-en); default: each "
                                     "claim's tasks")
     group.addoption("--languages", help="comma-separated language codes (default: the task's languages)")
@@ -122,23 +124,29 @@ def _case(item: pytest.Item) -> ClaimCase | None:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Measure each model only under the intervention conditions its selected claims read, and run the claims
-    that compare two models (IFT against base) last: every measurement of a model is then taken while it is
-    loaded, and each model is loaded once (``-m full``: the model, then its base)."""
+    that compare two models (IFT against base, two sizes) last: every measurement of a model is then taken while
+    it is loaded, and each model is loaded once (``-m full``: the model, then its base, then its other size)."""
     state: ClaimsSession = config.stash[STATE]
     if state.data_error is not None:  # one clear message, not one collection error per claim module
         raise pytest.UsageError(f"neuron-claims: {state.data_error}")
-    items.sort(key=lambda item: getattr(_case(item), "base_model", None) is not None)
+    items.sort(key=_models_loaded_last)
     for position, item in enumerate(items):
         item.stash[POSITION] = position
         case = _case(item)
         if case is not None:
             store = state.store(case.tier)
-            for model in filter(None, (case.model, case.base_model)):
+            for model in case.models:
                 store.conditions.setdefault((model, case.task), set()).update(case.claim.conditions)
                 if case.claim.versus:
                     store.conditions.setdefault((model, case.claim.versus), set())
     if not (distributed.is_worker(config) or distributed.distributing(config) or config.option.collectonly):
         state.prepare(list(filter(None, map(_case, items))))
+
+
+def _models_loaded_last(item: pytest.Item) -> int:
+    """Run order: claims on the model alone, then those with its base, then those with its other size."""
+    case = _case(item)
+    return 0 if case is None else (case.base_model is not None) + 2 * (case.scale_model is not None)
 
 
 @pytest.fixture(scope="session")
@@ -212,9 +220,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     else:
         state: ClaimsSession = config.stash[STATE]
         base = config.getoption("base_model") or "from registry"
-        lines.append(f"neuron-claims: model {model} (base {base}), dtype {config.getoption('dtype') or 'auto'}, "
-                     f"device {state.device}, site {config.getoption('site')}, threshold "
-                     f"{config.getoption('threshold')}")
+        scale = config.getoption("scale_model") or "from registry"
+        lines.append(f"neuron-claims: model {model} (base {base}, other size {scale}), dtype "
+                     f"{config.getoption('dtype') or 'auto'}, device {state.device}, site {config.getoption('site')}, "
+                     f"threshold {config.getoption('threshold')}")
     if config.getoption("baseline"):
         lines.append(f"neuron-claims: comparing with baseline {config.getoption('baseline')}")
     return lines

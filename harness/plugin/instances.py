@@ -1,8 +1,8 @@
 """Claim instances as comparable units: what makes two records "the same instance", read from a run or a summary.
 
-An instance is identified by its claim, model (and base model), task and language, plus the *settings* that change
-its measurement (``SETTINGS``). Two records with the same identity are the same instance; the baseline comparison,
-``python -m harness diff`` and the merged report all use this one definition.
+An instance is identified by its claim, model (and base or other-sized model), task and language, plus the
+*settings* that change its measurement (``SETTINGS``). Two records with the same identity are the same instance; the
+baseline comparison, ``python -m harness diff`` and the merged report all use this one definition.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ SETTINGS: dict[str, Callable[[Record, RunInfo], Any]] = {
     "scoring": lambda record, _info: (record.get("params") or {}).get("scoring"),
     "data_hash": _provenance("data_hash"),
 }
-KEY_FIELDS = ("claim", "model", "base_model", "task", "language")
+KEY_FIELDS = ("claim", "model", "base_model", "scale_model", "task", "language")
 IDENTITY_FIELDS = (*KEY_FIELDS[1:], *SETTINGS)  # what --baseline-ignore / diff --ignore may leave out of matching
 
 
@@ -63,6 +63,7 @@ class Instance:
     instance: str  # the test id (model-task-language)
     model: str | None
     base_model: str | None
+    scale_model: str | None
     task: str | None
     language: str | None
     settings: dict[str, Any]
@@ -76,7 +77,7 @@ class Instance:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        """Claim, model, base model, task, language: the instance without its settings."""
+        """Claim, model, base model, other-sized model, task, language: the instance without its settings."""
         return tuple(getattr(self, name) for name in KEY_FIELDS)
 
     def identity(self, ignore: Iterable[str] = ()) -> str:
@@ -121,7 +122,8 @@ def instance_of(record: Record, info: RunInfo) -> Instance:
     ci = effect.get("ci")
     return Instance(
         claim=str(record["claim"]), instance=str(record.get("instance")), model=record.get("model"),
-        base_model=record.get("base_model"), task=record.get("task"), language=record.get("language"),
+        base_model=record.get("base_model"), scale_model=record.get("scale_model"), task=record.get("task"),
+        language=record.get("language"),
         settings={name: read(record, info) for name, read in SETTINGS.items()},
         verdict=str(record.get("verdict")), effect_name=effect.get("name"), effect=effect.get("value"),
         ci=tuple(ci) if isinstance(ci, list | tuple) and len(ci) == 2 else None, reason=record.get("reason"),

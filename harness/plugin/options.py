@@ -99,6 +99,14 @@ def base_model(value: str | None, config: pytest.Config) -> str | None:
     return model(value, config)
 
 
+def scale_model(value: str | None, config: pytest.Config) -> str | None:
+    if value is not None and not config.getoption("model"):
+        return "needs --model (the model it is another size of)"
+    if value is not None and value == config.getoption("model"):
+        return "names --model itself; valid: a model of its family at another size"
+    return model(value, config)
+
+
 def device(value: str | None, _config: pytest.Config) -> str | None:
     if value in (None, "auto"):
         return None
@@ -168,6 +176,7 @@ def _languages() -> Iterable[str]:
 CHECKS: dict[str, Check] = {
     "model": model,
     "base_model": base_model,
+    "scale_model": scale_model,
     "tasks": comma_list(_tasks),
     "languages": comma_list(_languages),
     "limit": at_least(1),

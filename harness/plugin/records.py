@@ -33,7 +33,7 @@ def build_record(case: ClaimCase, verdict: Verdict | None, m: Provenance | None,
         timings |= m.timings
     record = {
         "claim": claim.id, "title": claim.title, "instance": case.id, "tier": case.tier, "model": case.model,
-        "base_model": case.base_model, "task": case.task, "language": case.language,
+        "base_model": case.base_model, "scale_model": case.scale_model, "task": case.task, "language": case.language,
         "verdict": verdict.verdict if verdict else "error", "expected": case.expected,
         "reason": verdict.reason if verdict else error,
         "effect": {"name": verdict.effect_name, "value": verdict.effect, "ci": list(verdict.ci)} if verdict else None,

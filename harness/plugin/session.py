@@ -4,13 +4,14 @@ that serve every registered kind of measurement, the run directory and the basel
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.core.claim import Claim, ClaimCase
-from harness.core.models import base_model_for, load_model, registry_identity
+from harness.core.models import base_model_for, load_model, registry_identity, scale_model_for
 from harness.core.papers import registered
 from harness.core.shared_store import SharedStore
 from harness.core.store import MeasurementStore, MeasureOptions
@@ -32,6 +33,14 @@ from harness.plugin.results import RunWriter, git_state, new_run_id, package_ver
 from harness.tasks import TASKS, MissingDataError, TaskDataError, load_task, task_spec
 
 TINY_TASK = "xnli"  # the task the tiny tier's planted models answer
+
+
+def _registered(pair_of: Callable[[str], str], model: str) -> str | None:
+    """The registry's pair of ``model`` (base_model_for, scale_model_for), or None (the claim then skips)."""
+    try:
+        return pair_of(model)
+    except ValueError:
+        return None
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -66,29 +75,22 @@ class ClaimsSession:
 
     # -- parametrization -------------------------------------------------------------------------------------
     def cases(self, claim: Claim) -> list[ClaimCase]:
-        cases = [ClaimCase(claim, "tiny", p.model, p.task or TINY_TASK, lang, p.base_model, p.expected_for(lang),
-                           p.controls)
+        cases = [ClaimCase(claim, "tiny", p.model, p.task or TINY_TASK, lang, p.base_model, p.scale_model,
+                           p.expected_for(lang), p.controls)
                  for p in claim.planted
                  for lang in (self.tiny_languages(p.task or TINY_TASK) if claim.per_language else [None])]
         model = self.option("model")
         if model:
-            base = self.option("base_model") or (self._registry_base(model) if claim.needs_base else None)
+            base = (self.option("base_model") or _registered(base_model_for, model)) if claim.needs_base else None
+            scale = (self.option("scale_model") or _registered(scale_model_for, model)) if claim.needs_scale else None
             selected = _split(self.option("tasks"))
             tasks = [t for t in claim.tasks if selected is None or t in selected]
             if claim.versus and selected is not None and claim.versus not in selected:
                 tasks = []  # the comparison needs its second task
             for task in tasks:
                 languages = self.full_languages(task) if claim.per_language else [None]
-                cases += [ClaimCase(claim, "full", model, task, lang, base if claim.needs_base else None)
-                          for lang in languages]
+                cases += [ClaimCase(claim, "full", model, task, lang, base, scale) for lang in languages]
         return cases
-
-    @staticmethod
-    def _registry_base(model: str) -> str | None:
-        try:
-            return base_model_for(model)
-        except ValueError:
-            return None
 
     def tiny_languages(self, task: str = TINY_TASK) -> list[str]:
         return self.store("tiny").languages(task)
@@ -131,7 +133,7 @@ class ClaimsSession:
             return
         requests = []
         for case in tiny:
-            for model in filter(None, (case.model, case.base_model)):
+            for model in case.models:
                 kind = measurement_kind(model)
                 if case.claim.versus:
                     languages = tuple(self.common_languages(case, case.claim.versus))
@@ -189,8 +191,8 @@ class ClaimsSession:
         return {"run_id": self.run_id,
                 "seeds": {"bootstrap": self.option("seed"), "controls": self.option("seed")},
                 "options": {name: self.option(name) for name in (
-                    "model", "base_model", "dtype", "device", "threshold", "site", "scoring", "positions",
-                    "epsilon", "limit", "tasks", "languages", "batch_size")}}
+                    "model", "base_model", "scale_model", "dtype", "device", "threshold", "site", "scoring",
+                    "positions", "epsilon", "limit", "tasks", "languages", "batch_size")}}
 
     def run_writer(self) -> RunWriter:
         if self.writer is None:

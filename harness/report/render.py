@@ -154,9 +154,10 @@ def _provenance(records: list[dict[str, Any]], several_runs: bool) -> dict[str, 
     def values(record: dict[str, Any]) -> list[Any]:
         prov = record.get("provenance") or {}
         return ([record.get("_run")] if several_runs else []) + [
-            record.get("model"), record.get("base_model"), record.get("task")] + [prov.get(k) for k in keys]
+            record.get("model"), record.get("base_model"), record.get("scale_model"), record.get("task")] + [
+            prov.get(k) for k in keys]
 
-    columns = [*lead, "model", "base model", "task", *keys]
+    columns = [*lead, "model", "base model", "other size", "task", *keys]
     rows: list[list[Any]] = []
     for record in records:
         row = values(record)
@@ -271,6 +272,7 @@ def _group(model: Any, task: Any, records: list[dict[str, Any]], variant: str | 
         "variant": variant,
         "variant_label": label,
         "base_model": first.get("base_model"),
+        "scale_model": first.get("scale_model"),
         "paper_ref": (first.get("paper") or {}).get("ref"),
         "paper_text": texts[0] if len(texts) == 1 else None,
         "params": sorted((first.get("params") or {}).items()),

@@ -71,6 +71,7 @@ from harness.core.scoring import (
     verbalizer_budget,
     verbalizer_tokens,
 )
+from harness.papers.sharing_matters.scale_rules import at_depths, relative_depths
 from harness.planted.building import (
     FAMILY_CONFIGS,
     FAMILY_FFNS,
@@ -96,7 +97,7 @@ class PlantSpec:
     name: str
     truth: str  # the planted ground truth, in words
     active_share: tuple[float, ...]  # forced-active share per layer
-    dead_share: float = 0.0  # forced-dead share in every layer
+    dead_share: float | tuple[float, ...] = 0.0  # forced-dead share in every layer, or per layer
     carrier: str = "shared"  # "shared", "specific", "spread" or "none"
     gaps: int = 0
     specific_gaps: int = 0  # after the ``gaps`` examples, that many examples' carriers fire in one language only
@@ -161,6 +162,7 @@ MIDDLE_PEAK = (0.15, 0.2, 0.3, 0.42, 0.34, 0.24, 0.2, 0.16, 0.15, 0.15)  # PEAK 
 DEMO_LANGUAGES = ("en", "de", "fr")  # the tiny tier's demonstration claim reads these (cost: prompt length)
 DEMO_EXAMPLES = 6  # and this many examples: a prompt after six demonstrations is seven blocks long
 FLAT = (0.10,) * len(PEAK)  # with 20% keyed and 70% dead: no input-dependent neuron left (App. A.3.6's pair)
+EARLY_SHALLOW = tuple(float(s) for s in at_depths(np.array(EARLY), relative_depths(6)))  # EARLY over 6 layers
 
 PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
     PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10",
@@ -253,6 +255,18 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "layer 3 of 10 (15% to 42%), and their value norms (constant direction) are 3x as large in the first "
               "and the top three layers, so their effective scores are largest there; no answers", MIDDLE_PEAK,
               carrier="none", rest_dead=True, constant_values=EDGE_VALUES, head_constant=1.0),
+    PlantSpec("planted-scale-small", "the smaller model of a pair (6 layers): EARLY's forced-active (all-shared) "
+              "share read at its 6 layers' relative depths, 3% of every layer dead; no answers", EARLY_SHALLOW,
+              dead_share=0.03, carrier="none"),
+    PlantSpec("planted-scale-large", "the larger model of planted-scale-small's pair (10 layers): the same "
+              "all-shared curve over relative depth (EARLY), 3% of layers 0-6 dead and 15% of the upper layers 7-9: "
+              "more non-activated neurons in the upper layers; no answers", EARLY,
+              dead_share=(0.03,) * 7 + (0.15,) * 3, carrier="none"),
+    PlantSpec("planted-scale-moved", "a larger model (10 layers) whose pattern moved with size: EARLY reversed in "
+              "depth (the same mean over layers), 10% of layers 0-6 dead and 3% of layers 7-9: sparser than "
+              "planted-scale-small as a whole and, having more layers, with more non-activated neurons in its upper "
+              "third, but not a larger share of them; no answers", EARLY[::-1],
+              dead_share=(0.10,) * 7 + (0.03,) * 3, carrier="none"),
     PlantSpec("planted-demos-steady", "built on XNLI and on the editing prompts after 0, 2, 4 and 6 demonstrations: "
               "10% of each layer's neurons forced active, 20% keyed to every editing prompt whatever its "
               "demonstrations (at the last token and at the last content token), the rest dead: the type shares do "
@@ -316,7 +330,8 @@ def _roles(spec: PlantSpec, d_ff: int, generator: torch.Generator) -> list[dict[
     roles = []
     for layer, share in enumerate(spec.active_share):
         order = torch.randperm(d_ff, generator=generator)
-        sizes = [round(s * d_ff) for s in (share, spec.dead_share, spec.keyed_share)]
+        dead_share = spec.dead_share[layer] if isinstance(spec.dead_share, tuple) else spec.dead_share
+        sizes = [round(s * d_ff) for s in (share, dead_share, spec.keyed_share)]
         if layer == spec.quiet_layer:
             sizes = [0, d_ff, 0]
         if sum(sizes) > d_ff:

@@ -12,6 +12,7 @@ from harness.papers.sharing_matters.measurement import Measurement
 from harness.papers.sharing_matters.neurons import ALL, TYPES
 from harness.papers.sharing_matters.paper_tables import CORRECT_OUTPUT_SHARE
 from harness.papers.sharing_matters.reducers import ACTIVE, CONTRIBUTION, NEURONS, PUSH
+from harness.papers.sharing_matters.scale_rules import at_depths, relative_depths
 
 TYPE_LABELS = {"all_shared": "all-shared", "partial_shared": "partial-shared", "specific": "specific",
                "non_activated": "non-activated"}
@@ -160,3 +161,17 @@ def shares_by_shots_plot(by_shots: dict[int, Measurement], *, note: str = "") ->
             "title": f"Share of neuron types per layer by in-context demonstrations: {first.model['model']} "
                      f"{first.task}", "x_label": "layer", "y_label": "share of neurons",
             "x": list(range(len(first.shares[0]))), "series": series, "paper_note": note}
+
+
+def shares_by_depth_plot(larger: Measurement, smaller: Measurement, *, note: str = "") -> dict[str, Any]:
+    """Fig. 20: the share of each type over relative depth for two sizes of a family, the larger model's curves
+    read at the smaller's layers (what the scale rules compare), the smaller's dashed beside them."""
+    big, small = larger.model["model"], smaller.model["model"]
+    depths = relative_depths(smaller.shares.shape[-1])
+    read = at_depths(larger.shares.numpy(), depths)  # (types, depths)
+    series = {TYPE_LABELS[t]: read[i].tolist() for i, t in enumerate(TYPES)}
+    series |= {f"{TYPE_LABELS[t]} ({small})": smaller.shares[i].tolist() for i, t in enumerate(TYPES)}
+    return {"id": f"shares-by-depth-{big}-vs-{small}-{larger.task}", "kind": "lines",
+            "title": f"Share of neuron types over relative depth: {big} (solid) vs {small} {larger.task}",
+            "x_label": "relative depth", "y_label": "share of neurons", "x": [round(float(d), 3) for d in depths],
+            "series": series, "paper_note": note, "versus_suffix": f" ({small})"}
