@@ -504,7 +504,7 @@ def _content_offsets(b: Build) -> list[int]:
 _STREAMS: dict[bytes, list[torch.Tensor]] = {}  # this process's FFN inputs of planted models whose FFNs write nothing
 _STREAMS_KEPT = 8
 _PREFIXES: dict[bytes, Prefixes] = {}  # the same passes' keys and values of every prompt token but the last
-_PREFIXES_KEPT = 2  # about 170 MB each
+_PREFIXES_KEPT = 4  # about 170 MB each; a tiny-tier run builds on four such streams (prompt sets, families)
 
 
 def _ffn_inputs(b: Build, *, at_content: bool = False) -> list[torch.Tensor]:
@@ -553,7 +553,10 @@ def _kept_prefixes(b: Build) -> Prefixes | None:
     last writes, the keys and values of every layer depend on what that key covers only (the last layer's FFN
     comes after its attention); the key is taken again here, on the finished model. None: no such pass kept."""
     key = _stream_key(b, torch.zeros(len(b.texts), dtype=torch.long))
-    return _PREFIXES.get(key) if key is not None else None
+    if key is None or key not in _PREFIXES:
+        return None
+    _PREFIXES[key] = _PREFIXES.pop(key)  # the most recently used is evicted last
+    return _PREFIXES[key]
 
 
 def _stream_key(b: Build, offsets: torch.Tensor) -> bytes | None:
