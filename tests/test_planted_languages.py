@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import torch
 
 from harness.papers.kojima import planted as planted_languages
 from harness.papers.kojima.planted import LANGUAGE_PLANTED as PLANTED
@@ -82,3 +83,20 @@ def test_the_tiny_store_measures_a_limited_model_on_its_first_examples(tmp_path)
     key = store.cache_key("planted-lang-chance", "xnli", kind="language_neurons")
     store._example_limit = lambda name: unlimited.example_limit  # the same model measured on every example
     assert store.cache_key("planted-lang-chance", "xnli", kind="language_neurons") != key
+
+
+def test_a_model_built_from_kept_ffn_inputs_is_the_one_built_from_its_own_pass(
+        examples: dict[str, list], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planted models of one depth share their silent model's FFN inputs: the second build reads the first's and
+    comes out bit for bit as when built alone."""
+    passes: list[int] = []
+    run_pass = planted_languages._ffn_pass
+    monkeypatch.setattr(planted_languages, "_ffn_pass", lambda *args: passes.append(1) or run_pass(*args))
+    monkeypatch.setattr(planted_languages, "_INPUTS", {})
+    alone = build_planted(PLANTED["planted-lang-middle"], examples).model.state_dict()
+    monkeypatch.setattr(planted_languages, "_INPUTS", {})
+    build_planted(PLANTED["planted-lang-edges"], examples)
+    before = len(passes)
+    after = build_planted(PLANTED["planted-lang-middle"], examples).model.state_dict()
+    assert len(passes) == before  # no pass of its own
+    assert all(torch.equal(alone[name], after[name]) for name in alone)

@@ -170,9 +170,10 @@ def predict_choice(lm: LoadedModel, texts: Sequence[str], choice_ids: Sequence[i
 
 
 def _check_prefixes(positions: str, recorder: Recorder | None, prefixes: Kept | None) -> None:
-    if prefixes is not None and (positions != "last" or recorder is not None):
+    last_only = recorder is None or (recorder.threshold is None and recorder.content_offsets is None)
+    if prefixes is not None and (positions != "last" or not last_only):
         raise ValueError("kept prefixes skip every prompt token but the last: only for positions 'last', without a "
-                         "recorder")
+                         "recorder of other positions (content, any token)")
 
 
 @functools.lru_cache(maxsize=1 << 14)

@@ -31,6 +31,7 @@ language is favoured before any fix.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -146,9 +147,39 @@ class _Inputs:
         return sums / np.bincount(self.sequence, minlength=n)[:, None]
 
 
-@torch.inference_mode()
+_INPUTS: dict[bytes, _Inputs] = {}  # this process's FFN inputs, by a hash of the model's weights and the batches
+_INPUTS_KEPT = 4  # under 100 MB each: the 10-layer planted models share one, the 6-layer ones another
+
+
+def _inputs_key(lm: LoadedModel, batches: list[dict[str, torch.Tensor]]) -> bytes:
+    """A hash of everything FFN inputs depend on: every weight of the model and the batches."""
+    digest = hashlib.blake2b(digest_size=32)
+    for name, tensor in [*lm.model.state_dict().items(), *((name, t) for b in batches for name, t in b.items())]:
+        digest.update(name.encode())
+        digest.update(repr((tuple(tensor.shape), str(tensor.dtype))).encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.digest()
+
+
 def _ffn_inputs(lm: LoadedModel, batches: list[dict[str, torch.Tensor]]) -> _Inputs:
-    """FFN inputs at every real token of left-padded batches (sequences numbered across batches in order)."""
+    """FFN inputs at every real token of left-padded batches (sequences numbered across batches in order).
+
+    Planted models of one depth start from the same silent model (every FFN dead, writing nothing) on the same
+    texts: their inputs are kept for this process under a hash of the weights and the batches (read-only
+    arrays), and a model with the same ones reads them instead of running the pass again."""
+    key = _inputs_key(lm, batches)
+    if key not in _INPUTS:
+        inputs = _ffn_pass(lm, batches)
+        for array in (*inputs.x, inputs.sequence, inputs.last):
+            array.flags.writeable = False
+        _INPUTS[key] = inputs
+        if len(_INPUTS) > _INPUTS_KEPT:
+            del _INPUTS[next(iter(_INPUTS))]
+    return _INPUTS[key]
+
+
+@torch.inference_mode()
+def _ffn_pass(lm: LoadedModel, batches: list[dict[str, torch.Tensor]]) -> _Inputs:
     per_layer: list[list[np.ndarray]] = [[] for _ in lm.site.layers]
     mask: dict[str, torch.Tensor] = {}
     hooks = [layer.mlp.register_forward_pre_hook(

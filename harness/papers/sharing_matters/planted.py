@@ -63,7 +63,7 @@ from harness.core.batching import encode, length_sorted_batches, token_lengths
 from harness.core.capture import Recorder
 from harness.core.content_position import content_offsets
 from harness.core.models import LoadedModel, wrap_model
-from harness.core.prefixes import Prefixes
+from harness.core.prefixes import Prefixes, returned_cache, supported
 from harness.core.scoring import (
     first_verbalizer,
     generate,
@@ -518,6 +518,8 @@ def _content_offsets(b: Build) -> list[int]:
 
 _STREAMS: dict[bytes, list[torch.Tensor]] = {}  # this process's FFN inputs of planted models whose FFNs write nothing
 _STREAMS_KEPT = 8
+_PREFIXES: dict[bytes, Prefixes] = {}  # the same passes' keys and values of every prompt token but the last
+_PREFIXES_KEPT = 4  # about 170 MB each; a tiny-tier run builds on four such streams (prompt sets, families)
 
 
 def _ffn_inputs(b: Build, *, at_content: bool = False) -> list[torch.Tensor]:
@@ -540,28 +542,50 @@ def _ffn_inputs(b: Build, *, at_content: bool = False) -> list[torch.Tensor]:
 
     hooks = [layer.mlp.register_forward_pre_hook(lambda m, args, i=i: keep(m, args, i))
              for i, layer in enumerate(b.lm.site.layers)]
+    kept = Prefixes(b.lm) if key is not None and not at_content and supported(b.lm, "last") else None
     for batch in length_sorted_batches(token_lengths(b.lm, b.texts), 32, attention_cells=BUILD_ATTENTION_CELLS):
         rows[:] = batch
-        b.lm.model(**encode(b.lm, [b.texts[i] for i in batch]))
+        inputs = encode(b.lm, [b.texts[i] for i in batch])
+        output = b.lm.model(**inputs, use_cache=kept is not None)
+        if kept is not None:
+            kept.keep(batch, returned_cache(b.lm, output), inputs["attention_mask"])
     for hook in hooks:
         hook.remove()
     if key is not None:
         _STREAMS[key] = [x.clone() for x in out]
         if len(_STREAMS) > _STREAMS_KEPT:
             del _STREAMS[next(iter(_STREAMS))]
+    if kept is not None and kept.rows:
+        _PREFIXES[key] = kept
+        if len(_PREFIXES) > _PREFIXES_KEPT:
+            del _PREFIXES[next(iter(_PREFIXES))]
     return out
 
 
+def _kept_prefixes(b: Build) -> Prefixes | None:
+    """Kept keys and values of every prompt token but the last that the finished model's own pass would compute:
+    those of an earlier pass (``_ffn_inputs``) over a model with the same ``_stream_key``. While no FFN but the
+    last writes, the keys and values of every layer depend on what that key covers only (the last layer's FFN
+    comes after its attention); the key is taken again here, on the finished model. None: no such pass kept."""
+    key = _stream_key(b, torch.zeros(len(b.texts), dtype=torch.long))
+    if key is None or key not in _PREFIXES:
+        return None
+    _PREFIXES[key] = _PREFIXES.pop(key)  # the most recently used is evicted last
+    return _PREFIXES[key]
+
+
 def _stream_key(b: Build, offsets: torch.Tensor) -> bytes | None:
-    """A hash of what the FFN inputs depend on when no FFN but the last writes (every other weight, the tokenizer's
-    added tokens, the prompts, the positions read); None when some earlier FFN writes."""
+    """A hash of what the FFN inputs (and every layer's keys and values) depend on when no FFN but the last writes
+    (every other weight but the LM head's, the tokenizer's added tokens, the prompts, the positions read); None
+    when some earlier FFN writes."""
     if any(bool(ffn.down.weight.any() or ffn.down.bias.any()) for ffn in b.ffns[:-1]):
         return None
-    ffn_weights = {id(p) for ffn in b.ffns for module in (ffn.key, ffn.down, ffn.up) if module is not None
+    unread = {id(p) for ffn in b.ffns for module in (ffn.key, ffn.down, ffn.up) if module is not None
                    for p in module.parameters()}
+    unread |= {id(p) for p in b.lm.model.get_output_embeddings().parameters()}  # read after the last layer
     digest = hashlib.blake2b(digest_size=32)
     for name, parameter in b.lm.model.named_parameters():
-        if id(parameter) not in ffn_weights:
+        if id(parameter) not in unread:
             digest.update(name.encode())
             digest.update(parameter.detach().cpu().numpy().tobytes())
     digest.update(repr(sorted(b.lm.tokenizer.get_added_vocab().items())).encode())
@@ -758,13 +782,19 @@ def _verify(b: Build, expected: list[str | None], planted_keys: list[tuple[int, 
             content_checks: list[tuple[list[ContentKey], np.ndarray | None]]) -> None:
     """Every prompt's generated answer is the planted one, so is its forced choice where it has one, every keyed
     neuron fires exactly on its prompts, and every neuron fitted at both positions (``_plant_tail``,
-    ``_plant_demo_keyed``) exactly on its prompts at both, on the rows given with it (bool; None: every row)."""
+    ``_plant_demo_keyed``) exactly on its prompts at both, on the rows given with it (bool; None: every row).
+
+    Without checks at the content position, the pass runs each prompt's last token only when an earlier pass kept
+    the keys and values of the tokens before it (``_kept_prefixes``): every answer and every last-token activation
+    is still the finished model's own."""
     lm, choices = b.lm, b.task.choices
     choice_ids, _ = verbalizer_tokens(lm, choices)
-    kept = Prefixes(lm)  # generation starts from the forced choice's pass over the prompts
     at_both = any(keys for keys, _ in content_checks)
+    earlier = None if at_both else _kept_prefixes(b)  # the content position needs the whole prompt's pass
+    kept = Prefixes(lm) if earlier is None else earlier  # generation starts from these too
     with Recorder(lm, content_offsets=_content_offsets(b) if at_both else None) as recorder:
-        predicted = predict_choice(lm, b.texts, choice_ids, recorder=recorder, keep_prefixes=kept).tolist()
+        predicted = predict_choice(lm, b.texts, choice_ids, recorder=recorder, prefixes=earlier,
+                                   keep_prefixes=kept if earlier is None else None).tolist()
         at_content = recorder.gather_content() if at_both else None  # (rows, layers, d_ff); before gather
         acts, _ = recorder.gather()  # (rows, layers, d_ff)
     wrong = [b.texts[i][:40] for i, p in enumerate(predicted) if expected[i] is not None and
