@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from harness.core.capture import Recorder
+from harness.core.content_position import content_offsets
 from harness.core.scoring import predict_choice, verbalizer_tokens
 from harness.papers.sharing_matters import planted
 from harness.papers.sharing_matters.planted import PLANTED
@@ -63,30 +64,36 @@ def test_keyed_neurons_claimed_wrongly_stop_the_build(xnli, monkeypatch) -> None
         PLANTED["planted-varied"].build(xnli)
 
 
-def test_verification_from_kept_prefixes_sees_what_a_whole_pass_sees(xnli, monkeypatch) -> None:
-    """The verification runs each prompt's last token only, from the centring pass's kept keys and values: its
-    forced choices and last-token activations are those of a pass over the whole prompts."""
+@pytest.mark.parametrize("name", ["planted-shared", "planted-tail"])
+def test_verification_from_kept_prefixes_sees_what_a_whole_pass_sees(xnli, monkeypatch, name: str) -> None:
+    """The verification runs each prompt's last tokens only (back to its content position where that is checked:
+    planted-tail), from the centring pass's kept keys and values: its forced choices and activations at both
+    positions are those of a pass over the whole prompts."""
     routes: list[bool] = []
     kept_for = planted._kept_prefixes
     monkeypatch.setattr(planted, "_kept_prefixes", lambda b: routes.append(kept_for(b) is not None) or kept_for(b))
     monkeypatch.setattr(planted, "_STREAMS", {})  # an earlier build's kept inputs would skip the centring pass
     monkeypatch.setattr(planted, "_PREFIXES", {})
-    lm = PLANTED["planted-shared"].build(xnli)
+    lm = PLANTED[name].build(xnli)
     assert routes == [True]
     (kept,) = planted._PREFIXES.values()
     texts = [ex.prompts[lang] for ex in xnli["xnli"] for lang in ex.prompts]
-    choice_ids, _ = verbalizer_tokens(lm, task_spec("xnli").choices)
+    spec = task_spec("xnli")
+    offsets = content_offsets(lm, texts, [spec.content_end(text) for text in texts])
+    assert min(offsets) > 0  # the content position lies before the last token
+    choice_ids, _ = verbalizer_tokens(lm, spec.choices)
     passes = []
     for prefixes in (None, kept):
-        with Recorder(lm) as recorder:
+        with Recorder(lm, content_offsets=offsets) as recorder:
             predicted = predict_choice(lm, texts, choice_ids, recorder=recorder, prefixes=prefixes)
-            passes.append((predicted, recorder.gather()[0]))  # (rows,), (rows, layers, d_ff)
-    (whole, whole_acts), (last, last_acts) = passes
-    assert torch.equal(whole, last)
-    # the same up to float32 rounding (a one-token pass sums in another order), far inside the fits' margins (3)
-    assert torch.allclose(whole_acts, last_acts, rtol=1e-3, atol=1e-2)
+            content = recorder.gather_content()
+            passes.append((predicted, torch.cat([recorder.gather()[0], content])))  # (rows,), (2 rows, layers, d_ff)
+    (whole, whole_acts), (tail, tail_acts) = passes
+    assert torch.equal(whole, tail)
+    # the same up to float32 rounding (a shorter pass sums in another order), far inside the fits' margins (3)
+    assert torch.allclose(whole_acts, tail_acts, rtol=1e-3, atol=1e-2)
     clear = whole_acts.abs() > 1e-2
-    assert torch.equal(whole_acts[clear] > 0, last_acts[clear] > 0)
+    assert torch.equal(whole_acts[clear] > 0, tail_acts[clear] > 0)
 
 
 def test_a_model_whose_earlier_ffns_write_is_verified_on_whole_prompts(xnli, monkeypatch) -> None:

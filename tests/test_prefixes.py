@@ -10,6 +10,7 @@ import torch
 import harness.core.prefixes
 import harness.papers.sharing_matters.measurement
 from harness.core.batching import encode, last_logits, length_sorted_batches, token_lengths
+from harness.core.capture import Recorder
 from harness.core.interventions import deactivate
 from harness.core.prefixes import Prefixes, supported
 from harness.papers.sharing_matters.measurement import MeasureConfig, measure
@@ -20,25 +21,35 @@ DECODERS = ("tiny-bloom", "tiny-llama", "tiny-xglm", "tiny-opt", "tiny-gpt2", "t
 
 
 @pytest.mark.parametrize("name", DECODERS)
-def test_the_last_token_from_kept_prefixes_gives_the_full_passs_logits(name: str) -> None:
+@pytest.mark.parametrize("tail", [1, 4])
+def test_the_last_tokens_from_kept_prefixes_give_the_full_passs_logits(name: str, tail: int) -> None:
+    """Kept in one batching, read in another, under per-row masks at the last position: the logits, and with a
+    ``tail`` of more than one token the activations up to ``tail - 1`` tokens before the last, are the full
+    pass's (a row shorter than the tail included)."""
     lm = tiny(name)
     assert supported(lm, "last") and not supported(lm, "all")
     kept = Prefixes(lm)
     masks = random_masks(lm, len(TEXTS), density=0.3, seed=1)
     batches = list(length_sorted_batches(token_lengths(lm, TEXTS), 3))
     full, cached = {}, {}
-    for rows in batches:  # kept in one batching ...
+    for rows in batches:
         inputs = encode(lm, [TEXTS[i] for i in rows])
         last_logits(lm, inputs, keep=lambda cache, rows=rows, mask=inputs["attention_mask"]:
                     kept.keep(rows, cache, mask))
-    for rows in ([4, 0], [1, 3, 2]):  # ... read in another, under per-row masks at the last position
+    offsets = [min(tail, n) - 1 for n in token_lengths(lm, TEXTS)]  # a real token of each row
+    for rows in ([4, 0], [1, 3, 2]):
         inputs = encode(lm, [TEXTS[i] for i in rows])
-        with deactivate(lm, masks[rows]):
-            full.update(zip(rows, last_logits(lm, inputs), strict=True))
-            cached.update(zip(rows, last_logits(lm, inputs, start=kept.batch(rows, inputs["input_ids"].shape[1])),
-                              strict=True))
-    for row, logits in full.items():
-        torch.testing.assert_close(cached[row], logits, rtol=1e-5, atol=1e-5)
+        with deactivate(lm, masks[rows]), Recorder(lm, content_offsets=offsets) as recorder:
+            for found, start in ((full, None), (cached, kept.batch(rows, inputs["input_ids"].shape[1], tail))):
+                assert (start is None) == (found is full)
+                recorder.arm(inputs["attention_mask"], rows)
+                logits = last_logits(lm, inputs, start=start)
+                recorder.collect(list(range(len(rows))))  # gathered in the batch's order
+                found.update(zip(rows, zip(logits, recorder.gather_content(), strict=True), strict=True))
+                recorder.gather()
+    for row, (logits, content) in full.items():
+        torch.testing.assert_close(cached[row][0], logits, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(cached[row][1], content, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(("name", "scoring"), [(n, "generate") for n in DECODERS] + [("tiny-bloom", "choice"),
@@ -49,8 +60,8 @@ def test_a_measurement_with_kept_prefixes_equals_one_without(name: str, scoring:
     started: list[int] = []  # rows of the batches that started from kept prefixes
     batch = Prefixes.batch
 
-    def counted(self: Prefixes, ids: list[int], padded: int) -> object:
-        cache = batch(self, ids, padded)
+    def counted(self: Prefixes, ids: list[int], padded: int, tail: int = 1) -> object:
+        cache = batch(self, ids, padded, tail)
         started.extend(ids if cache is not None else [])
         return cache
 

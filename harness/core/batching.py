@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 import torch
-from transformers import PreTrainedTokenizerBase
+from transformers import Cache, PreTrainedTokenizerBase
 
 from harness.core.models import LoadedModel
 from harness.core.prefixes import cache_argument, returned_cache
@@ -49,16 +49,17 @@ def encode(lm: LoadedModel, texts: Sequence[str]) -> dict[str, torch.Tensor]:
 
 
 @torch.inference_mode()
-def last_logits(lm: LoadedModel, inputs: dict[str, torch.Tensor], *, start: object | None = None,
+def last_logits(lm: LoadedModel, inputs: dict[str, torch.Tensor], *, start: Cache | None = None,
                 keep: Callable[[object], None] | None = None) -> torch.Tensor:
     """Next-token logits at the last position, (batch, vocab), computing the LM head for that position only.
 
-    ``start``: a cache of every position but the last (harness.core.prefixes): only the last position runs.
+    ``start``: a cache of every position but the last few (harness.core.prefixes): only those positions run.
     ``keep``: called with the pass's cache (keys and values of every position).
     """
     extra = {"logits_to_keep": 1} if "logits_to_keep" in lm.forward_params else {}
     if start is not None:
-        inputs = {name: value[:, -1:] if name in ("input_ids", "position_ids") else value
+        tail = inputs["input_ids"].shape[1] - start.get_seq_length()
+        inputs = {name: value[:, -tail:] if name in ("input_ids", "position_ids") else value
                   for name, value in inputs.items()}
         extra[cache_argument(lm)] = start
     output = lm.model(**inputs, use_cache=start is not None or keep is not None, **extra)

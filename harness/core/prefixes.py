@@ -80,21 +80,23 @@ class Prefixes:
                               for k, v in layers]
             self.nbytes += size
 
-    def batch(self, ids: Sequence[int], padded: int) -> DynamicCache | None:
-        """A cache holding the kept prefixes of rows ``ids``, left-padded to ``padded - 1`` tokens (the batch's
-        prompts are ``padded`` tokens long with padding); None when a row has no kept prefix or there is no prefix
-        (one-token prompts)."""
-        if padded < 2 or not all(row in self.rows for row in ids):
+    def batch(self, ids: Sequence[int], padded: int, tail: int = 1) -> DynamicCache | None:
+        """A cache holding the kept prefixes of rows ``ids`` but their last ``tail - 1`` tokens, left-padded to
+        ``padded - tail`` tokens (the batch's prompts are ``padded`` tokens long with padding), so that a pass runs
+        the last ``tail`` columns only; None when a row has no kept prefix or nothing would be cached. A row
+        shorter than ``tail`` has padding only in the cache (its pass covers all its tokens)."""
+        if padded <= tail or not all(row in self.rows for row in ids):
             return None
         layers = []
         for layer in range(len(self.rows[ids[0]])):
             first = self.rows[ids[0]][layer][0]  # (heads, tokens, head_dim)
-            shape = (len(ids), first.shape[0], padded - 1, first.shape[2])
+            shape = (len(ids), first.shape[0], padded - tail, first.shape[2])
             keys, values = first.new_zeros(shape), first.new_zeros(shape)
             for b, row in enumerate(ids):
                 k, v = self.rows[row][layer]
-                keys[b, :, padded - 1 - k.shape[1]:] = k
-                values[b, :, padded - 1 - v.shape[1]:] = v
+                cached = max(0, k.shape[1] + 1 - tail)  # the row's tokens before its last ``tail``
+                keys[b, :, padded - tail - cached:] = k[:, :cached]
+                values[b, :, padded - tail - cached:] = v[:, :cached]
             layers.append((keys, values))
         return DynamicCache(ddp_cache_data=layers)
 
@@ -116,8 +118,8 @@ class PrefixView:
     def keep(self, rows: Sequence[int], cache: object, attention_mask: torch.Tensor) -> None:
         self.store.keep([self.ids[r] for r in rows], cache, attention_mask)
 
-    def batch(self, rows: Sequence[int], padded: int) -> DynamicCache | None:
-        return self.store.batch([self.ids[r] for r in rows], padded)
+    def batch(self, rows: Sequence[int], padded: int, tail: int = 1) -> DynamicCache | None:
+        return self.store.batch([self.ids[r] for r in rows], padded, tail)
 
 
 __all__ = ["PrefixView", "Prefixes", "cache_argument", "returned_cache", "supported"]

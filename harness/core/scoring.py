@@ -141,9 +141,10 @@ def predict_choice(lm: LoadedModel, texts: Sequence[str], choice_ids: Sequence[i
     Per-row masks are (len(texts), layers, d_ff); ``recorder``, if given, captures the same pass and its
     per-row activations are returned through ``recorder.rows`` in input order. ``keep_prefixes`` keeps each
     text's keys and values but its last token's (harness.core.prefixes, by the text's index); ``prefixes`` starts
-    texts from kept ones (only for masks at ``positions="last"``).
+    texts from kept ones (only for masks at ``positions="last"``), a batch's pass then running from its rows'
+    furthest content position (``recorder.content_offsets``) onward.
     """
-    _check_prefixes(positions, recorder, prefixes)
+    _check_prefixes(positions, recorder, prefixes, content=True)
     ids = torch.tensor(list(choice_ids), device=lm.device)
     out = torch.empty(len(texts), dtype=torch.long)
     if not texts:
@@ -156,7 +157,8 @@ def predict_choice(lm: LoadedModel, texts: Sequence[str], choice_ids: Sequence[i
             _masked(lm, stack, rows, deactivate_masks, convert_masks, threshold, epsilon, positions)
             if recorder is not None:
                 recorder.arm(inputs["attention_mask"], rows)
-            start = None if prefixes is None else prefixes.batch(rows, inputs["input_ids"].shape[1])
+            start = None if prefixes is None else prefixes.batch(rows, inputs["input_ids"].shape[1],
+                                                                 _tail(recorder, rows))
             keep = None if keep_prefixes is None else \
                 functools.partial(keep_prefixes.keep, rows, attention_mask=inputs["attention_mask"])
             logits = last_logits(lm, inputs, start=start, keep=keep)
@@ -169,11 +171,21 @@ def predict_choice(lm: LoadedModel, texts: Sequence[str], choice_ids: Sequence[i
     return out
 
 
-def _check_prefixes(positions: str, recorder: Recorder | None, prefixes: Kept | None) -> None:
-    last_only = recorder is None or (recorder.threshold is None and recorder.content_offsets is None)
-    if prefixes is not None and (positions != "last" or not last_only):
+def _check_prefixes(positions: str, recorder: Recorder | None, prefixes: Kept | None, *, content: bool = False) -> None:
+    """Kept prefixes skip the prompt's earlier tokens: only edits of the last one, and recording at the last (and,
+    where ``content``, at the content position, which the pass then reaches back to)."""
+    reads = recorder is not None and (recorder.threshold is not None or
+                                      (recorder.content_offsets is not None and not content))
+    if prefixes is not None and (positions != "last" or reads):
         raise ValueError("kept prefixes skip every prompt token but the last: only for positions 'last', without a "
-                         "recorder of other positions (content, any token)")
+                         "recorder of other positions (any token" + ("" if content else ", content") + ")")
+
+
+def _tail(recorder: Recorder | None, rows: list[int]) -> int:
+    """How many of a batch's last columns a pass from kept prefixes runs: up to its furthest content position."""
+    if recorder is None or recorder.content_offsets is None:
+        return 1
+    return 1 + int(recorder.content_offsets[rows].max())
 
 
 @functools.lru_cache(maxsize=1 << 14)

@@ -53,6 +53,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -68,6 +69,7 @@ from harness.core.scoring import (
     first_verbalizer,
     generate,
     predict_choice,
+    settled_verbalizer,
     verbalizer_budget,
     verbalizer_tokens,
 )
@@ -516,6 +518,7 @@ def _content_offsets(b: Build) -> list[int]:
     return content_offsets(b.lm, b.texts, ends)
 
 
+_Kept = TypeVar("_Kept")
 _STREAMS: dict[bytes, list[torch.Tensor]] = {}  # this process's FFN inputs of planted models whose FFNs write nothing
 _STREAMS_KEPT = 8
 _PREFIXES: dict[bytes, Prefixes] = {}  # the same passes' keys and values of every prompt token but the last
@@ -528,21 +531,25 @@ def _ffn_inputs(b: Build, *, at_content: bool = False) -> list[torch.Tensor]:
 
     While every FFN but the last writes nothing, these inputs depend on the model's other weights, its tokenizer
     and the prompts only, which many planted models share: they are then kept for this process under a hash of
-    exactly those (``_stream_key``), and a model with the same ones reads them instead of running the pass."""
-    offsets = torch.tensor(_content_offsets(b)) if at_content else torch.zeros(len(b.texts), dtype=torch.long)
-    key = _stream_key(b, offsets)
-    if key in _STREAMS:
-        return [x.clone() for x in _STREAMS[key]]
-    out = [torch.empty(len(b.texts), HIDDEN) for _ in b.lm.site.layers]
+    exactly those (``_stream_key``), and a model with the same ones reads them instead of running the pass. Such a
+    pass reads both positions at once for a build that reads the content position (``_reads_content``)."""
+    stream = _stream_base(b)
+    positions = (False, True) if stream is not None and _reads_content(b.spec) else (at_content,)
+    offsets = {where: _offsets(b, where) for where in positions}
+    keys = {} if stream is None else {where: _stream_key(stream, offsets[where]) for where in positions}
+    if keys.get(at_content) in _STREAMS:
+        return [x.clone() for x in _STREAMS[keys[at_content]]]
+    out = {where: [torch.empty(len(b.texts), HIDDEN) for _ in b.lm.site.layers] for where in positions}
     rows: list[int] = []
 
     def keep(_m: torch.nn.Module, args: tuple[torch.Tensor, ...], i: int) -> None:
         x = args[0]  # (batch, seq, HIDDEN), left padded
-        out[i][rows] = x[torch.arange(len(rows)), x.shape[1] - 1 - offsets[rows]]
+        for where in positions:
+            out[where][i][rows] = x[torch.arange(len(rows)), x.shape[1] - 1 - offsets[where][rows]]
 
     hooks = [layer.mlp.register_forward_pre_hook(lambda m, args, i=i: keep(m, args, i))
              for i, layer in enumerate(b.lm.site.layers)]
-    kept = Prefixes(b.lm) if key is not None and not at_content and supported(b.lm, "last") else None
+    kept = Prefixes(b.lm) if stream is not None and supported(b.lm, "last") else None
     for batch in length_sorted_batches(token_lengths(b.lm, b.texts), 32, attention_cells=BUILD_ATTENTION_CELLS):
         rows[:] = batch
         inputs = encode(b.lm, [b.texts[i] for i in batch])
@@ -551,15 +558,30 @@ def _ffn_inputs(b: Build, *, at_content: bool = False) -> list[torch.Tensor]:
             kept.keep(batch, returned_cache(b.lm, output), inputs["attention_mask"])
     for hook in hooks:
         hook.remove()
-    if key is not None:
-        _STREAMS[key] = [x.clone() for x in out]
-        if len(_STREAMS) > _STREAMS_KEPT:
-            del _STREAMS[next(iter(_STREAMS))]
-    if kept is not None and kept.rows:
-        _PREFIXES[key] = kept
-        if len(_PREFIXES) > _PREFIXES_KEPT:
-            del _PREFIXES[next(iter(_PREFIXES))]
-    return out
+    if stream is not None:
+        for where, key in keys.items():
+            _remember(_STREAMS, key, [x.clone() for x in out[where]], _STREAMS_KEPT)
+        if kept is not None and kept.rows:
+            _remember(_PREFIXES, _stream_key(stream, _offsets(b, False)), kept, _PREFIXES_KEPT)
+    return out[at_content]
+
+
+def _reads_content(spec: PlantSpec) -> bool:
+    """Whether a build fits neurons at the content position too (``_center_free``, ``_plant_tail``,
+    ``_plant_demo_keyed``)."""
+    return bool(spec.tail_language or spec.content_keyed or spec.demo_keyed)
+
+
+def _offsets(b: Build, at_content: bool) -> torch.Tensor:
+    """(prompts,) the positions read, counted back from each prompt's last token."""
+    return torch.tensor(_content_offsets(b)) if at_content else torch.zeros(len(b.texts), dtype=torch.long)
+
+
+def _remember(kept: dict[bytes, _Kept], key: bytes, value: _Kept, most: int) -> None:
+    """Keep ``value`` under ``key``, dropping the least recently kept or used beyond ``most``."""
+    kept[key] = value
+    if len(kept) > most:
+        del kept[next(iter(kept))]
 
 
 def _kept_prefixes(b: Build) -> Prefixes | None:
@@ -567,17 +589,18 @@ def _kept_prefixes(b: Build) -> Prefixes | None:
     those of an earlier pass (``_ffn_inputs``) over a model with the same ``_stream_key``. While no FFN but the
     last writes, the keys and values of every layer depend on what that key covers only (the last layer's FFN
     comes after its attention); the key is taken again here, on the finished model. None: no such pass kept."""
-    key = _stream_key(b, torch.zeros(len(b.texts), dtype=torch.long))
+    stream = _stream_base(b)
+    key = None if stream is None else _stream_key(stream, _offsets(b, False))
     if key is None or key not in _PREFIXES:
         return None
     _PREFIXES[key] = _PREFIXES.pop(key)  # the most recently used is evicted last
     return _PREFIXES[key]
 
 
-def _stream_key(b: Build, offsets: torch.Tensor) -> bytes | None:
+def _stream_base(b: Build) -> bytes | None:
     """A hash of what the FFN inputs (and every layer's keys and values) depend on when no FFN but the last writes
-    (every other weight but the LM head's, the tokenizer's added tokens, the prompts, the positions read); None
-    when some earlier FFN writes."""
+    (every other weight but the LM head's, the tokenizer's added tokens, the prompts); None when some earlier FFN
+    writes."""
     if any(bool(ffn.down.weight.any() or ffn.down.bias.any()) for ffn in b.ffns[:-1]):
         return None
     unread = {id(p) for ffn in b.ffns for module in (ffn.key, ffn.down, ffn.up) if module is not None
@@ -590,8 +613,12 @@ def _stream_key(b: Build, offsets: torch.Tensor) -> bytes | None:
             digest.update(parameter.detach().cpu().numpy().tobytes())
     digest.update(repr(sorted(b.lm.tokenizer.get_added_vocab().items())).encode())
     digest.update("\0".join(b.texts).encode())
-    digest.update(offsets.numpy().tobytes())
     return digest.digest()
+
+
+def _stream_key(stream: bytes, offsets: torch.Tensor) -> bytes:
+    """The stream's hash (``_stream_base``) with the positions read."""
+    return hashlib.blake2b(stream + offsets.numpy().tobytes(), digest_size=32).digest()
 
 
 def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],
@@ -784,13 +811,13 @@ def _verify(b: Build, expected: list[str | None], planted_keys: list[tuple[int, 
     neuron fires exactly on its prompts, and every neuron fitted at both positions (``_plant_tail``,
     ``_plant_demo_keyed``) exactly on its prompts at both, on the rows given with it (bool; None: every row).
 
-    Without checks at the content position, the pass runs each prompt's last token only when an earlier pass kept
-    the keys and values of the tokens before it (``_kept_prefixes``): every answer and every last-token activation
-    is still the finished model's own."""
+    Where an earlier pass kept the keys and values of every prompt token but the last (``_kept_prefixes``), the
+    pass runs each prompt's last tokens only, back to its content position where that is checked: every answer and
+    every activation checked is still the finished model's own."""
     lm, choices = b.lm, b.task.choices
     choice_ids, _ = verbalizer_tokens(lm, choices)
     at_both = any(keys for keys, _ in content_checks)
-    earlier = None if at_both else _kept_prefixes(b)  # the content position needs the whole prompt's pass
+    earlier = _kept_prefixes(b)
     kept = Prefixes(lm) if earlier is None else earlier  # generation starts from these too
     with Recorder(lm, content_offsets=_content_offsets(b) if at_both else None) as recorder:
         predicted = predict_choice(lm, b.texts, choice_ids, recorder=recorder, prefixes=earlier,
@@ -799,7 +826,8 @@ def _verify(b: Build, expected: list[str | None], planted_keys: list[tuple[int, 
         acts, _ = recorder.gather()  # (rows, layers, d_ff)
     wrong = [b.texts[i][:40] for i, p in enumerate(predicted) if expected[i] is not None and
              choices[p] != expected[i]]
-    continuations, _ = generate(lm, b.texts, verbalizer_budget(lm, choices), prefixes=kept)
+    continuations, _ = generate(lm, b.texts, verbalizer_budget(lm, choices), prefixes=kept,
+                                stop_when=lambda text: settled_verbalizer(text, choices))
     wrong += [b.texts[i][:40] for i, c in enumerate(continuations) if first_verbalizer(c, choices) != expected[i]]
     if wrong:
         raise RuntimeError(f"{b.spec.name}: planted answers not reproduced for {len(wrong)} prompts, e.g. {wrong[:3]}")
