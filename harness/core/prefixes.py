@@ -24,7 +24,7 @@ CPU_BUDGET = 2 << 30  # bytes of kept prefixes on the CPU
 CUDA_SHARE = 0.25  # share of the device's memory kept prefixes may take on a GPU ...
 CUDA_FREE_SHARE = 0.5  # ... and of what is free when a chunk starts (the chunk's own tensors come after)
 
-KeyValues = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys and values (heads, tokens, head_dim)
+KeyValues = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: keys and values (batch, heads, tokens, head_dim)
 
 
 def supported(lm: LoadedModel, positions: str) -> bool:
@@ -61,7 +61,7 @@ class Prefixes:
     def __init__(self, lm: LoadedModel, budget: int | None = None) -> None:
         self.lm = lm
         self.budget = default_budget(lm.device) if budget is None else budget
-        self.rows: dict[int, KeyValues] = {}
+        self.rows: dict[int, torch.Tensor] = {}  # (layers, 2: keys and values, heads, tokens, head_dim)
         self.nbytes = 0
         self.skipped = 0  # rows not kept: over the budget
 
@@ -71,13 +71,14 @@ class Prefixes:
         padded = attention_mask.shape[1]
         lengths = attention_mask.sum(dim=1).tolist()
         layers = _layers(cache)
+        keys = layers[0][0]  # (batch, heads, tokens, head_dim)
         for b, (row, n) in enumerate(zip(ids, lengths, strict=True)):
-            size = sum(2 * k[b, :, padded - n:padded - 1].numel() * k.element_size() for k, _ in layers)
+            size = 2 * len(layers) * keys[b, :, padded - n:padded - 1].numel() * keys.element_size()
             if self.nbytes + size > self.budget:
                 self.skipped += 1
                 continue
-            self.rows[row] = [(k[b, :, padded - n:padded - 1].clone(), v[b, :, padded - n:padded - 1].clone())
-                              for k, v in layers]
+            self.rows[row] = torch.stack([part[b, :, padded - n:padded - 1] for pair in layers for part in pair]
+                                         ).unflatten(0, (len(layers), 2))  # (layers, 2, heads, n - 1, head_dim)
             self.nbytes += size
 
     def batch(self, ids: Sequence[int], padded: int, tail: int = 1) -> DynamicCache | None:
@@ -87,17 +88,14 @@ class Prefixes:
         shorter than ``tail`` has padding only in the cache (its pass covers all its tokens)."""
         if padded <= tail or not all(row in self.rows for row in ids):
             return None
-        layers = []
-        for layer in range(len(self.rows[ids[0]])):
-            first = self.rows[ids[0]][layer][0]  # (heads, tokens, head_dim)
-            shape = (len(ids), first.shape[0], padded - tail, first.shape[2])
-            keys, values = first.new_zeros(shape), first.new_zeros(shape)
-            for b, row in enumerate(ids):
-                k, v = self.rows[row][layer]
-                cached = max(0, k.shape[1] + 1 - tail)  # the row's tokens before its last ``tail``
-                keys[b, :, padded - tail - cached:] = k[:, :cached]
-                values[b, :, padded - tail - cached:] = v[:, :cached]
-            layers.append((keys, values))
+        first = self.rows[ids[0]]  # (layers, 2, heads, tokens, head_dim)
+        out = first.new_empty(first.shape[0], 2, len(ids), first.shape[2], padded - tail, first.shape[4])
+        for b, row in enumerate(ids):
+            kept = self.rows[row]
+            cached = max(0, kept.shape[3] + 1 - tail)  # the row's tokens before its last ``tail``
+            out[:, :, b, :, :padded - tail - cached].zero_()  # padding: masked, but never NaN
+            out[:, :, b, :, padded - tail - cached:] = kept[:, :, :, :cached]
+        layers = [(keys, values) for keys, values in out]  # each (batch, heads, padded - tail, head_dim)
         return DynamicCache(ddp_cache_data=layers)
 
     def view(self, ids: Sequence[int]) -> PrefixView:

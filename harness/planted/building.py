@@ -4,7 +4,9 @@ orthonormal answer directions, and keys fitted by linear programming to fire exa
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,6 +15,7 @@ from scipy.optimize import linprog
 from torch import nn
 
 from harness.core.models import TINY_VOCAB
+from harness.core.sources import module_sources
 
 HIDDEN, HEADS = 64, 4
 ON_MARGIN, OFF_MARGIN = 3.0, -30.0  # act(-30) * alpha is negligible even for silu's longer tail
@@ -62,6 +65,14 @@ def orthonormal_directions(n: int) -> torch.Tensor:
 
 _FITS: dict[bytes, tuple[np.ndarray, float]] = {}  # this process's fitted keys, by a hash of their inputs
 _FITS_KEPT = 4096
+_shared_fits: Path | None = None  # where every process building planted models keeps its fits too (share_fits)
+
+
+def share_fits(directory: Path | None) -> None:
+    """Keep fitted keys in ``directory`` as well (None: in this process only), so that processes building planted
+    models side by side (a tiny-tier run and its background processes) solve each linear programme once."""
+    global _shared_fits  # a process-wide setting, like _FITS itself
+    _shared_fits = directory
 
 
 def fit_key(x: np.ndarray, on: np.ndarray, *, on_margin: float = ON_MARGIN, off_margin: float = OFF_MARGIN,
@@ -69,18 +80,48 @@ def fit_key(x: np.ndarray, on: np.ndarray, *, on_margin: float = ON_MARGIN, off_
     """Smallest-L1 key w and bias b with w.x + b >= on_margin on ``on`` rows (and <= ``on_max`` there, when given,
     so that the neuron fires about equally on all of them) and <= off_margin elsewhere.
 
-    Planted models built on the same inputs fit many of the same keys: a fit is kept for this process under a
-    hash of its inputs and handed out again (a copy) for the same ones."""
+    Planted models built on the same inputs fit many of the same keys: a fit is kept for this process (and in the
+    shared directory, ``share_fits``) under a hash of its inputs and of this module's code, and handed out again
+    (a copy) for the same ones."""
     digest = hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=32)
     digest.update(np.ascontiguousarray(on, dtype=bool).tobytes())
     digest.update(repr((x.shape, x.dtype.str, on_margin, off_margin, on_max)).encode())
+    digest.update(repr(module_sources((__name__,))).encode())
     key = digest.digest()
     if key not in _FITS:
-        _FITS[key] = _solve_key(x, on, on_margin, off_margin, on_max)
+        _FITS[key] = _read_fit(key, x.shape[1]) or _write_fit(key, _solve_key(x, on, on_margin, off_margin, on_max))
         if len(_FITS) > _FITS_KEPT:
             del _FITS[next(iter(_FITS))]
     w, b = _FITS[key]
     return w.copy(), b
+
+
+def _fit_path(key: bytes) -> Path | None:
+    return None if _shared_fits is None else _shared_fits / f"{key.hex()}.npy"
+
+
+def _read_fit(key: bytes, width: int) -> tuple[np.ndarray, float] | None:
+    """A fit another process kept (``width`` weights then the bias, float64), or None; a file that is not one
+    counts as none (the fit is solved again and the file replaced)."""
+    path = _fit_path(key)
+    try:
+        kept = None if path is None else np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if kept is None or kept.dtype != np.float64 or kept.shape != (width + 1,):
+        return None
+    return kept[:-1].copy(), float(kept[-1])
+
+
+def _write_fit(key: bytes, fit: tuple[np.ndarray, float]) -> tuple[np.ndarray, float]:
+    path = _fit_path(key)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as file:
+            np.save(file, np.append(fit[0], fit[1]).astype(np.float64), allow_pickle=False)
+        os.replace(tmp, path)  # atomic: a reader sees the whole fit or none
+    return fit
 
 
 def _solve_key(x: np.ndarray, on: np.ndarray, on_margin: float, off_margin: float,

@@ -24,6 +24,7 @@ from harness.core import papers
 from harness.core.papers import planted_kinds, planted_models
 from harness.core.shared_store import SharedStore
 from harness.core.store import MeasureOptions
+from harness.planted.building import share_fits
 from harness.planted.cache import PlantedCache, measurement_identity
 from harness.tasks import FIXTURE_DATA, SHOT_TASKS, load_task, task_spec, with_shots
 
@@ -62,6 +63,7 @@ def tiny_store(settings: TinySettings) -> tuple[SharedStore, PlantedCache]:
     and its measurement are the same bits whichever process made them."""
     torch.set_num_threads(1)
     planted = PlantedCache(None if settings.cache_dir is None else settings.cache_dir / "planted")
+    share_fits(None if settings.cache_dir is None else settings.cache_dir / "planted" / "fits")
     specs = planted_models()
 
     def examples(name: str) -> dict[str, list]:
