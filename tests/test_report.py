@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from report_samples import EVIL, write_sample_run
 
-from harness.report import render_report, write_summary
+from harness.report import figures, render_report, write_summary
 from harness.report.figures import plot_data_uri
 from harness.report.render import merge_tables
 
@@ -232,3 +232,14 @@ def test_a_plot_names_its_own_twin_suffix() -> None:
     assert "stroke-dasharray" in paired
     assert "stroke-dasharray" not in svg({**spec, "versus_suffix": None})  # default " (base)": nothing is a twin
     assert paired.count("stroke: #1f77b4") >= 2 and "stroke: #ff7f0e" not in paired  # one colour for both
+
+
+def test_plots_drawn_in_parallel_processes_are_those_drawn_one_by_one(monkeypatch) -> None:
+    """Many plots are drawn by a pool of processes: the same bytes, in order, and an undrawable one still says why."""
+    monkeypatch.setattr(figures.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    specs = [{"id": f"p{i}", "kind": "lines" if i % 2 else "bars", "x": ["en", "de"], "series": {"s": [i, 1.0]}}
+             for i in range(2 * figures.PLOTS_PER_PROCESS)] + [{"id": "bad", "kind": "pie", "x": [], "series": {}}]
+    drawn = figures.draw_plots(specs)
+    assert drawn == [figures._drawn(spec) for spec in specs]
+    assert drawn[-1] == (None, "cannot draw plot 'bad': unsupported plot kind 'pie'")
+    assert len({uri for uri, _ in drawn[:-1]}) == len(specs) - 1

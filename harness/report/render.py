@@ -13,7 +13,7 @@ from typing import Any
 
 import jinja2
 
-from harness.report.figures import plot_data_uri
+from harness.report.figures import draw_plots
 from harness.report.load import Run, load_run
 from harness.report.merge import Merged, merge_runs
 from harness.report.summary import VERDICTS, summarize
@@ -258,6 +258,7 @@ def _claims(records: list[dict[str, Any]], variants: dict[tuple[Any, Any, str], 
         groups = [_group(model, task, rs, variant, variants.get((model, task, variant)) if variant else None)
                   for (model, task, variant), rs in by_group.items()]
         sections.append({"claim": claim, "title": claim_records[0].get("title"), "groups": groups})
+    _draw(sections)
     return sections
 
 
@@ -344,19 +345,19 @@ def _numbers(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _plots(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each plot id once (records of one group carry identical copies)."""
+    """Each plot id once (records of one group carry identical copies), to be drawn by ``_draw``."""
     specs: dict[str, dict[str, Any]] = {}
     for record in records:
         for spec in record.get("plots") or []:
             specs.setdefault(str(spec.get("id")), spec)
-    plots = []
-    for spec in specs.values():
-        try:
-            uri, problem = plot_data_uri(spec), None
-        except (ValueError, TypeError) as exc:
-            uri, problem = None, f"cannot draw plot {spec.get('id')!r}: {exc}"
-        plots.append({"title": spec.get("title"), "note": spec.get("paper_note"), "uri": uri, "problem": problem})
-    return plots
+    return [{"title": spec.get("title"), "note": spec.get("paper_note"), "spec": spec} for spec in specs.values()]
+
+
+def _draw(sections: list[dict[str, Any]]) -> None:
+    """Draw every plot of the claim sections at once (in parallel where there are many): its URI, or the problem."""
+    plots = [plot for section in sections for group in section["groups"] for plot in group["plots"]]
+    for plot, (uri, problem) in zip(plots, draw_plots([plot.pop("spec") for plot in plots]), strict=True):
+        plot.update(uri=uri, problem=problem)
 
 
 def merge_tables(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
