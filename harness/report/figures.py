@@ -75,6 +75,7 @@ def plot_data_uri(spec: dict[str, Any]) -> str:
         if series:
             ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         fig.tight_layout()
+        fig.set_layout_engine(None)  # laid out once: savefig then draws once instead of twice
         buf = io.BytesIO()
         fig.savefig(buf, format="svg", metadata={"Date": None})
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
