@@ -44,8 +44,8 @@ def _outcome(record: dict) -> tuple[str, float | None, list[float | None]]:
 
 
 def _assert_same_outcomes(first: ClaimsRun, second: ClaimsRun, keys: set[tuple[str, str]], *,
-                          verdicts: bool = True) -> None:
-    """Same verdict (unless ``verdicts`` is False) and, to float precision, the same effect and interval for every
+                          verdicts: bool = True, rel_tol: float = 1e-6) -> None:
+    """Same verdict (unless ``verdicts`` is False) and, to ``rel_tol``, the same effect and interval for every
     instance in ``keys``."""
     a, b = first.by_instance(), second.by_instance()
     assert keys and keys <= a.keys() and keys <= b.keys()
@@ -53,7 +53,7 @@ def _assert_same_outcomes(first: ClaimsRun, second: ClaimsRun, keys: set[tuple[s
         (verdict_a, effect_a, ci_a), (verdict_b, effect_b, ci_b) = _outcome(a[key]), _outcome(b[key])
         assert verdict_a == verdict_b or not verdicts, f"{key}: {a[key]['reason']} | {b[key]['reason']}"
         for x, y in zip([effect_a, *ci_a], [effect_b, *ci_b], strict=True):
-            assert (x is None and y is None) or math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9), f"{key}: {x} != {y}"
+            assert (x is None and y is None) or math.isclose(x, y, rel_tol=rel_tol, abs_tol=1e-9), f"{key}: {x} != {y}"
 
 
 def test_every_claim_runs_on_the_pair_without_errors(subject_run: ClaimsRun, subject_pair: dict[str, Path]) -> None:
@@ -100,10 +100,13 @@ def test_permuting_ffn_neurons_changes_no_verdict_or_effect_that_draws_nothing(
     assert [r["instance"] for r in run.records if r["verdict"] == "error"] == [], run.output[-6000:]
     assert run.by_instance().keys() == fresh.by_instance().keys()
     drawing = {cid for cid, claim in _claims().items() if RANDOM_DRAWS & set(claim.conditions)}
-    _assert_same_outcomes(fresh, run, {key for key in fresh.by_instance() if key[0] not in drawing})
+    # The permutation reorders the down projection's sum, so activations agree to float32 rounding only, and a
+    # neuron that close to the threshold may cross it: a share of neurons can move by a count or two (seen on one
+    # CPU: dead-across-tokens 0.0742045 against 0.0742035, about one row-neuron in a million).
+    _assert_same_outcomes(fresh, run, {key for key in fresh.by_instance() if key[0] not in drawing}, rel_tol=1e-4)
     # the random control decides ablate-all-shared's verdict, not its effect (all-shared's own drop)
     _assert_same_outcomes(fresh, run, {key for key in fresh.by_instance() if key[0] == "ablate-all-shared"},
-                          verdicts=False)
+                          verdicts=False, rel_tol=1e-4)
 
 
 def _reordered(examples: list[ParallelExample], order: list[str]) -> list[ParallelExample]:
