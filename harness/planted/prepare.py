@@ -88,10 +88,6 @@ def measurement_kind(model: str) -> str:
     return planted_kinds()[model]
 
 
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 _BACKGROUND: tuple[SharedStore, PlantedCache] | None = None  # a background process's own store, made once
 
 

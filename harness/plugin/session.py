@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from harness.core.claim import Claim, ClaimCase
+from harness.core.cores import available_cores
 from harness.core.models import base_model_for, load_model, registry_identity, scale_model_for
 from harness.core.papers import registered
 from harness.core.shared_store import SharedStore
@@ -21,7 +22,6 @@ from harness.planted.prepare import (
     Preparer,
     Request,
     TinySettings,
-    available_cores,
     measurement_kind,
     tiny_store,
 )

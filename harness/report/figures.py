@@ -10,13 +10,14 @@ import base64
 import io
 import math
 import multiprocessing
-import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import matplotlib
 from matplotlib.figure import Figure
+
+from harness.core.cores import available_cores
 
 BASE_SUFFIX = " (base)"  # the default twin suffix; a spec may name its own ("versus_suffix", e.g. " (facts)")
 # Fixed salt and path-rendered text: the same spec gives byte-identical SVG on every run.
@@ -27,8 +28,7 @@ PLOTS_PER_PROCESS = 12  # a process of its own pays for only this many plots or 
 def draw_plots(specs: Sequence[dict[str, Any]]) -> list[tuple[str | None, str | None]]:
     """Each spec drawn (``plot_data_uri``) as (URI, None), or as (None, why not) where it cannot be drawn. Many
     plots are drawn in parallel processes, one per core: matplotlib draws on one core, about 0.1-0.3 s a plot."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    processes = min(cores, len(specs) // PLOTS_PER_PROCESS)
+    processes = min(available_cores(), len(specs) // PLOTS_PER_PROCESS)
     if processes < 2:
         return [_drawn(spec) for spec in specs]
     # spawn: a fresh interpreter, nothing forked from a process that may hold torch's threads
