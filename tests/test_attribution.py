@@ -13,7 +13,7 @@ from harness.core.attribution import contribution_scores, effective_scores
 from harness.core.batching import encode, last_logits
 from harness.core.capture import last_token_activations
 from harness.core.models import LoadedModel
-from harness.papers.sharing_matters.reducers import expected_subset_max, expected_subset_span
+from harness.papers.sharing_matters.reducers import expected_subset_max, expected_subset_spans
 from tests.conftest import TEXTS, tiny
 
 
@@ -88,20 +88,21 @@ def test_measured_effective_scores_equal_a_direct_computation() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 5), st.integers(0, 10_000))
-def test_expected_subset_span_equals_the_mean_over_every_subset(size: int, seed: int) -> None:
-    """The order-statistics formula against enumerating every subset of ``size`` members of each row."""
+def test_expected_subset_spans_equal_the_mean_over_every_subset(size: int, seed: int) -> None:
+    """The order-statistics formula (one sort for every code) against enumerating every subset of ``size`` members
+    of each row and code; tied values included."""
     g = torch.Generator().manual_seed(seed)
-    values = torch.randn(4, 9, generator=g).double()
-    member = torch.rand(4, 9, generator=g) < 0.6
-    got = expected_subset_span(values, member, size)
-    for row in range(4):
-        members = member[row].nonzero().flatten().tolist()
+    values = torch.randn(4, 12, generator=g).double().round(decimals=1)  # one decimal: ties are common
+    codes = torch.randint(0, 3, (4, 12), generator=g)
+    got = expected_subset_spans(values, codes, 3, size)  # (4, 3)
+    for row, code in itertools.product(range(4), range(3)):
+        members = (codes[row] == code).nonzero().flatten().tolist()
         if len(members) < size:
-            assert torch.isnan(got[row])
+            assert torch.isnan(got[row, code])
             continue
         spans = [float(values[row, list(c)].max() - values[row, list(c)].min())
                  for c in itertools.combinations(members, size)]
-        assert float(got[row]) == pytest.approx(sum(spans) / len(spans), abs=1e-9)
+        assert float(got[row, code]) == pytest.approx(sum(spans) / len(spans), abs=1e-9)
 
 
 def test_measured_type_rows_equal_a_per_row_loop() -> None:

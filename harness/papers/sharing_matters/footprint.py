@@ -19,10 +19,11 @@ def types(shape: ModelShape, items: int, languages: int, config: MeasureConfig, 
     kept = min(prefix_budget, int(2 * shape.n_layers * rows * (prompt_tokens - 1) * shape.hidden * shape.dtype_bytes))
     runs = len(expand_conditions(CONDITIONS, config.control_seeds))  # every condition a claim may ask for
     device = {
-        "reducers": {  # Reducers.update at its largest moment: the expected span of one type's effective scores
+        "reducers": {  # Reducers.update at its largest moment: the expected spans, at one type's minimum
             "captured A": cells * shape.dtype_bytes, "float32: contribution and one more": 2 * 4 * cells,
-            "float64: row codes (int64), effective scores and their negation, and the span's masked copy, sorted "
-            "values, ranks, log weights, weights and product": 9 * 8 * cells,
+            "8 bytes each: row codes (int64), effective scores, their sorted copy and the codes in that order, the "
+            "type's ranks from both ends, the clamped rank, log weights (two terms at once), weights and product":
+                10 * 8 * cells,
             "masks (bool): active, active at any token, the type's members, the usable ranks and others": 8 * cells,
             "kept prefixes": kept},
         "conditions": {  # a seeded control's draw over the chunk, RowState besides

@@ -38,31 +38,49 @@ TYPE_ROW_FIELDS = ("neurons", "active", "contribution", "active contribution", "
 NEURONS, ACTIVE, CONTRIBUTION, ACTIVE_CONTRIBUTION, PUSH, ACTIVE_PUSH = range(len(TYPE_ROW_FIELDS))
 
 
-def _expected_subset_max(values: torch.Tensor, member: torch.Tensor, size: int) -> torch.Tensor:
-    """Expected maximum of ``size`` members drawn without replacement: the i-th smallest of n members is the
-    maximum of the draw with probability C(i - 1, size - 1) / C(n, size). values, member (..., N) -> (...)."""
-    n = member.sum(dim=-1, keepdim=True).double()  # (..., 1)
-    ranked = values.double().masked_fill(~member, -torch.inf).sort(dim=-1).values  # members last, rising
-    rank = torch.arange(1, values.shape[-1] + 1, device=values.device, dtype=torch.float64) - (values.shape[-1] - n)
-    usable = rank >= size  # (..., N): the rank of a member among the members, 1-based; the top n ranks are members
-    log_weight = (torch.lgamma(rank.clamp(min=size)) - torch.lgamma(rank.clamp(min=size) - size + 1)
-                  - torch.lgamma(n + 1) + torch.lgamma(n - size + 1) + math.log(size))
-    weight = torch.where(usable, log_weight.exp(), 0.0)
-    return (weight * torch.where(usable, ranked, 0.0)).sum(dim=-1)
+def _expected_extreme(ranked: torch.Tensor, member: torch.Tensor, rank: torch.Tensor, size: int,
+                      log_gamma: torch.Tensor) -> torch.Tensor:
+    """Expected extreme of ``size`` members drawn without replacement, where a member of ``rank`` (1-based, among
+    the n members, counted from the extreme's end) is the draw's extreme with probability C(rank - 1, size - 1) /
+    C(n, size); NaN where n < size. ranked, member, rank (..., N) -> (...); log_gamma[k] = lgamma(k)."""
+    n = member.sum(dim=-1, keepdim=True)  # (..., 1)
+    usable = member & (rank >= size)
+    r, m = rank.clamp(min=size), n.clamp(min=size)
+    log_weight = (log_gamma[r] - log_gamma[r - size + 1] - log_gamma[m + 1] + log_gamma[m - size + 1]
+                  + math.log(size))
+    expected = torch.where(usable, log_weight.exp() * ranked, 0.0).sum(dim=-1)
+    return expected.masked_fill(n[..., 0] < size, torch.nan)
+
+
+def _log_gamma(n: int, device: torch.device) -> torch.Tensor:
+    """lgamma(k) for k = 0 .. n + 1 (float64): every rank and count an expected extreme of n values reads."""
+    return torch.lgamma(torch.arange(n + 2, device=device, dtype=torch.float64))
 
 
 def expected_subset_max(values: torch.Tensor, member: torch.Tensor, size: int) -> torch.Tensor:
     """Expected maximum of ``size`` members of ``values`` drawn at random without replacement (exact, from the
     order statistics); NaN where there are fewer than ``size`` members. values, member (..., N) -> (...)."""
-    return _expected_subset_max(values, member, size).masked_fill(member.sum(dim=-1) < size, torch.nan)
+    ranked, order = values.double().sort(dim=-1)  # rising
+    member = member.gather(-1, order)
+    return _expected_extreme(ranked, member, member.cumsum(dim=-1), size, _log_gamma(values.shape[-1], values.device))
 
 
-def expected_subset_span(values: torch.Tensor, member: torch.Tensor, size: int) -> torch.Tensor:
-    """Expected max - min of ``size`` members of ``values`` drawn at random without replacement, computed exactly
-    from the order statistics (no sampling noise); NaN where there are fewer than ``size`` members.
-    values, member (..., N) -> (...)."""
-    span = _expected_subset_max(values, member, size) + _expected_subset_max(-values, member, size)
-    return span.masked_fill(member.sum(dim=-1) < size, torch.nan)
+def expected_subset_spans(values: torch.Tensor, codes: torch.Tensor, n_codes: int, size: int) -> torch.Tensor:
+    """Expected max - min of ``size`` values of each code drawn at random without replacement, computed exactly
+    from the order statistics (no sampling noise; one sort serves every code and both ends); NaN where a code has
+    fewer than ``size`` members. values (..., N), codes (..., N) in [0, n_codes) -> (..., n_codes)."""
+    ranked, order = values.double().sort(dim=-1)  # rising
+    ranked_codes = codes.gather(-1, order)
+    del order
+    log_gamma = _log_gamma(values.shape[-1], values.device)
+    spans = []
+    for code in range(n_codes):
+        member = ranked_codes == code
+        rising = member.cumsum(dim=-1)  # a member's rank from the bottom: the maximum's end
+        falling = rising[..., -1:] + 1 - rising  # from the top: the minimum's end
+        spans.append(_expected_extreme(ranked, member, rising, size, log_gamma)
+                     - _expected_extreme(ranked, member, falling, size, log_gamma))
+    return torch.stack(spans, dim=-1)
 
 
 class Reducers:
@@ -124,7 +142,8 @@ class Reducers:
                                                effective.masked_fill(~is_t, torch.inf).amin(dim=(0, 2, 3)))
             self.eff_sum[:, t] += (effective * is_t).sum(dim=(0, 2, 3))
             self.eff_count[:, t] += is_t.sum(dim=(0, 2, 3))
-        self.spans.append(self._subsample_spans(effective.flatten(2), row_codes.flatten(2)).cpu())
+        self.spans.append(expected_subset_spans(effective.flatten(2), row_codes.flatten(2), N_TYPES,
+                                                self.span_sample).cpu())  # (ex, langs, T)
         self.type_rows.append(self._type_rows(contribution.double(), effective, row_codes, active).float().cpu())
         for t in range(N_TYPES):
             self.layer_max[:, t] = torch.maximum(self.layer_max[:, t], effective.masked_fill(
@@ -144,12 +163,6 @@ class Reducers:
         sums = sums.unflatten(-1, (N_TYPES, 2))  # (3, ex, langs, layers, T, 2)
         fields = [part for value in sums for part in (value.sum(dim=-1), value[..., 1])]  # all, then active ones
         return torch.stack(fields, dim=-1).transpose(2, 3)  # (ex, langs, T, layers, fields)
-
-    def _subsample_spans(self, effective: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-        """effective, codes (ex, langs, neurons) -> (ex, langs, T): expected span of ``span_sample`` neurons of each
-        type drawn at random (without replacement) in each row, NaN where the row has fewer."""
-        return torch.stack([expected_subset_span(effective, codes == t, self.span_sample) for t in range(N_TYPES)],
-                           dim=-1)
 
     def projections(self, lm: LoadedModel, tokens: torch.Tensor) -> torch.Tensor:
         """E_r . v_i for each row's token, (rows, layers, d_ff), computed once per distinct token and kept
