@@ -12,7 +12,7 @@ import torch
 from harness.core.capture import Recorder
 from harness.core.content_position import content_offsets
 from harness.core.scoring import predict_choice, verbalizer_tokens
-from harness.papers.sharing_matters import planted
+from harness.papers.sharing_matters import planted, planted_streams
 from harness.papers.sharing_matters.planted import PLANTED
 from harness.tasks import FIXTURE_DATA, load_task, task_spec
 
@@ -64,19 +64,32 @@ def test_keyed_neurons_claimed_wrongly_stop_the_build(xnli, monkeypatch) -> None
         PLANTED["planted-varied"].build(xnli)
 
 
+@pytest.fixture
+def kept_routes(monkeypatch) -> list[bool]:
+    """Whether each verification found kept prefixes to start from, in build order."""
+    routes: list[bool] = []
+    kept_for = planted_streams.kept_prefixes
+
+    def recorded(*args: object) -> object:
+        kept = kept_for(*args)
+        routes.append(kept is not None)
+        return kept
+
+    monkeypatch.setattr(planted_streams, "kept_prefixes", recorded)
+    return routes
+
+
 @pytest.mark.parametrize("name", ["planted-shared", "planted-tail"])
-def test_verification_from_kept_prefixes_sees_what_a_whole_pass_sees(xnli, monkeypatch, name: str) -> None:
+def test_verification_from_kept_prefixes_sees_what_a_whole_pass_sees(xnli, monkeypatch, kept_routes: list[bool],
+                                                                      name: str) -> None:
     """The verification runs each prompt's last tokens only (back to its content position where that is checked:
     planted-tail), from the centring pass's kept keys and values: its forced choices and activations at both
     positions are those of a pass over the whole prompts."""
-    routes: list[bool] = []
-    kept_for = planted._kept_prefixes
-    monkeypatch.setattr(planted, "_kept_prefixes", lambda b: routes.append(kept_for(b) is not None) or kept_for(b))
-    monkeypatch.setattr(planted, "_STREAMS", {})  # an earlier build's kept inputs would skip the centring pass
-    monkeypatch.setattr(planted, "_PREFIXES", {})
+    monkeypatch.setattr(planted_streams, "_STREAMS", {})  # an earlier build's kept inputs: no centring pass
+    monkeypatch.setattr(planted_streams, "_PREFIXES", {})
     lm = PLANTED[name].build(xnli)
-    assert routes == [True]
-    (kept,) = planted._PREFIXES.values()
+    assert kept_routes == [True]
+    (kept,) = planted_streams._PREFIXES.values()
     texts = [ex.prompts[lang] for ex in xnli["xnli"] for lang in ex.prompts]
     spec = task_spec("xnli")
     offsets = content_offsets(lm, texts, [spec.content_end(text) for text in texts])
@@ -96,9 +109,6 @@ def test_verification_from_kept_prefixes_sees_what_a_whole_pass_sees(xnli, monke
     assert torch.equal(whole_acts[clear] > 0, tail_acts[clear] > 0)
 
 
-def test_a_model_whose_earlier_ffns_write_is_verified_on_whole_prompts(xnli, monkeypatch) -> None:
-    routes: list[bool] = []
-    kept_for = planted._kept_prefixes
-    monkeypatch.setattr(planted, "_kept_prefixes", lambda b: routes.append(kept_for(b) is not None) or kept_for(b))
+def test_a_model_whose_earlier_ffns_write_is_verified_on_whole_prompts(xnli, kept_routes: list[bool]) -> None:
     PLANTED["planted-contributing"].build(xnli)  # forced-active neurons write in every layer
-    assert routes == [False]
+    assert kept_routes == [False]

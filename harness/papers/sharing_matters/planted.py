@@ -50,21 +50,18 @@ The building blocks both papers' planted models use are in ``harness.planted.bui
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import torch
 import transformers
 from transformers import ByT5Tokenizer
 
-from harness.core.batching import encode, length_sorted_batches, token_lengths
 from harness.core.capture import Recorder
 from harness.core.content_position import content_offsets
 from harness.core.models import LoadedModel, wrap_model
-from harness.core.prefixes import Prefixes, returned_cache, supported
+from harness.core.prefixes import Prefixes
 from harness.core.scoring import (
     first_verbalizer,
     generate,
@@ -73,6 +70,7 @@ from harness.core.scoring import (
     verbalizer_budget,
     verbalizer_tokens,
 )
+from harness.papers.sharing_matters import planted_streams
 from harness.papers.sharing_matters.scale_rules import at_depths, relative_depths
 from harness.planted.building import (
     FAMILY_CONFIGS,
@@ -86,7 +84,6 @@ from harness.planted.building import (
 from harness.tasks import SHOT_TASKS, ParallelExample, TaskSpec, task_spec, with_shots
 
 FALLBACK_WEIGHT = 50.0
-BUILD_ATTENTION_CELLS = 32 * 256 ** 2  # build passes: 32 prompts of 256 tokens, fewer when longer
 DEMO_GAIN = 1000.0  # the demonstration channel's weight: its signal outweighs the rest of the residual stream
 SPREAD_WINDOW = 3  # carrier="spread": partial-shared and specific carriers active per row
 SPREAD_NEED = 7  # carrier="spread": active carriers an answer needs
@@ -518,52 +515,12 @@ def _content_offsets(b: Build) -> list[int]:
     return content_offsets(b.lm, b.texts, ends)
 
 
-_Kept = TypeVar("_Kept")
-_STREAMS: dict[bytes, list[torch.Tensor]] = {}  # this process's FFN inputs of planted models whose FFNs write nothing
-_STREAMS_KEPT = 8
-_PREFIXES: dict[bytes, Prefixes] = {}  # the same passes' keys and values of every prompt token but the last
-_PREFIXES_KEPT = 4  # about 170 MB each; a tiny-tier run builds on four such streams (prompt sets, families)
-
-
 def _ffn_inputs(b: Build, *, at_content: bool = False) -> list[torch.Tensor]:
     """Each layer's FFN input at every prompt's last token (or, ``at_content``, the last token of its translated
-    content): one (prompts, HIDDEN) tensor per layer.
-
-    While every FFN but the last writes nothing, these inputs depend on the model's other weights, its tokenizer
-    and the prompts only, which many planted models share: they are then kept for this process under a hash of
-    exactly those (``_stream_key``), and a model with the same ones reads them instead of running the pass. Such a
-    pass reads both positions at once for a build that reads the content position (``_reads_content``)."""
-    stream = _stream_base(b)
-    positions = (False, True) if stream is not None and _reads_content(b.spec) else (at_content,)
-    offsets = {where: _offsets(b, where) for where in positions}
-    keys = {} if stream is None else {where: _stream_key(stream, offsets[where]) for where in positions}
-    if keys.get(at_content) in _STREAMS:
-        return [x.clone() for x in _STREAMS[keys[at_content]]]
-    out = {where: [torch.empty(len(b.texts), HIDDEN) for _ in b.lm.site.layers] for where in positions}
-    rows: list[int] = []
-
-    def keep(_m: torch.nn.Module, args: tuple[torch.Tensor, ...], i: int) -> None:
-        x = args[0]  # (batch, seq, HIDDEN), left padded
-        for where in positions:
-            out[where][i][rows] = x[torch.arange(len(rows)), x.shape[1] - 1 - offsets[where][rows]]
-
-    hooks = [layer.mlp.register_forward_pre_hook(lambda m, args, i=i: keep(m, args, i))
-             for i, layer in enumerate(b.lm.site.layers)]
-    kept = Prefixes(b.lm) if stream is not None and supported(b.lm, "last") else None
-    for batch in length_sorted_batches(token_lengths(b.lm, b.texts), 32, attention_cells=BUILD_ATTENTION_CELLS):
-        rows[:] = batch
-        inputs = encode(b.lm, [b.texts[i] for i in batch])
-        output = b.lm.model(**inputs, use_cache=kept is not None)
-        if kept is not None:
-            kept.keep(batch, returned_cache(b.lm, output), inputs["attention_mask"])
-    for hook in hooks:
-        hook.remove()
-    if stream is not None:
-        for where, key in keys.items():
-            _remember(_STREAMS, key, [x.clone() for x in out[where]], _STREAMS_KEPT)
-        if kept is not None and kept.rows:
-            _remember(_PREFIXES, _stream_key(stream, _offsets(b, False)), kept, _PREFIXES_KEPT)
-    return out[at_content]
+    content): one (prompts, HIDDEN) tensor per layer, from a pass kept by an earlier build where one applies
+    (planted_streams); a build that reads the content position (``_reads_content``) takes both in one pass."""
+    return planted_streams.ffn_inputs(b.lm, b.ffns, b.texts, lambda where: _offsets(b, where),
+                                      at_content=at_content, both=_reads_content(b.spec))
 
 
 def _reads_content(spec: PlantSpec) -> bool:
@@ -575,50 +532,6 @@ def _reads_content(spec: PlantSpec) -> bool:
 def _offsets(b: Build, at_content: bool) -> torch.Tensor:
     """(prompts,) the positions read, counted back from each prompt's last token."""
     return torch.tensor(_content_offsets(b)) if at_content else torch.zeros(len(b.texts), dtype=torch.long)
-
-
-def _remember(kept: dict[bytes, _Kept], key: bytes, value: _Kept, most: int) -> None:
-    """Keep ``value`` under ``key``, dropping the least recently kept or used beyond ``most``."""
-    kept[key] = value
-    if len(kept) > most:
-        del kept[next(iter(kept))]
-
-
-def _kept_prefixes(b: Build) -> Prefixes | None:
-    """Kept keys and values of every prompt token but the last that the finished model's own pass would compute:
-    those of an earlier pass (``_ffn_inputs``) over a model with the same ``_stream_key``. While no FFN but the
-    last writes, the keys and values of every layer depend on what that key covers only (the last layer's FFN
-    comes after its attention); the key is taken again here, on the finished model. None: no such pass kept."""
-    stream = _stream_base(b)
-    key = None if stream is None else _stream_key(stream, _offsets(b, False))
-    if key is None or key not in _PREFIXES:
-        return None
-    _PREFIXES[key] = _PREFIXES.pop(key)  # the most recently used is evicted last
-    return _PREFIXES[key]
-
-
-def _stream_base(b: Build) -> bytes | None:
-    """A hash of what the FFN inputs (and every layer's keys and values) depend on when no FFN but the last writes
-    (every other weight but the LM head's, the tokenizer's added tokens, the prompts); None when some earlier FFN
-    writes."""
-    if any(bool(ffn.down.weight.any() or ffn.down.bias.any()) for ffn in b.ffns[:-1]):
-        return None
-    unread = {id(p) for ffn in b.ffns for module in (ffn.key, ffn.down, ffn.up) if module is not None
-                   for p in module.parameters()}
-    unread |= {id(p) for p in b.lm.model.get_output_embeddings().parameters()}  # read after the last layer
-    digest = hashlib.blake2b(digest_size=32)
-    for name, parameter in b.lm.model.named_parameters():
-        if id(parameter) not in unread:
-            digest.update(name.encode())
-            digest.update(parameter.detach().cpu().numpy().tobytes())
-    digest.update(repr(sorted(b.lm.tokenizer.get_added_vocab().items())).encode())
-    digest.update("\0".join(b.texts).encode())
-    return digest.digest()
-
-
-def _stream_key(stream: bytes, offsets: torch.Tensor) -> bytes:
-    """The stream's hash (``_stream_base``) with the positions read."""
-    return hashlib.blake2b(stream + offsets.numpy().tobytes(), digest_size=32).digest()
 
 
 def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],
@@ -811,13 +724,13 @@ def _verify(b: Build, expected: list[str | None], planted_keys: list[tuple[int, 
     neuron fires exactly on its prompts, and every neuron fitted at both positions (``_plant_tail``,
     ``_plant_demo_keyed``) exactly on its prompts at both, on the rows given with it (bool; None: every row).
 
-    Where an earlier pass kept the keys and values of every prompt token but the last (``_kept_prefixes``), the
-    pass runs each prompt's last tokens only, back to its content position where that is checked: every answer and
-    every activation checked is still the finished model's own."""
+    Where an earlier pass kept the keys and values of every prompt token but the last (planted_streams), the pass
+    runs each prompt's last tokens only, back to its content position where that is checked: every answer and every
+    activation checked is still the finished model's own."""
     lm, choices = b.lm, b.task.choices
     choice_ids, _ = verbalizer_tokens(lm, choices)
     at_both = any(keys for keys, _ in content_checks)
-    earlier = _kept_prefixes(b)
+    earlier = planted_streams.kept_prefixes(b.lm, b.ffns, b.texts)
     kept = Prefixes(lm) if earlier is None else earlier  # generation starts from these too
     with Recorder(lm, content_offsets=_content_offsets(b) if at_both else None) as recorder:
         predicted = predict_choice(lm, b.texts, choice_ids, recorder=recorder, prefixes=earlier,
