@@ -105,6 +105,12 @@ def test_expected_subset_spans_equal_the_mean_over_every_subset(size: int, seed:
         assert float(got[row, code]) == pytest.approx(sum(spans) / len(spans), abs=1e-9)
 
 
+def test_a_sample_larger_than_every_row_is_nan() -> None:
+    values, codes = torch.randn(2, 5).double(), torch.zeros(2, 5, dtype=torch.long)
+    assert expected_subset_spans(values, codes, 2, 6).isnan().all()
+    assert expected_subset_max(values, codes == 0, 6).isnan().all()
+
+
 def test_measured_type_rows_equal_a_per_row_loop() -> None:
     """The batched per-row type summaries (reducers.TYPE_ROW_FIELDS) and Fig. 10's per-layer maxima against one
     prompt at a time and a loop over neurons; and two exact identities: the types' contributions add up to 1 per

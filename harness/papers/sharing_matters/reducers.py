@@ -52,9 +52,10 @@ def _expected_extreme(ranked: torch.Tensor, member: torch.Tensor, rank: torch.Te
     return expected.masked_fill(n[..., 0] < size, torch.nan)
 
 
-def _log_gamma(n: int, device: torch.device) -> torch.Tensor:
-    """lgamma(k) for k = 0 .. n + 1 (float64): every rank and count an expected extreme of n values reads."""
-    return torch.lgamma(torch.arange(n + 2, device=device, dtype=torch.float64))
+def _log_gamma(n: int, size: int, device: torch.device) -> torch.Tensor:
+    """lgamma(k) for k = 0 .. max(n, size) + 1 (float64): every rank and count an expected extreme of ``size`` of n
+    values reads (ranks and counts are clamped to at least ``size``)."""
+    return torch.lgamma(torch.arange(max(n, size) + 2, device=device, dtype=torch.float64))
 
 
 def expected_subset_max(values: torch.Tensor, member: torch.Tensor, size: int) -> torch.Tensor:
@@ -62,7 +63,8 @@ def expected_subset_max(values: torch.Tensor, member: torch.Tensor, size: int) -
     order statistics); NaN where there are fewer than ``size`` members. values, member (..., N) -> (...)."""
     ranked, order = values.double().sort(dim=-1)  # rising
     member = member.gather(-1, order)
-    return _expected_extreme(ranked, member, member.cumsum(dim=-1), size, _log_gamma(values.shape[-1], values.device))
+    log_gamma = _log_gamma(values.shape[-1], size, values.device)
+    return _expected_extreme(ranked, member, member.cumsum(dim=-1), size, log_gamma)
 
 
 def expected_subset_spans(values: torch.Tensor, codes: torch.Tensor, n_codes: int, size: int) -> torch.Tensor:
@@ -72,7 +74,7 @@ def expected_subset_spans(values: torch.Tensor, codes: torch.Tensor, n_codes: in
     ranked, order = values.double().sort(dim=-1)  # rising
     ranked_codes = codes.gather(-1, order)
     del order
-    log_gamma = _log_gamma(values.shape[-1], values.device)
+    log_gamma = _log_gamma(values.shape[-1], size, values.device)
     spans = []
     for code in range(n_codes):
         member = ranked_codes == code
