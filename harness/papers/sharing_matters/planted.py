@@ -519,7 +519,7 @@ def _ffn_inputs(b: Build, *, at_content: bool = False) -> list[torch.Tensor]:
     """Each layer's FFN input at every prompt's last token (or, ``at_content``, the last token of its translated
     content): one (prompts, HIDDEN) tensor per layer, from a pass kept by an earlier build where one applies
     (planted_streams); a build that reads the content position (``_reads_content``) takes both in one pass."""
-    return planted_streams.ffn_inputs(b.lm, b.ffns, b.texts, lambda where: _offsets(b, where),
+    return planted_streams.ffn_inputs(b.lm, b.ffns, b.texts, lambda: torch.tensor(_content_offsets(b)),
                                       at_content=at_content, both=_reads_content(b.spec))
 
 
@@ -527,11 +527,6 @@ def _reads_content(spec: PlantSpec) -> bool:
     """Whether a build fits neurons at the content position too (``_center_free``, ``_plant_tail``,
     ``_plant_demo_keyed``)."""
     return bool(spec.tail_language or spec.content_keyed or spec.demo_keyed)
-
-
-def _offsets(b: Build, at_content: bool) -> torch.Tensor:
-    """(prompts,) the positions read, counted back from each prompt's last token."""
-    return torch.tensor(_content_offsets(b)) if at_content else torch.zeros(len(b.texts), dtype=torch.long)
 
 
 def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],

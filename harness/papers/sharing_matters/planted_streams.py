@@ -32,15 +32,15 @@ _PREFIXES_KEPT = 4  # about 170 MB each; a tiny-tier run builds on four such str
 
 
 def ffn_inputs(lm: LoadedModel, ffns: Sequence[PlantedFfn], texts: list[str],
-               offsets: Callable[[bool], torch.Tensor], *, at_content: bool, both: bool) -> list[torch.Tensor]:
-    """Each layer's FFN input at every prompt's last token (or, ``at_content``, the position ``offsets(True)``
-    counts back from it; ``offsets(False)`` is all zeros): one (prompts, HIDDEN) tensor per layer.
+               content_offsets: Callable[[], torch.Tensor], *, at_content: bool, both: bool) -> list[torch.Tensor]:
+    """Each layer's FFN input at every prompt's last token (or, ``at_content``, the position ``content_offsets()``,
+    (prompts,), counts back from it; called only when read): one (prompts, HIDDEN) tensor per layer.
 
     Kept and read again under ``stream_key`` while no FFN but the last writes; such a pass reads both positions at
     once when ``both`` (a build that fits keys at both), and keeps its keys and values for ``kept_prefixes``."""
     stream = stream_base(lm, ffns, texts)
     positions = (False, True) if stream is not None and both else (at_content,)
-    read = {where: offsets(where) for where in positions}
+    read = {where: content_offsets() if where else _last(texts) for where in positions}
     keys = {} if stream is None else {where: stream_key(stream, read[where]) for where in positions}
     if keys.get(at_content) in _STREAMS:
         return [x.clone() for x in _STREAMS[keys[at_content]]]
@@ -109,6 +109,7 @@ def stream_key(stream: bytes, offsets: torch.Tensor) -> bytes:
 
 
 def _last(texts: list[str]) -> torch.Tensor:
+    """(prompts,) offsets of every prompt's last token: zero."""
     return torch.zeros(len(texts), dtype=torch.long)
 
 
