@@ -17,6 +17,7 @@ from harness.papers.sharing_matters.contribution_rules import (
     correct_output_rule,
     effective_layers_rule,
 )
+from harness.papers.sharing_matters.density_rules import density_controlled
 from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC
 from harness.papers.sharing_matters.rules import (
     dead_across_tokens_rule,
@@ -180,6 +181,28 @@ def _layers() -> dict[str, Callable[[], Verdict]]:
             min_fall=0.5, min_support=0.9),
         "consistency seed 7": lambda: language_consistency_rule(skewed * 0 + activated, seed=7, max_spread=0.02,
                                                                 min_active=0.4, min_examples=4),
+        "consistency refuted (a twentieth as dense)": lambda: language_consistency_rule(
+            skewed * 0.05),  # 1 point apart: the same 43% of the layer's mean as at full density
+        "consistency inconclusive (layers not read)": lambda: language_consistency_rule(
+            np.where(np.arange(6) < 2, 0.005, activated)),
+        "consistency, other limits": lambda: language_consistency_rule(
+            np.where(np.arange(6) < 2, 0.005, activated), max_skipped=0.5, min_active=0.004),
+    }
+
+
+def _density_control() -> dict[str, Callable[[], Verdict]]:
+    peak = np.array([0.1, 0.3, 0.6, 0.9, 0.6, 0.4, 0.3, 0.2, 0.2, 0.1])
+    falling = np.linspace(0.5, 0.1, 10)
+    curves = peak + _rng(21).normal(0, 0.01, (15, 10))
+    at_density = falling + _rng(22).normal(0, 0.01, (15, 10))
+    holed = curves.copy()
+    holed[:, [0, 1, 2, 3]] = np.nan  # the densest layers cannot be brought down to the common density
+    return {
+        "supported": lambda: density_controlled(mid_layer_peak_rule(curves), mid_layer_peak_rule(curves * 0.8)),
+        "refuted (the peak is the density's)": lambda: density_controlled(mid_layer_peak_rule(curves),
+                                                                           mid_layer_peak_rule(at_density)),
+        "inconclusive (layers not compared)": lambda: density_controlled(mid_layer_peak_rule(curves),
+                                                                          mid_layer_peak_rule(holed)),
     }
 
 
@@ -448,6 +471,7 @@ def _scale() -> dict[str, Callable[[], Verdict]]:
 CASES: dict[str, Callable[[], Verdict]] = {
     f"{rule} / {name}": case for rule, cases in (
         ("ablation", _ablation()), ("conversion", _conversion()), ("contribution", _contribution()),
+        ("density control", _density_control()),
         ("effective span", _span()), ("ift", _ift()), ("layers", _layers()), ("examples", _examples_rules()),
         ("non-activated majority", _non_activated()), ("lowest layer", _lowest_layer()),
         ("early peak", _early_peak()), ("upper partial-shared", _upper_partial()),

@@ -263,3 +263,16 @@ def layer_maxima(seed: int, counts: list[int], scales: list[float], *, examples:
     sampled = expected_subset_max(torch.from_numpy(np.where(member, scores, 0.0)),
                                   torch.from_numpy(np.broadcast_to(member, scores.shape).copy()), sample)
     return scores.max(axis=(0, 3)), sampled.numpy()
+
+
+@st.composite
+def same_density_layers(draw: st.DrawFn) -> torch.Tensor:
+    """Activations (examples, langs, layers, d_ff) in which every layer of a row holds the same values in its own
+    order: each layer has the same share of active (neuron, language) pairs at every threshold, and its own types."""
+    examples, n_langs, layers, d_ff = (draw(st.integers(*bounds)) for bounds in ((2, 5), (2, 5), (3, 6), (4, 16)))
+    values = torch.tensor(draw(st.lists(st.sampled_from([-1.0, -0.25, 0.125, 0.375, 0.75, 1.5]),
+                                        min_size=examples * n_langs * d_ff, max_size=examples * n_langs * d_ff)))
+    generator = torch.Generator().manual_seed(draw(st.integers(0, 2 ** 16)))
+    order = torch.stack([torch.randperm(d_ff, generator=generator) for _ in range(examples * n_langs * layers)])
+    rows = values.reshape(examples * n_langs, 1, d_ff).expand(-1, layers, -1).reshape(-1, d_ff)
+    return torch.gather(rows, 1, order).reshape(examples, n_langs, layers, d_ff)

@@ -44,13 +44,14 @@ def _measured(name: str) -> Measurement:
 
 def test_an_encoder_all_shared_only_at_its_eos_fools_the_last_token_alone() -> None:
     """planted-seq2seq-tail: at the last token (the EOS, the same in every language) the encoder leads; at the end of
-    the translated content it does not. The paper's reading is kept, and the reason says it holds only there."""
+    the translated content it does not. Supported needs both readings: inconclusive, and the reason says it holds
+    only at the tail."""
     m = _measured("planted-seq2seq-tail")
     last = stack_shares(m.example_shares[:, ALL].numpy(), m.model["stacks"])
     assert encoder_more_shared_rule(last["encoder"], last["decoder"]).verdict == "supported"  # fooled alone
     verdict = verdict_for(m, 0, "tail")
-    assert verdict.verdict == "supported" and verdict.controls[CONTENT_END]["verdict"] == "refuted"
-    assert "holds only at the shared English tail" in verdict.reason
+    assert verdict.verdict == "inconclusive" and verdict.controls[CONTENT_END]["verdict"] == "refuted"
+    assert verdict.reason.startswith("holds only at the shared English tail")
     assert verdict.params["stacks"] == "encoder: layers 0-1; decoder: layers 2-2"
 
 

@@ -36,6 +36,28 @@ def test_content_ends_before_the_templates_closing_words(task: str, closing: str
         assert prompt[end:] == closing and end > 0
 
 
+@pytest.mark.parametrize("shots", [0, 2])
+def test_the_all_to_english_content_is_the_edit_in_each_language(shots: int) -> None:
+    """KE ALL->EN asks the English question in every language, so the content end there would be the same English
+    text everywhere: the translated content is the edit (the context), and the content ends with it."""
+    spec = task_spec("editing-all-en")
+    examples = load_task("editing-all-en", data_dir=FIXTURE_DATA / "mzsre", limit=2, shots=shots)
+    for ex in examples:
+        english = ex.prompts["en"]
+        question = english[english.rindex(" Question: "):]  # " Question: {the English question} Answer:"
+        edits = set()
+        for lang, prompt in ex.prompts.items():
+            end = spec.content_end(prompt)
+            assert prompt[end:] == question and end > 0, lang
+            edits.add(prompt[:end].split("\n")[-1])  # the last block's edit, in the prompt's language
+        assert len(edits) == len(ex.prompts)  # translated: no two languages end their content alike
+
+
+def test_a_named_field_that_the_template_lacks_is_an_error() -> None:
+    with pytest.raises(TaskDataError, match="no field 'answer'"):
+        content_end("{context} Question: {question} Answer:", "a Question: b Answer:", "answer")
+
+
 def test_content_end_with_demonstrations_is_the_last_question() -> None:
     spec = task_spec("editing")
     for prompt, alone in zip(_prompts("editing", shots=2), _prompts("editing"), strict=True):
@@ -123,8 +145,10 @@ def test_content_activations_equal_an_unpadded_pass_on_the_cut_prompt(name: str,
     """Padded batches of prompts of many lengths, one capture pass: A at the content position equals A at the
     same token of the prompt cut at its content end, run alone; and it is not the last token's A."""
     lm = _with_tokenizer(name, tokenizer)
-    texts = _prompts("xnli", limit=2) + _prompts("editing", limit=1)
-    ends = [task_spec("xnli" if i < 18 else "editing").content_end(t) for i, t in enumerate(texts)]
+    tasks = [(task, text) for task, limit in (("xnli", 2), ("editing", 1), ("editing-all-en", 1))
+             for text in _prompts(task, limit=limit)]
+    texts = [text for _, text in tasks]
+    ends = [task_spec(task).content_end(text) for task, text in tasks]
     offsets = content_offsets(lm, texts, ends)
     with Recorder(lm, content_offsets=offsets) as recorder:
         predict_choice(lm, texts, verbalizer_tokens(lm, ("true", "false", "inconclusive"))[0], batch_size=5,
@@ -162,11 +186,14 @@ def test_a_recorder_with_content_offsets_needs_the_rows() -> None:
 
 
 def test_measurement_content_summaries_equal_a_separate_capture() -> None:
-    """measure's content-position shares equal types computed from the unpadded cut-prompt route."""
+    """measure's content-position shares (also over subsets of the languages) equal types computed from the
+    unpadded cut-prompt route."""
     lm = tiny("tiny-llama")
     spec = task_spec("xnli")
-    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "de", "zh"], limit=3)
-    m = measure(lm, examples, spec, MeasureConfig(batch_size=4, chunk_rows=6), conditions=())
+    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "de", "zh", "fr"], limit=3)
+    m = measure(lm, examples, spec, MeasureConfig(batch_size=4, chunk_rows=8, language_counts=(2, 3)),
+                conditions=())
+    assert m.language_counts == [2, 3, 4]
     special = frozenset(lm.tokenizer.all_special_ids)
     for e, ex in enumerate(examples):
         acts = []
@@ -178,6 +205,10 @@ def test_measurement_content_summaries_equal_a_separate_capture() -> None:
         acts_t = torch.stack(acts)  # (langs, layers, d_ff)
         torch.testing.assert_close(m.content_shares[e], example_type_shares(type_codes(acts_t[None]))[0])
         torch.testing.assert_close(m.content_activated[e], (acts_t > 0).double().mean(dim=-1))
+        for c, drawn in enumerate(m.language_subsets):  # the language counts' types, over the same subsets
+            subsets = [[m.languages.index(lang) for lang in subset] for subset in drawn]
+            by_subset = [example_type_shares(type_codes(acts_t[None, s]))[0] for s in subsets]
+            torch.testing.assert_close(m.content_count_shares[e, c], torch.stack(by_subset).mean(dim=0))
     j = m.thresholds.index(0.0)
     torch.testing.assert_close(m.content_threshold_shares[:, j], m.content_shares)
 

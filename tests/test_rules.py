@@ -206,10 +206,38 @@ def test_split_examples_are_inconclusive() -> None:
 def test_peak_rule_records_its_parameters_and_uses_them() -> None:
     curves = _examples(20, 10, 7, seed=1)  # peak at layer 7: interior only while the top edge stays at 20%
     default = mid_layer_peak_rule(curves)
-    strict = mid_layer_peak_rule(curves, edge_low=0.2, edge_high=0.3, min_fall=0.5, min_support=0.9, seed=4)
+    strict = mid_layer_peak_rule(curves, edge_low=0.2, edge_high=0.3, min_fall=0.5, min_support=0.9,
+                                 min_compared=0.5, seed=4)
     assert default.verdict == "supported"
     assert strict.verdict == "refuted"
-    assert strict.params == {"edge_low": 0.2, "edge_high": 0.3, "min_fall": 0.5, "min_support": 0.9, "seed": 4}
+    assert strict.params == {"edge_low": 0.2, "edge_high": 0.3, "min_fall": 0.5, "min_support": 0.9,
+                             "min_compared": 0.5, "seed": 4}
+
+
+@FAST
+@given(st.data())
+def test_layers_not_compared_keep_the_others_in_their_place(data: st.DataObject) -> None:
+    """NaN layers (not read at the common density) are left out: the peak and the fall are found among the others,
+    at their own depth, as on the curve without the left-out layers' values."""
+    n_layers = data.draw(st.integers(8, 30))
+    peak = data.draw(st.integers(math.ceil(0.1 * n_layers) + 1, n_layers - math.ceil(0.2 * n_layers) - 2))
+    curves = _examples(data.draw(st.integers(5, 20)), n_layers, peak, data.draw(st.integers(0, 1000)))
+    gaps = data.draw(st.sets(st.sampled_from([i for i in range(n_layers) if i != peak]),
+                             max_size=n_layers - math.ceil(0.75 * n_layers)))
+    holed = curves.copy()
+    holed[:, sorted(gaps)] = np.nan
+    verdict = mid_layer_peak_rule(holed)
+    assert verdict.measured["peak layer"] == peak and verdict.measured["layers compared"] == n_layers - len(gaps)
+    assert verdict.verdict == mid_layer_peak_rule(curves).verdict == "supported"
+
+
+def test_too_few_layers_compared_is_inconclusive() -> None:
+    curves = _examples(20, 10, 4, seed=2)
+    curves[:, [0, 1, 8]] = np.nan  # 7 of 10 compared: under 75%
+    verdict = mid_layer_peak_rule(curves)
+    assert verdict.verdict == "inconclusive" and verdict.reason.startswith("only 7 of 10 layers compared (< 75%)")
+    assert mid_layer_peak_rule(curves, min_compared=0.7).verdict == "supported"
+    assert mid_layer_peak_rule(np.full((6, 10), np.nan)).verdict == "inconclusive"
 
 
 # --- stats ----------------------------------------------------------------------------------------------------
@@ -307,11 +335,12 @@ def test_dead_across_tokens_rule() -> None:
 
 
 def _activated(n_examples: int, spread: float, seed: int = 0) -> np.ndarray:
-    """(examples, 9 langs, 10 layers) activated shares around a common curve; language 8 is ``spread`` higher in
-    layer 5."""
+    """(examples, 9 langs, 10 layers) activated shares around a common curve; language 8 is ``spread`` times the
+    layer's level higher in layer 5."""
     rng = np.random.default_rng(seed)
-    out = np.tile(np.linspace(0.3, 0.6, 10), (n_examples, 9, 1)) + rng.normal(0, 0.01, (n_examples, 9, 10))
-    out[:, 8, 5] += spread
+    level = np.linspace(0.3, 0.6, 10)
+    out = np.tile(level, (n_examples, 9, 1)) * (1 + rng.normal(0, 0.01, (n_examples, 9, 10)))
+    out[:, 8, 5] += spread * level[5]
     return out
 
 
@@ -319,24 +348,53 @@ def test_language_consistency_rule() -> None:
     from harness.papers.sharing_matters.rules import language_consistency_rule
 
     assert language_consistency_rule(_activated(20, 0.0)).verdict == "supported"
-    refuted = language_consistency_rule(_activated(20, 0.4))
+    refuted = language_consistency_rule(_activated(20, 0.8))
     assert refuted.verdict == "refuted" and refuted.measured["layer of largest spread"] == 5
     assert language_consistency_rule(_activated(2, 0.0)).verdict == "inconclusive"
-    assert language_consistency_rule(_activated(20, 0.05)).verdict == "inconclusive"  # at the limit: either side
+    near = language_consistency_rule(_activated(20, 0.36))  # relative spread 0.36 / (1 + 0.36 / 9) = 0.346
+    assert near.ci[0] <= 0.35 < near.ci[1] and near.verdict == "inconclusive"
 
 
-def test_language_consistency_skips_near_empty_layers_and_uses_points() -> None:
-    """A layer where 0.1% of the neurons fire in one language and none in the others: a relative spread of 9
-    times its mean, an absolute one of 0.1 points; under 1% active, the layer is skipped anyway."""
+@FAST
+@given(st.floats(0.04, 1.0), st.floats(0.0, 1.5), st.integers(0, 100))
+def test_language_consistency_is_scale_free(scale: float, spread: float, seed: int) -> None:
+    """A model that is only sparser (every layer's shares times the same factor, none falling under 1% active) gets
+    the same spreads and the same verdict: the old absolute spread shrank with the factor."""
+    from harness.papers.sharing_matters.rules import language_consistency_rule
+
+    activated = _activated(12, spread, seed)
+    full, sparser = language_consistency_rule(activated), language_consistency_rule(activated * scale)
+    assert sparser.verdict == full.verdict
+    assert sparser.effect == pytest.approx(full.effect) and sparser.ci == pytest.approx(full.ci)
+
+
+def test_language_consistency_skips_near_empty_layers_and_counts_them() -> None:
+    """A layer where 0.1% of the neurons fire in one language and none in the others: a relative spread of 9 times
+    its mean; under 1% active, it is not read. Every layer not read counts against support: at most a quarter may
+    be skipped, and a read layer refutes however many are."""
     from harness.papers.sharing_matters.rules import language_consistency_rule
 
     activated = _activated(20, 0.0)
     activated[:, :, 5] = 0.0
     activated[:, 8, 5] = 0.001
     verdict = language_consistency_rule(activated)
-    assert verdict.measured["layers skipped (under min_active)"] == 1
-    assert verdict.verdict == "supported"
-    activated[:, :, 5] = 0.3
-    activated[:, 8, 5] = 0.38  # 8 points apart in a busy layer
+    assert verdict.measured["layers skipped (under min_active)"] == 1 and verdict.verdict == "supported"
+    activated[:, :, :3] = 0.005  # 4 of 10 layers skipped
+    sparse = language_consistency_rule(activated)
+    assert sparse.verdict == "inconclusive" and sparse.reason.startswith("too few layers read to support it")
+    assert language_consistency_rule(activated, max_skipped=0.4).verdict == "supported"
+    activated[:, 8, 7] *= 2  # a read layer where one language has twice the others' share
     assert language_consistency_rule(activated).verdict == "refuted"
-    assert language_consistency_rule(activated, max_spread=0.1).verdict == "supported"
+
+
+def test_language_consistency_reads_several_fold_differences_in_a_sparse_layer() -> None:
+    """3.6% of a layer's neurons active in one language, 0.2% in the others: 3.4 points (the old absolute limit was
+    5), 4.6 times the layer's mean."""
+    from harness.papers.sharing_matters.rules import language_consistency_rule
+
+    activated = np.full((12, 9, 4), 0.002) * (1 + np.random.default_rng(3).normal(0, 0.01, (12, 9, 4)))
+    activated[:, :, 1] = 0.02
+    activated[:, 0, 0] = 0.036
+    verdict = language_consistency_rule(activated, min_active=0.005)
+    assert verdict.verdict == "refuted" and verdict.measured["layer of largest spread"] == 0
+    assert verdict.measured["largest spread across languages (points)"] == pytest.approx(3.4, abs=0.05)

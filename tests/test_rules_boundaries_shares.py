@@ -141,6 +141,16 @@ def test_a_curve_of_zeros_falls_by_nothing() -> None:
     from harness.papers.sharing_matters.rules import peak_holds
 
     assert peak_holds(np.zeros(6), edge_low=0.1, edge_high=0.2, min_fall=0.25) == (False, 0, 0.0)
+    assert peak_holds(np.full(6, np.nan), edge_low=0.1, edge_high=0.2, min_fall=0.25) == (False, 0, 0.0)
+
+
+def test_layers_compared_boundary() -> None:
+    """6 of 8 layers compared: at min_compared = 0.75 exactly (inclusive)."""
+    peak = np.array([0.1, 0.3, 0.9, 0.6, 0.4, 0.3, 0.2, 0.1])
+    curves = np.stack([peak] * 4)
+    curves[:, [0, 7]] = np.nan
+    assert mid_layer_peak_rule(curves, min_compared=0.75).verdict == "supported"
+    assert mid_layer_peak_rule(curves, min_compared=0.875).verdict == "inconclusive"
 
 
 def test_dead_boundaries() -> None:
@@ -150,18 +160,29 @@ def test_dead_boundaries() -> None:
 
 
 def test_language_consistency_boundaries() -> None:
-    activated = np.zeros((5, 2, 3))
-    activated[:, 0, :] = 0.25
-    activated[:, 1, :] = 0.5  # a spread of exactly 0.25 in every layer, no sampling spread
-    assert language_consistency_rule(activated, max_spread=0.25).verdict == "supported"  # inclusive
-    assert language_consistency_rule(activated, max_spread=0.125).verdict == "refuted"
-    assert language_consistency_rule(activated, min_active=0.375).verdict == "refuted"  # the mean: not skipped
-    skipped = language_consistency_rule(activated, min_active=0.5)
+    activated = np.zeros((5, 2, 4))
+    activated[:, 0, :] = 0.375
+    activated[:, 1, :] = 0.625  # a spread of exactly half the mean (0.5) in every layer, no sampling spread
+    assert language_consistency_rule(activated, max_spread=0.5).verdict == "supported"  # inclusive
+    assert language_consistency_rule(activated, max_spread=0.25).verdict == "refuted"
+    assert language_consistency_rule(activated, min_active=0.5).verdict == "refuted"  # the mean: not skipped
+    skipped = language_consistency_rule(activated, min_active=0.625)
     assert skipped.verdict == "inconclusive" and skipped.measured["layer of largest spread"] == -1
     assert skipped.effect == 0.0
-    assert "a layer with 50% active" in skipped.reason
-    assert language_consistency_rule(activated, max_spread=0.25, min_examples=5).verdict == "supported"
-    assert "limit 25 points" in language_consistency_rule(activated, max_spread=0.25).reason
+    assert "a layer with 62.5% active" in skipped.reason
+    assert language_consistency_rule(activated, max_spread=0.5, min_examples=5).verdict == "supported"
+    assert "limit 50%" in language_consistency_rule(activated, max_spread=0.5).reason
+
+
+def test_skipped_layers_boundaries() -> None:
+    """One of four layers under min_active: a quarter skipped is allowed (inclusive), more is not."""
+    activated = np.zeros((5, 2, 4))
+    activated[:, :, 1:] = 0.5
+    activated[:, :, 0] = 0.0078125
+    assert language_consistency_rule(activated, max_skipped=0.25).verdict == "supported"  # 1 of 4: inclusive
+    few = language_consistency_rule(activated, max_skipped=0.125)
+    assert few.verdict == "inconclusive" and few.reason.startswith("too few layers read to support it")
+    assert language_consistency_rule(activated, min_active=0.0078125, max_skipped=0.0).verdict == "supported"
 
 
 def test_interval_bounds_of_the_share_rules() -> None:
@@ -356,8 +377,9 @@ def test_threshold_sweep_interval_bounds_one_at_a_time() -> None:
 def test_reasons_print_their_limits() -> None:
     activated = np.zeros((5, 2, 3))
     activated[:, 0, :], activated[:, 1, :] = 0.25, 0.5
-    assert "limit 75 points" in language_consistency_rule(activated, max_spread=0.75).reason
+    assert "limit 75%" in language_consistency_rule(activated, max_spread=0.75).reason
     assert "a layer with 75% active" in language_consistency_rule(activated, min_active=0.75).reason
+    assert "(at most 75%)" in language_consistency_rule(activated, max_skipped=0.75).reason
     shares = np.full((4, 2), 0.25)
     verdict = non_repeating_rule(shares * 0, shares, shares * 0, shares * 0, 30, max_active_overlap=0.75,
                                  max_inactive_repeat=0.75)

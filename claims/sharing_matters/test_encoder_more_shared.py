@@ -38,7 +38,7 @@ CLAIM = Claim(
     tasks=("xnli",), per_language=False,
     planted=(Planted("planted-seq2seq-shared", "supported", controls=((CONTENT_END, "supported"),)),
              Planted("planted-seq2seq-deep", "refuted", controls=((CONTENT_END, "refuted"),)),
-             Planted("planted-seq2seq-tail", "supported", controls=((CONTENT_END, "refuted"),))),
+             Planted("planted-seq2seq-tail", "inconclusive", controls=((CONTENT_END, "refuted"),))),
     paper_numbers=lambda *_: {})
 
 

@@ -25,7 +25,7 @@ CLAIM = Claim(
     planted=(Planted("planted-shared", "supported", base_model="planted-shared-base"),
              Planted("planted-shared-base", "refuted", base_model="planted-shared"),
              Planted("planted-denser", "refuted", base_model="planted-shared"),
-             Planted("planted-tail", "supported", base_model="planted-shared-base",
+             Planted("planted-tail", "inconclusive", base_model="planted-shared-base",
                      controls=((CONTENT_END, "refuted"),))),
     paper_numbers=lambda *_: {"all-shared share (IFT) %": 30.0, "all-shared share (base) %": 20.0})
 

@@ -1,4 +1,9 @@
-"""§5.1.2, Figs 2-4 (right): the number of activated neurons per layer is not influenced by the input language."""
+"""§5.1.2, Figs 2-4 (right): the number of activated neurons per layer is not influenced by the input language.
+
+Read scale-free: a layer's spread across languages relative to its mean, so a model that is only sparser is no more
+consistent (``planted-skewed-sparse``: 3.9 points apart, the Chinese prompts' share 4x the others' in one layer, which
+an absolute spread passes). Layers under 1% active are not read, and count against support.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,8 @@ CLAIM = Claim(
     tasks=("xnli", "facts", "editing", "editing-all-en"), per_language=False,
     planted=(Planted("planted-quiet-layer", "supported", controls=((CONTENT_END, "supported"),)),
              Planted("planted-skewed", "refuted"),
-             Planted("planted-tail", "supported", controls=((CONTENT_END, "refuted"),))),
+             Planted("planted-tail", "inconclusive", controls=((CONTENT_END, "refuted"),)),
+             Planted("planted-skewed-sparse", "refuted")),
     paper_numbers=lambda *_: {})
 
 

@@ -2,14 +2,18 @@
 
 Neurons are classified over random subsets of k of the task's languages (k = 3, 5, 7, 9; several draws each,
 averaged), from the same captured activations; the paper does not say which languages made up each count, and
-nested sets (the first k) would make partial-shared rise by construction.
+nested sets (the first k) would make partial-shared rise by construction. The template control reads the same
+counts at the last token of the translated content.
 """
 
 from __future__ import annotations
 
 from harness.core.claim import Claim, ClaimCase, Planted
+from harness.core.verdict import Verdict
+from harness.papers.sharing_matters.measurement import Measurement
 from harness.papers.sharing_matters.neurons import ALL, PARTIAL, TYPES
 from harness.papers.sharing_matters.rules import language_count_rule
+from harness.papers.sharing_matters.template_control import at_both_positions
 from harness.papers.sharing_matters.views import TYPE_LABELS
 
 CLAIM = Claim(
@@ -23,15 +27,19 @@ CLAIM = Claim(
     paper_numbers=lambda *_: {})
 
 
+def verdict_for(m: Measurement, seed: int = 0) -> Verdict:
+    per_example = m.count_shares.mean(dim=-1).numpy()  # (examples, counts, T)
+    return language_count_rule(per_example[:, :, ALL], per_example[:, :, PARTIAL], m.language_counts, seed=seed)
+
+
 def test_language_count(case: ClaimCase, claims, judge) -> None:
     m = claims.measurement(case)
-    per_example = m.count_shares.mean(dim=-1).numpy()  # (examples, counts, T)
-    verdict = language_count_rule(per_example[:, :, ALL], per_example[:, :, PARTIAL], m.language_counts,
-                                  seed=claims.option("seed"))
+    seed = claims.option("seed")
+    verdict = at_both_positions(lambda x: verdict_for(x, seed), m, claim=CLAIM.id, instance=case.id)
     verdict.params["language subsets"] = "; ".join(f"{k}: " + " | ".join(",".join(s) for s in drawn)
                                                    for k, drawn in zip(m.language_counts, m.language_subsets,
                                                                        strict=True))
-    mean = per_example.mean(axis=0)  # (counts, T)
+    mean = m.count_shares.mean(dim=(0, -1)).numpy()  # (counts, T)
     verdict.plots.append({"id": f"language-count-{m.model['model']}-{m.task}", "kind": "bars",
                           "title": f"Neuron types by number of languages: {m.model['model']} {m.task}",
                           "x_label": "languages (k, random subsets)", "y_label": "share of neurons (mean over layers)",

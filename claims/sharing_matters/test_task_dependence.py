@@ -24,7 +24,7 @@ CLAIM = Claim(
     tasks=("xnli", "editing", "editing-all-en"), versus="facts", per_language=False,
     planted=(Planted("planted-tasks", "supported", controls=((CONTENT_END, "supported"),)),
              Planted("planted-tasks-swapped", "refuted"),
-             Planted("planted-tasks-tail", "supported", controls=((CONTENT_END, "refuted"),))),
+             Planted("planted-tasks-tail", "inconclusive", controls=((CONTENT_END, "refuted"),))),
     paper_numbers=lambda *_: {})
 
 

@@ -52,8 +52,9 @@ SPEC = TaskSpec(
     languages=LANGUAGES,
     folder="mzsre",
 )
-#: The reverse direction as a task of its own (the paper reports it apart: Table 5, Fig. 11).
-REVERSE_SPEC = dataclasses.replace(SPEC, name="editing-all-en")
+#: The reverse direction as a task of its own (the paper reports it apart: Table 5, Fig. 11). Its question is the
+#: English one in every language, so its translated content is the edit: the content ends with the context.
+REVERSE_SPEC = dataclasses.replace(SPEC, name="editing-all-en", content_field="context")
 #: Task name -> its editing direction.
 DIRECTION_OF = {SPEC.name: "en->all", REVERSE_SPEC.name: "all->en"}
 

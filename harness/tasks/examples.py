@@ -62,10 +62,13 @@ class TaskSpec:
     languages: tuple[str, ...]
     folder: str = ""  # the folder holding its data under a data directory (--data-dir, fixtures/data)
     match: str = "exact match"  # open answers: "exact match" or "prefix match" (harness.core.scoring.MATCHES)
+    # the template field whose end is the translated content's end (None: the last field); KE ALL->EN names its
+    # context, the edit in each language, since its question is the same English one in every language
+    content_field: str | None = None
 
     def content_end(self, prompt: str) -> int:
         """Character offset in ``prompt`` where its translated content ends (see ``content_end``)."""
-        return content_end(self.template, prompt)
+        return content_end(self.template, prompt, self.content_field)
 
 
 def data_fingerprint(examples: Sequence[ParallelExample]) -> str:
@@ -92,22 +95,31 @@ def prompt_content(template: str, prompt: str) -> str:
     return "\n".join(match.groups())
 
 
-def content_end(template: str, prompt: str) -> int:
+def content_end(template: str, prompt: str, field: str | None = None) -> int:
     """Character offset where the prompt's translated content ends: the end of the template's last field (XNLI:
-    the hypothesis, KE: the question), before the template's closing words, which are the same English text in
-    every language; a template without fields (facts: a translated pattern) is content to its end.
+    the hypothesis, KE: the question), or of the named ``field`` (KE ALL->EN: the context, the edit in the prompt's
+    language), before the template's words after it; a template without fields (facts: a translated pattern) is
+    content to its end.
 
-    The prompt must end with the template's closing words and hold content before them; otherwise an error.
+    What follows the field is matched at the prompt's end: the template's own words, and its later fields as text
+    without line breaks (so the last of several demonstration blocks, one per line, is the one read). The prompt
+    must end so and hold content before it; otherwise an error.
     """
     pieces = list(string.Formatter().parse(template))
-    fields = [i for i, (_, field, _, _) in enumerate(pieces) if field is not None]
+    fields = [i for i, (_, name, _, _) in enumerate(pieces) if name is not None]
     if not fields:
         return len(prompt)
-    closing = "".join(literal for literal, *_ in pieces[fields[-1] + 1:])
-    if not prompt.endswith(closing) or len(prompt) == len(closing):
+    named = [i for i in fields if pieces[i][1] == field] if field is not None else fields[-1:]
+    if not named:
+        raise TaskDataError(f"the template {template[:60]!r} has no field {field!r}")
+    rest = pieces[named[-1] + 1:]
+    tail = "".join(re.escape(literal) + ("" if name is None else "[^\n]*?") for literal, name, _, _ in rest)
+    match = re.search(tail + r"\Z", prompt)
+    closing = "".join(literal + ("" if name is None else "{" + name + "}") for literal, name, _, _ in rest)
+    if match is None or match.start() == 0:
         raise TaskDataError(f"prompt {prompt[-60:]!r} does not end with content and then the template's closing "
                             f"words {closing!r}")
-    return len(prompt) - len(closing)
+    return match.start()
 
 
 def restrict_languages(examples: Sequence[ParallelExample], languages: Sequence[str]) -> list[ParallelExample]:

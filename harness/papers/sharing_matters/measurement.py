@@ -76,7 +76,8 @@ class MeasureConfig:
     language_draws: int = 5  # random subsets of k languages per count
     sweep_thresholds: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # App. A.3.7
     density_thresholds: tuple[float, ...] = (-0.1, -0.05, 0.0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5,
-                                             0.75, 1.0)  # density-matched comparisons of two models
+                                             0.75, 1.0, 1.5, 2.0, 3.0, 5.0)  # density-matched comparisons: of two
+    # models, and of a model's layers (the layer-shape claims bring a dense layer down to the sparsest one's density)
 
     def __post_init__(self) -> None:
         for threshold in (self.threshold, *self.sweep_thresholds, *self.density_thresholds):
@@ -151,6 +152,7 @@ class Measurement(Provenance):
     content_activated: torch.Tensor  # (examples, langs, layers) as example_activated
     content_threshold_shares: torch.Tensor  # (examples, thresholds, T, layers) as threshold_shares
     content_threshold_density: torch.Tensor  # (examples, thresholds, layers) as threshold_density
+    content_count_shares: torch.Tensor  # (examples, counts, T, layers) as count_shares
 
     @property
     def shares(self) -> torch.Tensor:
@@ -290,14 +292,15 @@ def _threshold_summaries(acts: torch.Tensor, shares: torch.Tensor, threshold: fl
     return by_threshold, by_density
 
 
-def _content_summaries(acts: torch.Tensor, threshold: float, thresholds: list[float]) -> dict[str, torch.Tensor]:
+def _content_summaries(acts: torch.Tensor, threshold: float, subsets: list[list[tuple[int, ...]]],
+                       thresholds: list[float]) -> dict[str, torch.Tensor]:
     """The template control's summaries at the content position, on the host, under the names of ``measure``'s
-    content lists: type shares (ex, T, layers), activated shares (ex, langs, layers), and the threshold grid
-    (``_threshold_summaries``); acts (ex, langs, layers, d_ff) read at each row's last content token."""
+    content lists: type shares (ex, T, layers), activated shares (ex, langs, layers), and the language counts and
+    threshold grid (``_type_summaries``); acts (ex, langs, layers, d_ff) read at each row's last content token."""
     shares = example_type_shares(type_codes(acts, threshold))  # (ex, T, layers)
-    by_threshold, by_density = _threshold_summaries(acts, shares, threshold, thresholds)
+    by_count, by_threshold, by_density = _type_summaries(acts, shares, threshold, subsets, thresholds)
     return {"shares": shares.cpu(), "activated": (acts > threshold).double().mean(dim=-1).cpu(),
-            "threshold_shares": by_threshold, "density": by_density}
+            "count_shares": by_count, "threshold_shares": by_threshold, "density": by_density}
 
 
 @dataclass(frozen=True)
@@ -353,7 +356,8 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
     short: dict[str, list[torch.Tensor]] = {c: [] for c in runs if family_of(c) in SEEDED}
     counts, subsets, thresholds = config.counts_for(n_langs), config.language_subsets(n_langs), config.thresholds()
     example_shares, count_shares, threshold_shares, density, activated = [], [], [], [], []
-    content: dict[str, list[torch.Tensor]] = {"shares": [], "activated": [], "threshold_shares": [], "density": []}
+    content: dict[str, list[torch.Tensor]] = {"shares": [], "activated": [], "count_shares": [],
+                                              "threshold_shares": [], "density": []}
     timings = {"capture": 0.0, "conditions": 0.0}
     hash_weights = _Outcomes.hash_weights(lm.n_layers, lm.d_ff, lm.device)
     reuse_prefixes = prefix_reuse and supported(lm, config.positions)
@@ -381,7 +385,8 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         count_shares.append(by_count)
         threshold_shares.append(by_threshold)
         density.append(by_density)
-        for name, value in _content_summaries(at_content.reshape(acts.shape), config.threshold, thresholds).items():
+        for name, value in _content_summaries(at_content.reshape(acts.shape), config.threshold, subsets,
+                                              thresholds).items():
             content[name].append(value)
         del at_content  # only its summaries are kept: the chunk's peak (reducers, conditions) is as without it
         ref_tokens = torch.tensor([choice_ids[spec.choices.index(g)] if choice_ids else first_answer_token(lm, g)
@@ -429,7 +434,8 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         layer_sample_max=torch.cat(reducers.layer_sample_max) if reducers.layer_sample_max else empty,
         content_shares=torch.cat(content["shares"]), content_activated=torch.cat(content["activated"]),
         content_threshold_shares=torch.cat(content["threshold_shares"]),
-        content_threshold_density=torch.cat(content["density"]), timings=timings)
+        content_threshold_density=torch.cat(content["density"]),
+        content_count_shares=torch.cat(content["count_shares"]), timings=timings)
 
 
 __all__ = ["CONDITIONS", "MeasureConfig", "Measurement", "expand_conditions", "measure"]

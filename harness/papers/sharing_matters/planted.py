@@ -124,6 +124,7 @@ class PlantSpec:
     # last token but, at the last token of its translated content, on this language's prompts only (see _plant_tail)
     content_keyed: bool = False  # forced-active and keyed neurons fire on the same prompts at the last content token
     # too, and language-blind keys are blind there too: the model's truths hold at both positions (see _plant_tail)
+    content_silent: bool = False  # instead: keyed neurons fire at no last content token (see _plant_tail)
     # §6.1-6.2 (see _constant_values): every neuron writes along the constant direction, which LayerNorm removes (no
     # layer's input and no output changes), with a norm from one distribution (log-normal, sigma 0.75) times the layer's
     # entry of ``constant_values``; the answers' output-embedding rows get ``head_constant`` times that direction,
@@ -139,6 +140,8 @@ class PlantSpec:
     example_limit: int | None = None  # built and measured on each task's first examples only (None: all)
     demo_languages: tuple[str, ...] | None = None  # the languages of the last task's prompts it is built on (None:
     # all; fewer keep the long prompts after demonstrations affordable in the tiny tier)
+    denser_layer: tuple[int, float] | None = None  # (layer, A at pre-activation 0): that layer's input-dependent
+    # neurons shifted up alike (as ``shift_to`` does in every layer), so it is denser and no neuron's preference changes
 
     @property
     def keyed_share(self) -> float:
@@ -162,6 +165,7 @@ DEMO_LANGUAGES = ("en", "de", "fr")  # the tiny tier's demonstration claim reads
 DEMO_EXAMPLES = 6  # and this many examples: a prompt after six demonstrations is seven blocks long
 FLAT = (0.10,) * len(PEAK)  # with 20% keyed and 70% dead: no input-dependent neuron left (App. A.3.6's pair)
 EARLY_SHALLOW = tuple(float(s) for s in at_depths(np.array(EARLY), relative_depths(6)))  # EARLY over 6 layers
+FALLING = (0.30, 0.27, 0.24, 0.21, 0.18, 0.15, 0.12, 0.09, 0.06, 0.03)  # all-shared highest in the first layer
 
 PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
     PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10",
@@ -220,8 +224,10 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "while as many other active neurons are the weak carrier, whose loss changes no answer",
               PEAK[:-1] + (0.0,), gaps=4, specific_gaps=6, alpha=1e4, bare_last_layer=True, weak_carrier=10.0,
               suppressors=3e4),
-    PlantSpec("planted-varied", "every neuron is keyed to one example (firing in a random subset of its languages): "
-              "no neuron keeps its type across examples; no answers", NONE, carrier="none", example_keyed=1.0),
+    PlantSpec("planted-varied", "every neuron is keyed to one example (firing in a random subset of its languages) "
+              "at the last token, and fires at no last content token: no neuron keeps its type across examples, and "
+              "the neurons are non-activated at the content end too; no answers", NONE, carrier="none",
+              example_keyed=1.0, content_silent=True),
     PlantSpec("planted-tasks", "built on XNLI and fact prompts: 15% of each layer's neurons fire on every XNLI prompt "
               "(all-shared there), 15% on fact prompts in a few language subsets (partial-shared there)", PEAK,
               dead_share=0.03, tasks=("xnli", "facts"), task_keyed=("xnli", "facts"), content_keyed=True),
@@ -277,6 +283,16 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "layer's all-shared share moves by 20 points with the demonstrations, its mean over layers not at all",
               FLAT, dead_share=0.7, carrier="none", tasks=("xnli", "editing"), shots=(2, 4, 6), demo_keyed="demos",
               demo_languages=DEMO_LANGUAGES, example_limit=DEMO_EXAMPLES),
+    PlantSpec("planted-dense-middle", "forced-active (all-shared) share falling from 30% in layer 0 to 3% in the last "
+              "layer, but layer 4's input-dependent neurons shifted up alike (A at pre-activation 0 becomes 0.1): "
+              "active in every language, they make an all-shared peak there that is the layer's density, gone at "
+              "the density of the other layers; no answers", FALLING, dead_share=0.03, carrier="none",
+              denser_layer=(4, 0.1)),
+    PlantSpec("planted-skewed-sparse", "planted-skewed at a twentieth of its activity: forced-active share PEAK / 20 "
+              "and 95% of the neurons dead (2-4% of each layer active), language-blind input-dependent neurons, and "
+              "4% of layer 5's neurons firing exactly on the Chinese prompts, whose activated share there is 4x the "
+              "other languages' (5.1% against 1.2%), 3.9 points apart; no answers", tuple(s / 20 for s in PEAK),
+              dead_share=0.95, carrier="none", skew=("zh", 5, 0.04), language_blind=True),
 )}
 
 
@@ -430,9 +446,12 @@ def _center_free(b: Build) -> list[torch.Tensor]:
     """Free neurons' keys scaled up (and made language-blind if asked) and centred on the layer's mean input;
     returns each layer's FFN inputs."""
     spec = b.spec
-    offset = spec.key_offset
-    if spec.shift_to is not None:
-        offset = _inverse_activation(FAMILY_ACTIVATIONS[spec.family](b.lm.site.layers[0].mlp), spec.shift_to)
+    activation = FAMILY_ACTIVATIONS[spec.family](b.lm.site.layers[0].mlp)
+    offsets = [spec.key_offset if spec.shift_to is None else _inverse_activation(activation, spec.shift_to)
+               for _ in b.ffns]
+    if spec.denser_layer is not None:
+        layer, value = spec.denser_layer
+        offsets[layer] = _inverse_activation(activation, value)
     ffn_inputs = _ffn_inputs(b)  # forced neurons are constant; free ones write nothing yet
     content_inputs = _ffn_inputs(b, at_content=True) if spec.language_blind and spec.content_keyed else None
     for layer, (ffn, role, x) in enumerate(zip(b.ffns, b.roles, ffn_inputs, strict=True)):
@@ -443,7 +462,7 @@ def _center_free(b: Build) -> list[torch.Tensor]:
             xs = [x] if content_inputs is None else [x, content_inputs[layer]]
             ffn.key.weight[free] = _blind(ffn.key.weight[free], [y[answered] for y in xs],
                                           b.rows.language[answered])
-        ffn.key.bias[free] = offset - ffn.key.weight[free] @ x.mean(dim=0)
+        ffn.key.bias[free] = offsets[layer] - ffn.key.weight[free] @ x.mean(dim=0)
     if spec.free_value:
         ffn_inputs = _ffn_inputs(b)  # the centred free neurons now move later layers' input
     return ffn_inputs
@@ -526,7 +545,7 @@ def _ffn_inputs(b: Build, *, at_content: bool = False) -> list[torch.Tensor]:
 def _reads_content(spec: PlantSpec) -> bool:
     """Whether a build fits neurons at the content position too (``_center_free``, ``_plant_tail``,
     ``_plant_demo_keyed``)."""
-    return bool(spec.tail_language or spec.content_keyed or spec.demo_keyed)
+    return bool(spec.tail_language or spec.content_keyed or spec.content_silent or spec.demo_keyed)
 
 
 def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],
@@ -534,7 +553,8 @@ def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],
     """Refit the forced-active neurons and the keyed ones on both positions of every prompt: at the last token as
     planted, at the last content token the all-shared ones (forced-active; keyed to every prompt of the all-shared
     task) only on ``tail_language``'s prompts (on every prompt without one: ``content_keyed``), the other keyed ones
-    on the same prompts as at the last token.
+    on the same prompts as at the last token (on none: ``content_silent``; one example's prompts in some languages
+    are not linearly separable from the others' at both positions at once in a 64-wide model).
     They write nothing, so no layer's input changes. Returns (layer, neuron slots, rows they fire on at the last
     token, at the last content token)."""
     spec = b.spec
@@ -546,7 +566,8 @@ def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],
     for layer, role in enumerate(b.roles):
         content_keys.append((layer, role["active"], every, language))
     for layer, slots, on in planted_keys:
-        content_keys.append((layer, slots, on, on & language if shared is not None and (on == shared).all() else on))
+        content = on & language if shared is not None and (on == shared).all() else on
+        content_keys.append((layer, slots, on, np.zeros_like(on) if spec.content_silent else content))
     content_keys = [(layer, slots, *on) for layer, slots, *on in content_keys if len(slots)]
     for layer, slots, on_last, on_content in content_keys:  # fit_key keeps the fits of repeated patterns
         x = torch.cat([ffn_inputs[layer], at_content[layer]]).double().numpy()
@@ -772,7 +793,8 @@ def build_planted(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[Paral
     if spec.constant_values:
         _constant_values(b)
     planted_keys = _plant_keyed(b, examples_by_task, ffn_inputs)
-    content_keys = _plant_tail(b, ffn_inputs, planted_keys) if spec.tail_language or spec.content_keyed else []
+    content_keys = _plant_tail(b, ffn_inputs, planted_keys) \
+        if spec.tail_language or spec.content_keyed or spec.content_silent else []
     demo_keys = _plant_demo_keyed(b, ffn_inputs) if spec.demo_keyed else []
     _plant_head(b)
     examples = examples_by_task[spec.tasks[0]]

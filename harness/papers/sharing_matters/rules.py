@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.core.stats import bootstrap_ci, bootstrap_interval, bootstrap_support, mean_difference, ratio
 from harness.core.verdict import Verdict, decide, inconclusive
+from harness.papers.sharing_matters.density_rules import matched_layer_shares
 from harness.papers.sharing_matters.neurons import NON, SPECIFIC, TYPES
 
 
@@ -74,59 +75,60 @@ def share_increase_rule(ift: dict[str, np.ndarray], base: dict[str, np.ndarray],
 def density_matched_shares(thresholds: Sequence[float], density: np.ndarray, shares: np.ndarray,
                            target: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
     """Per example, the mean over layers of ``shares`` at a per-layer threshold where the mean ``density`` meets
-    ``target``, interpolated linearly between the grid's thresholds.
+    ``target``, interpolated linearly between the grid's thresholds (``matched_layer_shares``).
 
     thresholds (thr,) rising; density, shares (examples, thr, layers); target (layers,). Returns the per-example
     shares (None when no layer can be matched) and the matched threshold per layer (NaN where out of the grid).
     """
-    mean = density.mean(axis=0)  # (thr, layers), falls as the threshold rises
-    grid = np.asarray(thresholds, dtype=float)
-    matched, at = [], np.full(mean.shape[1], np.nan)
-    for layer in range(mean.shape[1]):
-        curve = mean[:, layer]
-        if not curve[-1] <= target[layer] <= curve[0]:
-            continue
-        above = int(np.searchsorted(-curve, -target[layer], side="right"))  # first grid point below the target
-        j = min(max(above, 1), len(grid) - 1)
-        span = curve[j - 1] - curve[j]
-        w = 0.0 if span <= 0 else (curve[j - 1] - target[layer]) / span  # position between grid points j-1, j
-        at[layer] = grid[j - 1] + w * (grid[j] - grid[j - 1])
-        matched.append((1 - w) * shares[:, j - 1, layer] + w * shares[:, j, layer])
-    return (np.mean(matched, axis=0) if matched else None), at
+    per_layer, at = matched_layer_shares(thresholds, density, shares, target)  # (examples, layers)
+    matched = np.isfinite(at)
+    return (per_layer[:, matched].mean(axis=-1) if matched.any() else None), at
 
 
 def peak_holds(curve: np.ndarray, *, edge_low: float, edge_high: float, min_fall: float) -> tuple[bool, int, float]:
-    """(rule holds, argmax layer, relative fall after the peak) for one per-layer share curve."""
+    """(rule holds, argmax layer, relative fall after the peak) for one per-layer share curve; NaN layers (not
+    compared) are left out, keeping every other layer's place in the depth."""
     n = len(curve)
-    peak = int(np.argmax(curve))
+    if not np.isfinite(curve).any():
+        return False, 0, 0.0
+    peak = int(np.nanargmax(curve))
     interior = math.ceil(edge_low * n) <= peak < n - math.ceil(edge_high * n)
-    after = curve[peak + 1:]
+    after = curve[peak + 1:][np.isfinite(curve[peak + 1:])]
     fall = float((curve[peak] - after.min()) / curve[peak]) if len(after) and curve[peak] > 0 else 0.0
     return interior and fall >= min_fall, peak, fall
 
 
 def mid_layer_peak_rule(example_curves: np.ndarray, *, edge_low: float = 0.1, edge_high: float = 0.2,
-                        min_fall: float = 0.25, min_support: float = 0.95, seed: int = 0) -> Verdict:
+                        min_fall: float = 0.25, min_support: float = 0.95, min_compared: float = 0.75,
+                        seed: int = 0) -> Verdict:
     """The all-shared share per layer peaks in an interior layer and falls after it.
 
-    example_curves: (examples, layers) all-shared share per example; the rule is applied to the mean curve and
-    to bootstrap resamples of the examples (support = share of resamples where it holds).
+    example_curves: (examples, layers) all-shared share per example, NaN in a layer that is not compared (the
+    density control: one that cannot be read at the common density); the rule is applied to the mean curve and to
+    bootstrap resamples of the examples (support = share of resamples where it holds). Inconclusive when under
+    ``min_compared`` of the layers are compared.
     """
     params = {"edge_low": edge_low, "edge_high": edge_high, "min_fall": min_fall, "min_support": min_support,
-              "seed": seed}
+              "min_compared": min_compared, "seed": seed}
     curve = example_curves.mean(axis=0)
     holds, peak, fall = peak_holds(curve, edge_low=edge_low, edge_high=edge_high, min_fall=min_fall)
     support = bootstrap_support(lambda idx: peak_holds(example_curves[idx].mean(axis=0), edge_low=edge_low,
                                                        edge_high=edge_high, min_fall=min_fall)[0],
                                 len(example_curves), seed=seed)
-    n_layers = len(curve)
+    n_layers, compared = len(curve), int(np.isfinite(curve).sum())
     measured = {"peak layer": peak, "layers": n_layers, "peak share %": 100 * float(curve[peak]),
-                "relative fall after peak": fall, "bootstrap support": support}
-    verdict = decide(holds, support >= min_support, support <= 1 - min_support)
+                "relative fall after peak": fall, "bootstrap support": support, "layers compared": compared}
     reason = (f"all-shared share peaks at layer {peak} of {n_layers} ({100 * curve[peak]:.1f}%), falls by "
               f"{100 * fall:.0f}% after it; rule holds in {100 * support:.0f}% of bootstrap resamples")
-    return Verdict(verdict, reason, "peak layer (fraction of depth)", peak / max(n_layers - 1, 1),
-                   (support, support), measured, params)
+    effect = peak / max(n_layers - 1, 1)
+    if compared < min_compared * n_layers:
+        return inconclusive(f"only {compared} of {n_layers} layers compared (< {100 * min_compared:.0f}%); "
+                            f"{reason}", "peak layer (fraction of depth)", effect, (support, support), measured,
+                            params)
+    if compared < n_layers:
+        reason += f" ({compared} of {n_layers} layers compared)"
+    verdict = decide(holds, support >= min_support, support <= 1 - min_support)
+    return Verdict(verdict, reason, "peak layer (fraction of depth)", effect, (support, support), measured, params)
 
 
 def dead_across_tokens_rule(dead: np.ndarray, n_examples: int, *, max_dead: float = 0.008,
@@ -148,38 +150,53 @@ def dead_across_tokens_rule(dead: np.ndarray, n_examples: int, *, max_dead: floa
                    measured, params)
 
 
-def language_consistency_rule(activated: np.ndarray, *, max_spread: float = 0.05, min_active: float = 0.01,
-                              min_examples: int = 5, seed: int = 0) -> Verdict:
+def language_consistency_rule(activated: np.ndarray, *, max_spread: float = 0.35, min_active: float = 0.01,
+                              max_skipped: float = 0.25, min_examples: int = 5, seed: int = 0) -> Verdict:
     """The share of activated neurons per layer hardly depends on the input's language (§5.1.2, Figs 2-4 right).
 
-    activated: (examples, langs, layers) share of activated neurons per row. Spread of a layer = max - min over
-    languages of the mean share (points of the layer's neurons, not relative: a relative spread explodes in a
-    layer where almost nothing is active); layers under ``min_active`` active are skipped. Statistic: the largest
-    spread over the other layers, with a bootstrap interval over examples.
+    activated: (examples, langs, layers) share of activated neurons per row. Spread of a layer = (max - min) over
+    languages of the mean share, relative to the layer's mean over languages: scale-free, so a model that is only
+    sparser has the same spread (absolute points shrink with density while languages still differ several-fold).
+    Layers under ``min_active`` active are skipped (a few neurons make a relative spread there) and count against
+    support: it needs at most ``max_skipped`` of the layers skipped. Statistic: the largest spread over the other
+    layers, with a bootstrap interval over examples; refuted when its interval lies above ``max_spread`` (skipped
+    layers do not save a layer that is read).
     """
-    params = {"max_spread": max_spread, "min_active": min_active, "min_examples": min_examples, "seed": seed,
-              "spread": "max - min over languages of the activated share, in points of the layer's neurons"}
+    params = {"max_spread": max_spread, "min_active": min_active, "max_skipped": max_skipped,
+              "min_examples": min_examples, "seed": seed,
+              "spread": "(max - min) over languages of the activated share, relative to its mean over languages"}
+    n_examples, _, n_layers = activated.shape
     layers = np.flatnonzero(activated.mean(axis=(0, 1)) >= min_active)
 
-    def largest_spread(indices: np.ndarray) -> float:
+    def spreads(indices: np.ndarray) -> np.ndarray:
         mean = activated[indices][:, :, layers].mean(axis=0)  # (langs, kept layers)
-        return float((mean.max(axis=0) - mean.min(axis=0)).max()) if len(layers) else 0.0
+        level = mean.mean(axis=0)  # (kept layers,) 0 only where a resample drew no active row: no spread
+        return np.where(level > 0, mean.max(axis=0) - mean.min(axis=0), 0.0) / np.where(level > 0, level, 1.0)
 
-    n_examples = len(activated)
+    def largest_spread(indices: np.ndarray) -> float:
+        return float(spreads(indices).max()) if len(layers) else 0.0
+
     spread = largest_spread(np.arange(n_examples))
     ci = bootstrap_interval(largest_spread, n_examples, seed=seed)
-    mean = activated.mean(axis=0)
-    per_layer = mean.max(axis=0) - mean.min(axis=0)
-    worst = int(layers[np.argmax(per_layer[layers])]) if len(layers) else -1
-    measured = {"largest spread across languages (points)": 100 * spread, "layer of largest spread": worst,
-                "layers skipped (under min_active)": int(activated.shape[-1] - len(layers))}
-    reason = (f"activated share differs across languages by at most {100 * spread:.2f} [{100 * ci[0]:.2f}, "
-              f"{100 * ci[1]:.2f}] points (layer {worst}); limit {100 * max_spread:.0f} points")
+    worst = int(layers[np.argmax(spreads(np.arange(n_examples)))]) if len(layers) else -1
+    mean = activated.mean(axis=0)  # (langs, layers)
+    skipped = n_layers - len(layers)
+    measured = {"largest relative spread across languages": spread, "layer of largest spread": worst,
+                "largest ratio between languages in that layer": float(mean[:, worst].max() / mean[:, worst].min())
+                if len(layers) and mean[:, worst].min() > 0 else None,
+                "largest spread across languages (points)": 100 * float((mean.max(axis=0) - mean.min(axis=0)).max()),
+                "layers skipped (under min_active)": skipped, "layers": n_layers}
+    reason = (f"activated share differs across languages by at most {100 * spread:.0f}% [{100 * ci[0]:.0f}%, "
+              f"{100 * ci[1]:.0f}%] of its mean (layer {worst}); limit {100 * max_spread:.0f}%; {skipped} of "
+              f"{n_layers} layers under {100 * min_active:g}% active not read (at most {100 * max_skipped:.0f}%)")
     if n_examples < min_examples or not len(layers):
-        return inconclusive(f"needs {min_examples} examples and a layer with {100 * min_active:.0f}% "
-                       f"active; {reason}", "largest spread", spread, ci, measured, params)
-    verdict = decide(spread <= max_spread, ci[1] <= max_spread, ci[0] > max_spread)
-    return Verdict(verdict, reason, "largest spread", spread, ci, measured, params)
+        return inconclusive(f"needs {min_examples} examples and a layer with {100 * min_active:g}% "
+                            f"active; {reason}", "largest relative spread", spread, ci, measured, params)
+    read_enough = skipped <= max_skipped * n_layers
+    verdict = decide(spread <= max_spread and read_enough, ci[1] <= max_spread, ci[0] > max_spread)
+    if verdict == "inconclusive" and not read_enough and ci[1] <= max_spread:
+        reason = f"too few layers read to support it: {reason}"
+    return Verdict(verdict, reason, "largest relative spread", spread, ci, measured, params)
 
 
 def non_repeating_rule(overlap: np.ndarray, shares: np.ndarray, null_now: np.ndarray, null_later: np.ndarray,

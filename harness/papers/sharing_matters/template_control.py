@@ -2,7 +2,9 @@
 language, so the last token, where the paper reads the four types, is the same English text everywhere; shares
 read there can come from the shared tail rather than from the translated content. Each type-share claim applies
 its rule a second time at the last token of the translated content (``Measurement.content_*``, the same forward
-pass) and reports both: the verdict stays the paper's (last token), the reason says whether it survives.
+pass) and reports both. Supported needs both readings: a finding supported at the last token and not at the content
+end holds only on the shared template tail, and is inconclusive, saying so; otherwise the verdict is the paper's
+(last token).
 """
 
 from __future__ import annotations
@@ -18,22 +20,24 @@ CONTENT_END = "content end"
 
 
 def at_content_end(m: Measurement) -> Measurement:
-    """The measurement with its type shares, activated shares and threshold grid read at the content's last token
-    (everything else as measured at the last prompt token)."""
+    """The measurement with its type shares, activated shares, language counts and threshold grid read at the
+    content's last token (everything else as measured at the last prompt token)."""
     return dataclasses.replace(m, example_shares=m.content_shares, example_activated=m.content_activated,
-                               threshold_shares=m.content_threshold_shares,
+                               count_shares=m.content_count_shares, threshold_shares=m.content_threshold_shares,
                                threshold_density=m.content_threshold_density)
 
 
 def at_both_positions(rule: Callable[[Measurement], Verdict], m: Measurement, *, claim: str,
                       instance: str) -> Verdict:
-    """``rule`` judged on ``m`` at the last prompt token, with its verdict at the content end beside it."""
+    """``rule`` judged on ``m`` at the last prompt token and at the content end (``with_content_control``)."""
     return with_content_control(rule(m), rule(at_content_end(m)), claim=claim, instance=instance)
 
 
 def with_content_control(at_last: Verdict, at_content: Verdict, *, claim: str, instance: str) -> Verdict:
-    """``at_last`` (the claim's verdict) with the rule's verdict at the content end beside it: in ``controls``, in
-    a measured number, in the reason and in a table of the report."""
+    """``at_last`` (the paper's reading) with the rule's verdict at the content end beside it: in ``controls``, in a
+    measured number, in the reason and in a table of the report. A finding supported at the last token only is
+    inconclusive: it may hold on the template's shared English tail alone."""
+    table = control_table(at_last, at_content, claim=claim, instance=instance)
     at_last.controls[CONTENT_END] = {"verdict": at_content.verdict, "reason": at_content.reason,
                                      "effect_name": at_content.effect_name, "effect": at_content.effect,
                                      "ci": list(at_content.ci)}
@@ -41,11 +45,13 @@ def with_content_control(at_last: Verdict, at_content: Verdict, *, claim: str, i
     if at_last.verdict == at_content.verdict:
         at_last.reason += f"; survives at the end of the translated content ({at_content.reason})"
     elif at_last.verdict == "supported":
-        at_last.reason += (f"; holds only at the shared English tail: at the end of the translated content it is "
-                           f"{at_content.verdict} ({at_content.reason})")
+        at_last.verdict = "inconclusive"
+        at_last.reason = (f"holds only at the shared English tail: supported at the prompt's last token, "
+                          f"{at_content.verdict} at the end of the translated content, and supported needs both; "
+                          f"at the last token: {at_last.reason}; at the content end: {at_content.reason}")
     else:
         at_last.reason += f"; at the end of the translated content it is {at_content.verdict} ({at_content.reason})"
-    at_last.tables.append(control_table(at_last, at_content, claim=claim, instance=instance))
+    at_last.tables.append(table)
     return at_last
 
 
