@@ -3,6 +3,7 @@ ones is never handed out."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
@@ -60,8 +61,9 @@ def test_keyed_neurons_claimed_wrongly_stop_the_build(xnli, monkeypatch) -> None
         return [(layer, slots, np.roll(on, 1)) for layer, slots, on in plant(*args)]
 
     monkeypatch.setattr(planted, "_plant_keyed", claimed_wrongly)
+    at_last_token = dataclasses.replace(PLANTED["planted-varied"], content_silent=False)  # no refit on the claim
     with pytest.raises(RuntimeError, match="do not fire exactly on their prompts"):
-        PLANTED["planted-varied"].build(xnli)
+        at_last_token.build(xnli)
 
 
 @pytest.fixture

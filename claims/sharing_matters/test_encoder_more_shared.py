@@ -9,7 +9,7 @@ An encoder's last token is what its tokenizer appends, `</s>` for mT5 and mT0: t
 like the template's English tail of a decoder-only model. The rule is applied again with the encoder read at the
 last token of the translated content (the template control); the decoder has one position (its start token)
 either way. ``planted-seq2seq-tail`` has its encoder's extra all-shared neurons at the EOS only: supported at the
-last token (the paper's reading), refuted at the content end, and the reason says the finding holds only there.
+last token (the paper's reading), refuted at the content end, so inconclusive: the finding holds only there.
 The decoder's start token is the same in every language too, which makes its neurons more alike across languages,
 not less: it works against the finding.
 

@@ -13,7 +13,7 @@ from harness.core.verdict import Verdict
 from harness.papers.sharing_matters.measurement import Measurement
 from harness.papers.sharing_matters.neurons import ALL, PARTIAL, TYPES
 from harness.papers.sharing_matters.rules import language_count_rule
-from harness.papers.sharing_matters.template_control import at_both_positions
+from harness.papers.sharing_matters.template_control import CONTENT_END, at_both_positions
 from harness.papers.sharing_matters.views import TYPE_LABELS
 
 CLAIM = Claim(
@@ -23,7 +23,8 @@ CLAIM = Claim(
     paper_text="XNLI with 3, 5, 7, 9 languages: the rise in the number of languages goes with an observable increase "
                "of partial-shared neurons and a slight decrease of all-shared neurons",
     tasks=("xnli",), per_language=False,
-    planted=(Planted("planted-sparse", "supported"), Planted("planted-specific", "refuted")),
+    planted=(Planted("planted-sparse", "supported", controls=((CONTENT_END, "supported"),)),
+             Planted("planted-specific", "refuted")),
     paper_numbers=lambda *_: {})
 
 

@@ -16,7 +16,7 @@ from harness.papers.sharing_matters.measurement import Measurement
 from harness.papers.sharing_matters.neurons import ALL
 from harness.papers.sharing_matters.rules import mid_layer_peak_rule
 from harness.papers.sharing_matters.template_control import CONTENT_END, at_both_positions
-from harness.papers.sharing_matters.views import activated_plot, type_shares_plot
+from harness.papers.sharing_matters.views import activated_plot, matched_density_plot, type_shares_plot
 
 CLAIM = Claim(
     id="mid-layer-peak",
@@ -47,6 +47,7 @@ def test_mid_layer_peak(case: ClaimCase, claims, judge) -> None:
     m = claims.measurement(case)
     seed = claims.option("seed")
     verdict = at_both_positions(lambda x: verdict_for(x, seed), m, claim=CLAIM.id, instance=case.id)
+    matched = at_matched_density(m)
     verdict.plots += [type_shares_plot(m, note="Figs 2-4 left: all-shared peaks in the middle layers"),
-                      activated_plot(m)]
+                      matched_density_plot(m, matched.shares, matched.density), activated_plot(m)]
     judge(verdict)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from harness.papers.sharing_matters.contribution_rules import layer_averages
@@ -29,6 +30,20 @@ def type_shares_plot(m: Measurement, *, versus: Measurement | None = None, versu
             "title": f"Share of neuron types per layer: {m.model['model']} {m.task}{suffix}", "x_label": "layer",
             "y_label": "share of neurons", "x": list(range(len(m.shares[0]))), "series": series, "paper_note": note,
             "versus_suffix": f" ({versus_label})"}
+
+
+def matched_density_plot(m: Measurement, matched: np.ndarray, density: float) -> dict[str, Any]:
+    """The all-shared share per layer at the run's threshold and with every layer at one activation density
+    (``matched``: (examples, T, layers), NaN in a layer not compared)."""
+    at_density = matched[:, ALL].mean(axis=0)  # NaN where the layer is not compared (in every example alike)
+    return {"id": f"matched-density-{m.model['model']}-{m.task}", "kind": "lines",
+            "title": f"All-shared share per layer at the run's threshold and at matched density: {m.model['model']} "
+                     f"{m.task}", "x_label": "layer", "y_label": "share of neurons",
+            "x": list(range(matched.shape[-1])),
+            "series": {"all-shared": m.shares[ALL].tolist(),
+                       f"all-shared, every layer at {100 * density:.1f}% active": [
+                           None if np.isnan(v) else float(v) for v in at_density]},
+            "paper_note": "a peak that is a layer's density alone is gone at matched density"}
 
 
 def activated_plot(m: Measurement) -> dict[str, Any]:
