@@ -71,8 +71,9 @@ def density_controlled(paper: Verdict, matched: Verdict) -> Verdict:
     if combined == paper.verdict:
         paper.reason += f"; at matched density {matched.verdict} ({matched.reason})"
     else:
+        why = "and either reading refutes" if combined == "refuted" else "and supported needs both"
         paper.reason = (f"{paper.verdict} at the run's threshold but {matched.verdict} with every layer at one "
-                        f"activation density, and supported needs both: at the run's threshold {paper.reason}; at "
-                        f"matched density {matched.reason}")
+                        f"activation density, {why}: at the run's threshold {paper.reason}; at matched density "
+                        f"{matched.reason}")
         paper.verdict = combined
     return paper
