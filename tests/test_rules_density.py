@@ -96,3 +96,25 @@ def test_supported_needs_both_readings_and_either_refutes(paper: str, matched: s
     if combined != paper:
         assert verdict.reason.startswith(f"{paper} at the run's threshold but {matched} with every layer at one "
                                          "activation density")
+
+
+def test_a_measurement_is_matched_on_its_grid_at_or_above_the_runs_threshold() -> None:
+    """Below the run's threshold (here -0.1, where every switched-off GELU neuron counts as active) nothing is read:
+    the sparsest layer stays at the run's threshold, the denser one is brought down to its density."""
+    from types import SimpleNamespace
+
+    from harness.papers.sharing_matters.claim_helpers import at_matched_density
+
+    density = torch.tensor([[[1.0, 1.0, 1.0], [0.25, 0.5, 0.005], [0.125, 0.25, 0.0]]] * 2)  # (examples, thr, layers)
+    shares = torch.stack([density * 0.5] * 4, dim=2)  # (examples, thr, T, layers)
+    m = SimpleNamespace(config={"threshold": 0.0}, thresholds=[-0.1, 0.0, 0.5], threshold_density=density,
+                        threshold_shares=shares)
+    matched = at_matched_density(m)
+    assert matched.density == 0.25 and matched.thresholds[:2] == pytest.approx([0.0, 0.5])
+    assert np.isnan(matched.thresholds[2]) and np.isnan(matched.shares[..., 2]).all()  # under 1% active
+    assert matched.shares[..., :2] == pytest.approx(np.full((2, 4, 2), 0.125))
+    assert matched.measured() == {"common density %": 25.0, "matched threshold (mean over compared layers)": 0.25,
+                                  "layers compared at matched density": 2}
+    raised = at_matched_density(SimpleNamespace(**{**vars(m), "config": {"threshold": 0.5}}))
+    assert raised.density == 0.125 and raised.thresholds[0] == 0.5  # a grid of 0.5 alone cannot bring layer 1 down
+    assert np.isnan(raised.thresholds[1:]).all()
