@@ -263,3 +263,11 @@ def layer_maxima(seed: int, counts: list[int], scales: list[float], *, examples:
     sampled = expected_subset_max(torch.from_numpy(np.where(member, scores, 0.0)),
                                   torch.from_numpy(np.broadcast_to(member, scores.shape).copy()), sample)
     return scores.max(axis=(0, 3)), sampled.numpy()
+
+
+def damaged_copies(good: bytes, crafted: bytes) -> st.SearchStrategy[bytes]:
+    """What a damaged copy of a cache file holding ``good`` can hold: a proper prefix of it (a full disk, an
+    interrupted download or copy; the empty file among them), random bytes (short ones and as many as ``good``), or
+    ``crafted``, a file that runs code when unpickled."""
+    return st.one_of(st.integers(0, len(good) - 1).map(lambda n: good[:n]), st.binary(max_size=256),
+                     st.randoms(use_true_random=False).map(lambda r: r.randbytes(len(good))), st.just(crafted))
