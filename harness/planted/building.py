@@ -132,9 +132,11 @@ def _read_fit(path: Path, width: int) -> tuple[np.ndarray, float]:
         kept = np.load(path, allow_pickle=False)
     except Exception as error:  # any bytes can be in the file, and each part of the reader raises its own errors
         raise FitFileError(f"not a fit ({path.stat().st_size} bytes): {describe(error)}") from error
-    if not isinstance(kept, np.ndarray) or kept.dtype != np.float64 or kept.shape != (width + 1,):
-        raise FitFileError(f"not a fit of {width} weights and a bias: {getattr(kept, 'dtype', type(kept).__name__)} "
-                           f"{getattr(kept, 'shape', '')}")
+    if not isinstance(kept, np.ndarray):  # an archive of arrays (np.load reads any zip file as one)
+        kept.close()
+        raise FitFileError(f"not a fit: an archive ({path.stat().st_size} bytes)")
+    if kept.dtype != np.float64 or kept.shape != (width + 1,):
+        raise FitFileError(f"not a fit of {width} weights and a bias: {kept.dtype} {kept.shape}")
     return kept[:-1].copy(), float(kept[-1])
 
 

@@ -83,7 +83,7 @@ def load(directory: Path) -> LoadedModel:
     """Rebuild a planted model from ``save``'s files; a PlantedCacheError says what is wrong with them."""
     try:
         meta = json.loads((directory / META).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except Exception as error:  # any bytes can be in the file: not text, not JSON, JSON nested too deep, ...
         raise PlantedCacheError(f"{META} unreadable: {describe(error)}") from error
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or not META_FIELDS <= meta.keys():
         raise PlantedCacheError(f"{META} is not in format {FORMAT}")
