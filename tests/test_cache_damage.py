@@ -337,7 +337,8 @@ def clean_subjects(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize(("file", "kind"), [
     ("model.safetensors", "truncated"), (MANIFEST, "zero-length"), ("tokenizer.json", "random bytes"),
     ("model.safetensors", "crafted pickle"), ("config.json", "crafted pickle"),
-    ("model.safetensors", "flipped bit")])  # still loads: its weights' digest says they are not the saved ones
+    ("model.safetensors", "flipped bit"),  # still loads: its weights' digest says they are not the saved ones
+    ("pytorch_model.bin", "crafted pickle")])  # pickled weights in place of the safetensors: never loaded
 def test_a_damaged_subject_is_reported_once_trained_again_and_replaced(
         tmp_path: Path, clean_subjects: Path, caplog: pytest.LogCaptureFixture, file: str, kind: str) -> None:
     cache, marker = tmp_path / "subjects", tmp_path / "ran"
@@ -345,12 +346,17 @@ def test_a_damaged_subject_is_reported_once_trained_again_and_replaced(
     folder = subject_dir(IFT.name, FIXTURE_DATA, cache_dir=cache, recipes=RECIPES)
     base = subject_dir(BASE.name, FIXTURE_DATA, cache_dir=cache, recipes=RECIPES)
     base_weights = (base / "model.safetensors").stat().st_mtime_ns
-    (folder / file).write_bytes(damaged(kind, (folder / file).read_bytes(), pickle.dumps(Payload(marker))))
+    if file == "pytorch_model.bin":
+        (folder / "model.safetensors").unlink()
+        (folder / file).write_bytes(pickle.dumps(Payload(marker)))
+    else:
+        (folder / file).write_bytes(damaged(kind, (folder / file).read_bytes(), pickle.dumps(Payload(marker))))
     assert subject(cache) == folder
     (report,) = take_damaged()
     assert report["cache"] == "trained-subject" and report["path"] == str(folder)
     one_warning(caplog, report)
     clean = clean_subjects / folder.name
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in clean.iterdir())
     for name in ("model.safetensors", "tokenizer.json", "config.json"):  # what a clean run wrote
         assert (folder / name).read_bytes() == (clean / name).read_bytes()
     assert json.loads((folder / MANIFEST).read_text())["state_digest"] == \
