@@ -276,3 +276,11 @@ def same_density_layers(draw: st.DrawFn) -> torch.Tensor:
     order = torch.stack([torch.randperm(d_ff, generator=generator) for _ in range(examples * n_langs * layers)])
     rows = values.reshape(examples * n_langs, 1, d_ff).expand(-1, layers, -1).reshape(-1, d_ff)
     return torch.gather(rows, 1, order).reshape(examples, n_langs, layers, d_ff)
+
+
+def damaged_copies(good: bytes, crafted: bytes) -> st.SearchStrategy[bytes]:
+    """What a damaged copy of a cache file holding ``good`` can hold: a proper prefix of it (a full disk, an
+    interrupted download or copy; the empty file among them), random bytes (short ones and as many as ``good``), or
+    ``crafted``, a file that runs code when unpickled."""
+    return st.one_of(st.integers(0, len(good) - 1).map(lambda n: good[:n]), st.binary(max_size=256),
+                     st.randoms(use_true_random=False).map(lambda r: r.randbytes(len(good))), st.just(crafted))

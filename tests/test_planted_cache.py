@@ -13,7 +13,7 @@ import torch
 from harness.core.batching import encode
 from harness.core.papers import planted_models
 from harness.planted import cache as planted_cache
-from harness.planted.cache import PlantedCache, PlantedCacheError, builder_sources, cache_key
+from harness.planted.cache import PlantedCache, builder_sources, cache_key
 from harness.tasks import FIXTURE_DATA, load_task
 
 SPEC = planted_models()["planted-lang-edges"]  # the quickest to build
@@ -93,37 +93,6 @@ def test_a_measurements_identity_covers_the_model(examples: dict[str, list]) -> 
     assert planted_cache.measurement_identity(SPEC, examples) == identity
     assert planted_cache.measurement_identity(dataclasses.replace(SPEC, seed=1), examples) != identity
     assert planted_cache.measurement_identity(SPEC, {"xnli": examples["xnli"][:-1]}) != identity
-
-
-class Payload:
-    """Unpickling it would run code: it writes a marker file."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):  # noqa: ANN204 - the pickle protocol's hook
-        return (Path.write_text, (self.marker, "ran"))
-
-
-def test_a_crafted_pickle_in_the_cache_is_a_clear_error_and_runs_nothing(tmp_path: Path, examples: dict[str, list],
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import pickle
-
-    cache = PlantedCache(tmp_path / "planted")
-    path = cache.path(SPEC, examples)
-    assert path is not None
-    marker = tmp_path / "ran"
-    path.mkdir(parents=True)
-    for name in (planted_cache.WEIGHTS, planted_cache.META):
-        (path / name).write_bytes(pickle.dumps(Payload(marker)))
-    monkeypatch.setattr(type(SPEC), "build", lambda spec, _examples: pytest.fail("an entry exists: nothing builds"))
-    with pytest.raises(PlantedCacheError, match=r"planted-model cache entry .* has no readable planted.json.*delete"):
-        cache.get(SPEC, examples)
-    meta = {"format": planted_cache.FORMAT, "config": {"model_type": "bloom"}, "added_tokens": [], "vocab": {}}
-    (path / planted_cache.META).write_text(json.dumps(meta))
-    with pytest.raises(PlantedCacheError, match=r"cannot be rebuilt"):
-        cache.get(SPEC, examples)
-    assert not marker.exists()
 
 
 @pytest.mark.slow

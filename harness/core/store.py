@@ -11,7 +11,8 @@ tasks classify neurons over the languages both have), and a model may be measure
 everything it depends on (model id and revision, dtype, site, task, data hash, template, languages, the kind's settings
 and conditions, the store's and the kind's schema versions, and the source of the measuring code); files are written
 atomically and hold tensors and plain data only, read back without unpickling objects (``torch.load(...,
-weights_only=True)``), so a cache restored from elsewhere cannot run code.
+weights_only=True)``), so a cache restored from elsewhere cannot run code. A file that does not read back as a
+measurement is damaged: reported once (harness.core.cache_damage), measured afresh and replaced.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import gc
 import hashlib
 import json
 import os
-import pickle
+import warnings
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 
 import torch
 
+from harness.core.cache_damage import describe, report_damaged
 from harness.core.models import LoadedModel
 from harness.core.papers import Kind, kinds
 from harness.core.sources import module_sources
@@ -53,17 +55,27 @@ class MeasureOptions:
 
 
 class CacheFileError(Exception):
-    """A measurement cache file that is not the plain data this store writes (crafted, corrupt or foreign)."""
+    """A measurement cache file that is not the plain data this store writes (damaged, foreign or crafted)."""
 
 
 def read_plain(path: Path) -> Any:
     """A cache file's tensors and plain data; never unpickles an object (a crafted file cannot run code)."""
     try:
-        return torch.load(path, weights_only=True, map_location="cpu")
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
-        raise CacheFileError(f"{path} is not a cache file of plain data (tensors, numbers, strings, lists, dicts) "
-                             f"and was not loaded: {str(error).splitlines()[0]}. Delete it (or run with --no-cache)."
-                             ) from error
+        with warnings.catch_warnings():  # damaged bytes can look like a pickle of another protocol: one report
+            warnings.simplefilter("ignore")
+            return torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as error:  # any bytes can be in the file, and each part of the reader raises its own errors
+        raise CacheFileError(f"not a file of plain data ({path.stat().st_size} bytes): {describe(error)}") from error
+
+
+def read_measurement(path: Path, kind: str, load: Callable[[dict[str, Any]], Any]) -> Any:
+    """The measurement of ``kind`` in ``path`` (``load`` makes it from the file's plain data); a CacheFileError
+    says why the file is not one."""
+    state = read_plain(path)
+    try:
+        return load(state)
+    except Exception as error:  # plain data of another shape fails wherever the loader first reads it
+        raise CacheFileError(f"plain data, but not a {kind!r} measurement: {describe(error)}") from error
 
 
 class MeasurementStore:
@@ -124,7 +136,7 @@ class MeasurementStore:
         self._kind(kind)
         key = (kind, model, task, self._subset(task, languages), shots)
         if key not in self._measurements:
-            self._measurements[key] = self._cached(*key) or self._compute(*key)
+            self._measurements[key] = self._obtain(*key)
         self._last[model, task] = self._measurements[key]
         return self._measurements[key]
 
@@ -178,16 +190,19 @@ class MeasurementStore:
             return None
         return self.cache_dir / f"{self.cache_key(model, task, languages, kind, shots)}.pt"
 
-    def _cached(self, kind: str, model: str, task: str, languages: Languages, shots: int = 0) -> Any:
+    def _obtain(self, kind: str, model: str, task: str, languages: Languages, shots: int = 0) -> Any:
+        """The cached measurement, or one measured and written in place of a missing or damaged file (a damaged one
+        is reported first). Called with the entry to itself: a store shared by processes holds its file lock."""
         path = self._path(kind, model, task, languages, shots)
-        if path is None or not path.exists():
-            return None
-        state = read_plain(path)
-        try:
-            return self._kind(kind).load(state)
-        except (TypeError, ValueError) as error:
-            raise CacheFileError(f"{path} does not hold a {kind!r} measurement: {error}. Delete it (or run with "
-                                 "--no-cache).") from error
+        if path is not None and path.exists():
+            try:
+                return self._read(kind, path)
+            except CacheFileError as error:
+                report_damaged("measurement", path, str(error))
+        return self._compute(kind, model, task, languages, shots)
+
+    def _read(self, kind: str, path: Path) -> Any:
+        return read_measurement(path, kind, self._kind(kind).load)
 
     def _compute(self, kind: str, model: str, task: str, languages: Languages, shots: int = 0) -> Any:
         spec: TaskSpec = task_spec(task)

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import transformers
+from filelock import FileLock
 from scipy.optimize import linprog
 from torch import nn
 
+from harness.core.cache_damage import describe, report_damaged
 from harness.core.models import TINY_VOCAB
 from harness.core.sources import module_sources
 
@@ -89,7 +93,8 @@ def fit_key(x: np.ndarray, on: np.ndarray, *, on_margin: float = ON_MARGIN, off_
     digest.update(repr(module_sources((__name__,))).encode())
     key = digest.digest()
     if key not in _FITS:
-        _FITS[key] = _read_fit(key, x.shape[1]) or _write_fit(key, _solve_key(x, on, on_margin, off_margin, on_max))
+        _FITS[key] = _kept_or_solved(_fit_path(key), x.shape[1], lambda: _solve_key(x, on, on_margin, off_margin,
+                                                                                    on_max))
         if len(_FITS) > _FITS_KEPT:
             del _FITS[next(iter(_FITS))]
     w, b = _FITS[key]
@@ -100,21 +105,42 @@ def _fit_path(key: bytes) -> Path | None:
     return None if _shared_fits is None else _shared_fits / f"{key.hex()}.npy"
 
 
-def _read_fit(key: bytes, width: int) -> tuple[np.ndarray, float] | None:
-    """A fit another process kept (``width`` weights then the bias, float64), or None; a file that is not one
-    counts as none (the fit is solved again and the file replaced)."""
-    path = _fit_path(key)
+def _kept_or_solved(path: Path | None, width: int,
+                    solve: Callable[[], tuple[np.ndarray, float]]) -> tuple[np.ndarray, float]:
+    """The fit kept in ``path`` by another process, or solved (and kept there). Two processes may solve a missing
+    fit side by side (the same fit, written atomically); a file that is not a fit is damaged: the first process to
+    take its file lock reports it, solves the fit again and replaces the file, and the others then read that."""
+    if path is None or not path.exists():
+        return _write_fit(path, solve())
+    with suppress(FitFileError):
+        return _read_fit(path, width)
+    with FileLock(f"{path}.lock"):
+        try:
+            return _read_fit(path, width)
+        except FitFileError as error:
+            report_damaged("fitted-key", path, str(error))
+            return _write_fit(path, solve())
+
+
+class FitFileError(Exception):
+    """A file of the fits' directory that is not a fit (damaged, foreign or crafted); says why."""
+
+
+def _read_fit(path: Path, width: int) -> tuple[np.ndarray, float]:
+    """The fit in ``path``: ``width`` weights then the bias, float64."""
     try:
-        kept = None if path is None else np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        return None
-    if kept is None or kept.dtype != np.float64 or kept.shape != (width + 1,):
-        return None
+        kept = np.load(path, allow_pickle=False)
+    except Exception as error:  # any bytes can be in the file, and each part of the reader raises its own errors
+        raise FitFileError(f"not a fit ({path.stat().st_size} bytes): {describe(error)}") from error
+    if not isinstance(kept, np.ndarray):  # an archive of arrays (np.load reads any zip file as one)
+        kept.close()
+        raise FitFileError(f"not a fit: an archive ({path.stat().st_size} bytes)")
+    if kept.dtype != np.float64 or kept.shape != (width + 1,):
+        raise FitFileError(f"not a fit of {width} weights and a bias: {kept.dtype} {kept.shape}")
     return kept[:-1].copy(), float(kept[-1])
 
 
-def _write_fit(key: bytes, fit: tuple[np.ndarray, float]) -> tuple[np.ndarray, float]:
-    path = _fit_path(key)
+def _write_fit(path: Path | None, fit: tuple[np.ndarray, float]) -> tuple[np.ndarray, float]:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -6,7 +6,9 @@ rebuilds its tokenizer and neuron site (JSON). Loading rebuilds the model from t
 elsewhere cannot run code. The key hashes everything the model depends on: the source of the spec's builder module
 and of every module of ours it imports (harness.core.sources), the spec's repr, the examples it is built on, and the
 torch and transformers versions. A changed builder therefore never reuses a stale model. A file lock per key makes
-concurrent processes (pytest-xdist workers) build each model once: the others wait, then load it.
+concurrent processes (pytest-xdist workers) build each model once: the others wait, then load it. An entry that
+does not load (damaged, foreign or crafted) is a miss: reported once (harness.core.cache_damage), removed and built
+again under the same lock.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import safetensors.torch
 import torch
 import transformers
 from filelock import FileLock
-from safetensors import SafetensorError
 from transformers import ByT5Tokenizer
 
+from harness.core.cache_damage import describe, discard, report_damaged
 from harness.core.models import LoadedModel, wrap_model
 from harness.core.papers import PlantedModel
 from harness.core.sources import module_sources
@@ -33,10 +35,11 @@ from harness.tasks import ParallelExample, data_fingerprint
 
 FORMAT = 1  # of a cache entry's files
 WEIGHTS, META = "model.safetensors", "planted.json"  # META is written last: an entry without it is incomplete
+META_FIELDS = {"format", "name", "model_id", "revision", "site", "config", "added_tokens", "vocab"}
 
 
 class PlantedCacheError(Exception):
-    """A planted-model cache entry that is not what this cache writes (crafted, corrupt or from another version)."""
+    """A planted-model cache entry that is not what this cache writes (damaged, foreign or crafted); says why."""
 
 
 def builder_sources(spec: PlantedModel) -> dict[str, str]:
@@ -78,16 +81,12 @@ def save(lm: LoadedModel, directory: Path) -> None:
 
 def load(directory: Path) -> LoadedModel:
     """Rebuild a planted model from ``save``'s files; a PlantedCacheError says what is wrong with them."""
-    def broken(problem: str) -> PlantedCacheError:
-        return PlantedCacheError(f"planted-model cache entry {directory} {problem}; delete it (or run with "
-                                 "--no-cache)")
-
     try:
         meta = json.loads((directory / META).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise broken(f"has no readable {META}: {error}") from error
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise broken(f"is not in format {FORMAT}")
+    except Exception as error:  # any bytes can be in the file: not text, not JSON, JSON nested too deep, ...
+        raise PlantedCacheError(f"{META} unreadable: {describe(error)}") from error
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or not META_FIELDS <= meta.keys():
+        raise PlantedCacheError(f"{META} is not in format {FORMAT}")
     try:
         config = transformers.AutoConfig.for_model(**meta["config"])
         auto = transformers.AutoModelForSeq2SeqLM if config.is_encoder_decoder else transformers.AutoModelForCausalLM
@@ -95,14 +94,15 @@ def load(directory: Path) -> LoadedModel:
         missing, unexpected = safetensors.torch.load_model(model, str(directory / WEIGHTS), strict=False)
         tokenizer = ByT5Tokenizer()
         tokenizer.add_tokens(list(meta["added_tokens"]))
-    except (SafetensorError, OSError, KeyError, TypeError, ValueError) as error:
-        raise broken(f"cannot be rebuilt: {str(error).splitlines()[0]}") from error
+        lm = wrap_model(model, tokenizer, name=meta["name"], site=meta["site"], model_id=meta["model_id"],
+                        revision=meta["revision"])
+    except Exception as error:  # a damaged config or weights file fails wherever it is first read
+        raise PlantedCacheError(f"cannot be rebuilt: {describe(error)}") from error
     if missing or unexpected:
-        raise broken(f"does not match its config: missing weights {missing}, unexpected {unexpected}")
+        raise PlantedCacheError(f"does not match its config: missing weights {missing}, unexpected {unexpected}")
     if tokenizer.get_added_vocab() != meta["vocab"]:
-        raise broken("does not rebuild its tokenizer's vocabulary")
-    return wrap_model(model, tokenizer, name=meta["name"], site=meta["site"], model_id=meta["model_id"],
-                      revision=meta["revision"])
+        raise PlantedCacheError("does not rebuild its tokenizer's vocabulary")
+    return lm
 
 
 class PlantedCache:
@@ -126,12 +126,17 @@ class PlantedCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(f"{path}.lock"):
             if path.exists():
-                lm = load(path)
-                # The builders flush denormals process-wide (fast CPU matmuls with silu tails); a loaded model
-                # must run under the same setting to give the same numbers.
-                torch.set_flush_denormal(True)
-                self.loaded.append(spec.name)
-                return lm
+                try:
+                    lm = load(path)
+                except PlantedCacheError as error:
+                    report_damaged("planted-model", path, str(error))
+                    discard(path)
+                else:
+                    # The builders flush denormals process-wide (fast CPU matmuls with silu tails); a loaded model
+                    # must run under the same setting to give the same numbers.
+                    torch.set_flush_denormal(True)
+                    self.loaded.append(spec.name)
+                    return lm
             lm = spec.build(examples_by_task)
             save(lm, path)
             self.built.append(spec.name)

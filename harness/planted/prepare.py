@@ -10,6 +10,7 @@ wrong costs time, never a result: the run computes whatever it does not find.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import time
@@ -21,6 +22,7 @@ from typing import Any
 import torch
 
 from harness.core import papers
+from harness.core.cache_damage import LOGGER, take_damaged
 from harness.core.papers import planted_kinds, planted_models
 from harness.core.shared_store import SharedStore
 from harness.core.store import MeasureOptions
@@ -94,13 +96,15 @@ _BACKGROUND: tuple[SharedStore, PlantedCache] | None = None  # a background proc
 def _start_process(settings: TinySettings, conditions: Mapping[tuple[str, str], set[str]]) -> None:
     global _BACKGROUND  # one store per background process, made by the pool's initializer
     papers.use(settings.papers)  # a spawned process registers the run's papers anew
+    LOGGER.addHandler(logging.NullHandler())  # the run reports the damaged entries this process finds (_prepare)
     store, planted = tiny_store(settings)
     store.conditions.update({key: set(value) for key, value in conditions.items()})
     _BACKGROUND = (store, planted)
 
 
 def _prepare(request: Request) -> list[dict[str, Any]]:
-    """Take one measurement in a background process; returns what it measured and built (run.json's ``work``)."""
+    """Take one measurement in a background process; returns what it measured, built and found damaged (run.json's
+    ``work``)."""
     assert _BACKGROUND is not None, "the pool's initializer makes the store"
     store, planted = _BACKGROUND
     before = len(store.measured), len(planted.built), len(planted.loaded)
@@ -108,7 +112,8 @@ def _prepare(request: Request) -> list[dict[str, Any]]:
     worker = f"prepare-{os.getpid()}"
     return ([{"worker": worker, "measured": m} for m in store.measured[before[0]:]]
             + [{"worker": worker, "planted": name, "source": "built"} for name in planted.built[before[1]:]]
-            + [{"worker": worker, "planted": name, "source": "cache"} for name in planted.loaded[before[2]:]])
+            + [{"worker": worker, "planted": name, "source": "cache"} for name in planted.loaded[before[2]:]]
+            + [{"worker": worker, "damaged": entry} for entry in take_damaged()])
 
 
 class Preparer:

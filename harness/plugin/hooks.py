@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from harness.core import papers
+from harness.core.cache_damage import warning_line
 from harness.core.claim import Claim, ClaimCase
 from harness.core.verdict import Verdict
 from harness.plugin import distributed
@@ -242,6 +243,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         since = f" [{since} since baseline]" if since and since != "unchanged" else ""
         terminalreporter.write_line(f"{r['claim']:<{claim_width}}  {r['instance']:<{width}}  {r['verdict']}"
                                     f"{planted}{since}")
+    for entry in session.damaged:
+        terminalreporter.write_line(warning_line(entry), yellow=True)
     if session.baseline_comparison is not None:
         _write_baseline_summary(terminalreporter, session)
     if session.writer is not None:
@@ -274,7 +277,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if state.baseline is not None:
         state.baseline_comparison = state.compare_run()
-    state.writer.finish(exitstatus=int(exitstatus), work=state.controller.work or state.work(),
+    work = state.controller.work or state.work()
+    state.damaged = [entry["damaged"] for entry in work if "damaged" in entry]
+    state.writer.finish(exitstatus=int(exitstatus), work=work,
                         **({"baseline": state.baseline_comparison} if state.baseline_comparison else {}))
     from harness.report import render_report, write_summary
 

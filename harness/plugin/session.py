@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from harness.core.cache_damage import take_damaged
 from harness.core.claim import Claim, ClaimCase
 from harness.core.cores import available_cores
 from harness.core.models import base_model_for, load_model, registry_identity, scale_model_for
@@ -61,6 +62,7 @@ class ClaimsSession:
         self.planted: PlantedCache | None = None  # made with the tiny store
         self.preparer: Preparer | None = None  # when background processes prepare the tiny tier's measurements
         self.prepared: list[dict[str, Any]] = []  # what they measured and built (run.json's work)
+        self.damaged: list[dict[str, str]] = []  # the damaged cache entries the run's processes found and rebuilt
         self.baseline: BaselineIndex | None = None
         self.baseline_run: str | None = None
         self.baseline_comparison: dict[str, Any] | None = None  # the run's comparison, for run.json and the summary
@@ -233,7 +235,8 @@ class ClaimsSession:
                 "counts": comparison.counts(), "lines": lines, "missing": missing}
 
     def work(self) -> list[dict[str, Any]]:
-        """What this process measured and which planted models it built or loaded (run.json's ``work``)."""
+        """What this process measured, which planted models it built or loaded and which damaged cache entries it
+        found and rebuilt (run.json's ``work``)."""
         worker = distributed.worker_id(self.config)
         done = [{"worker": worker, "measured": m} for store in self._stores.values()
                 for m in getattr(store, "measured", [])]
@@ -241,6 +244,7 @@ class ClaimsSession:
             done += [{"worker": worker, "planted": name, "source": source}
                      for source, names in (("built", self.planted.built), ("cache", self.planted.loaded))
                      for name in names]
+        done += [{"worker": worker, "damaged": entry} for entry in take_damaged()]
         return done + self.prepared
 
     def record(self, case: ClaimCase, verdict: Verdict | None, seconds: float,

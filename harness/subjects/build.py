@@ -3,7 +3,9 @@
 A subject is built on first use (its parent first) and saved under
 ``~/.cache/neuron-claims/subjects/<name>-<key>/`` (``$XDG_CACHE_HOME`` moves it), written to a temporary folder and
 renamed into place, so an interrupted build leaves nothing half-written. The key is a hash of the recipe, the
-parent's key, the training data's hash and the versions of torch, transformers and tokenizers.
+parent's key, the training data's hash and the versions of torch, transformers and tokenizers. A folder that does
+not load back as the subject its manifest describes (weights, tokenizer, config or manifest damaged) is a miss:
+reported once (harness.core.cache_damage), removed and built again under a file lock.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from pathlib import Path
 import tokenizers
 import torch
 import transformers
+from filelock import FileLock
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
+from harness.core.cache_damage import describe, discard, report_damaged
 from harness.core.models import LoadedModel, wrap_model
 from harness.subjects.corpus import Corpus, load_corpus
 from harness.subjects.recipe import SUBJECTS, Recipe
@@ -100,43 +104,65 @@ def subject_dir(name: str, data_dir: Path | str | None = None, *, cache_dir: Pat
     return (cache_dir or cache_root()) / f"{name}-{key}"
 
 
+def why_unusable(folder: Path) -> str | None:
+    """Why the subject cached in ``folder`` cannot be used, or None when it loads as its manifest describes it:
+    weights (safetensors only, never a pickle) bit for bit those the manifest's digest names, and a tokenizer."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
+        AutoTokenizer.from_pretrained(folder)
+    except Exception as error:  # any of its files may hold any bytes, and each loader raises its own errors
+        return describe(error)
+    if not isinstance(manifest, dict) or manifest.get("state_digest") != state_digest(model):
+        return f"its weights are not those its {MANIFEST} names"
+    return None
+
+
 def ensure_subject(name: str, data_dir: Path | str | None = None, *, cache_dir: Path | None = None,
                    recipes: dict[str, Recipe] = SUBJECTS, progress: bool = True) -> Path:
-    """The cache folder of subject ``name``, building it (and its parent first) when it is not there."""
+    """The cache folder of subject ``name``, building it (and its parent first) when it is missing or damaged; under
+    a file lock, so that processes needing it together build it once."""
     target = subject_dir(name, data_dir, cache_dir=cache_dir, recipes=recipes)
-    if (target / MANIFEST).is_file():
+    if target.exists() and why_unusable(target) is None:
         return target
-    recipe = recipes[name]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{target}.lock"):
+        if target.exists():
+            problem = why_unusable(target)
+            if problem is None:
+                return target  # built by another process meanwhile
+            report_damaged("trained-subject", target, problem)
+            discard(target)
+        _build_into(target, recipes[name], data_dir, cache_dir=cache_dir, recipes=recipes, progress=progress)
+    return target
+
+
+def _build_into(target: Path, recipe: Recipe, data_dir: Path | str | None, *, cache_dir: Path | None,
+                recipes: dict[str, Recipe], progress: bool) -> None:
+    """Build ``recipe`` (its parent first, when not cached) into the folder ``target``, atomically."""
     parent_dir = None if recipe.parent is None else ensure_subject(
         recipe.parent, data_dir, cache_dir=cache_dir, recipes=recipes, progress=progress)
     corpus = corpus_of(recipe, data_dir)
     if progress:
-        print(f"neuron-claims: building {name} (first use, {recipe.steps} steps): about "
+        print(f"neuron-claims: building {recipe.name} (first use, {recipe.steps} steps): about "
               f"{recipe.expected_minutes:g} min on {recipe.threads} CPU thread(s); cached in {target}",
               file=sys.stderr, flush=True)
     model, tokenizer, manifest = build(recipe, corpus, parent_dir, progress=progress)
     manifest["key"] = target.name.rsplit("-", 1)[-1]
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-    try:
-        os.rename(tmp, target)
-    except OSError:  # another process built it meanwhile: keep theirs
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (target / MANIFEST).is_file():
-            raise
-    return target
+    os.rename(tmp, target)
 
 
 def load_subject(name: str, *, data_dir: Path | str | None = None, dtype: torch.dtype = torch.float32,
                  device: str = "cpu", site: str = "down_proj_input", cache_dir: Path | None = None,
                  recipes: dict[str, Recipe] = SUBJECTS) -> LoadedModel:
-    """Subject ``name`` in eval mode, built first when its cache folder is missing."""
+    """Subject ``name`` in eval mode, built first when its cache folder is missing or damaged."""
     folder = ensure_subject(name, data_dir, cache_dir=cache_dir, recipes=recipes)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, use_safetensors=True).to(device)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     key = folder.name.rsplit("-", 1)[-1]
     return wrap_model(model, tokenizer, name=name, site=site, model_id=name, revision=key)
