@@ -20,6 +20,12 @@ nothing either:
   layers stays put. Both are fitted at the last token and at the last content token (see _plant_demo_keyed), on
   what a random tiny model cannot tell apart by itself: layer 0 gets a head that reads the newline between
   demonstrations (``_plant_demo_channel``), in both models of the pair.
+- ``aligned``: each fires on one example's prompts in every language (``aligned_subsets``: in a random 2 to L - 1 of
+  its languages), at the last token and at the last content token alike: sharing that holds for translations and
+  not for unrelated prompts (see _plant_aligned).
+``input_shift`` adds one shared direction to the FFN input of every layer but the last (BLOOM's post-attention
+LayerNorm bias): every input becomes more like every other, translations no more than unrelated prompts; only the
+free neurons feel it (see _shift_inputs).
 
 The tokenizer is ByT5's with each verbalizer in quotes as one added token (``"true"``), so that a planted model
 writes its whole answer in one generated token and the word boundary after it settles the answer at once; the
@@ -76,6 +82,7 @@ from harness.planted.building import (
     FAMILY_CONFIGS,
     FAMILY_FFNS,
     HIDDEN,
+    OFF_MARGIN,
     ON_MARGIN,
     PlantedFfn,
     fit_key,
@@ -139,6 +146,9 @@ class PlantSpec:
     example_limit: int | None = None  # built and measured on each task's first examples only (None: all)
     demo_languages: tuple[str, ...] | None = None  # the languages of the last task's prompts it is built on (None:
     # all; fewer keep the long prompts after demonstrations affordable in the tiny tier)
+    aligned: float = 0.0  # share of each layer's neurons keyed to one example in every language (module doc)
+    aligned_subsets: bool = False  # the aligned neurons fire in a random 2 to L - 1 of their example's languages
+    input_shift: float = 0.0  # norm of one direction added to the layers' FFN inputs (0: none; see _shift_inputs)
 
     @property
     def keyed_share(self) -> float:
@@ -162,21 +172,25 @@ DEMO_LANGUAGES = ("en", "de", "fr")  # the tiny tier's demonstration claim reads
 DEMO_EXAMPLES = 6  # and this many examples: a prompt after six demonstrations is seven blocks long
 FLAT = (0.10,) * len(PEAK)  # with 20% keyed and 70% dead: no input-dependent neuron left (App. A.3.6's pair)
 EARLY_SHALLOW = tuple(float(s) for s in at_depths(np.array(EARLY), relative_depths(6)))  # EARLY over 6 layers
+ALIGNED = 0.25  # aligned neurons: 2 or 3 per example in each layer on 24 examples (1 point of its neurons)
 
 PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
-    PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10",
-              PEAK, dead_share=0.03),
+    PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10; a "
+              "quarter of each layer's neurons are aligned: each fires on one example in every language (at the "
+              "last token and the last content token), so translations share more than unrelated prompts",
+              PEAK, dead_share=0.03, aligned=ALIGNED),
     PlantSpec("planted-specific", "answers carried by language-specific neurons; all-shared share rises to the "
               "last layer", RISING, dead_share=0.03, carrier="specific"),
     PlantSpec("planted-shared-gated", "planted-shared in a gated (Llama) MLP", PEAK, dead_share=0.03,
               family="llama"),
     PlantSpec("planted-specific-gated", "planted-specific in a gated (Llama) MLP", RISING, dead_share=0.03,
               carrier="specific", family="llama"),
-    PlantSpec("planted-shared-base", "planted-shared with half the forced all-shared neurons (its 'base model')",
-              tuple(s / 2 for s in PEAK), dead_share=0.03),
+    PlantSpec("planted-shared-base", "planted-shared with half the forced all-shared neurons, and its aligned "
+              "neurons firing on their example in a random 2 to 8 of its 9 languages (its 'base model')",
+              tuple(s / 2 for s in PEAK), dead_share=0.03, aligned=ALIGNED, aligned_subsets=True),
     PlantSpec("planted-denser", "planted-shared with every input-dependent neuron's pre-activation shifted up "
               "(A at 0 becomes 0.2): denser at any fixed threshold, the same sharing at matched density",
-              PEAK, dead_share=0.03, shift_to=0.2),
+              PEAK, dead_share=0.03, shift_to=0.2, aligned=ALIGNED),
     PlantSpec("planted-spread", "every answer needs 7 of its row's active carriers, each writing the same: 3 "
               "partial-shared, 3 specific and 3 or 5 all-shared (every other example); deactivating the all-shared "
               "ones, the largest type, costs what deactivating as many other active neurons costs, more than the "
@@ -277,6 +291,11 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "layer's all-shared share moves by 20 points with the demonstrations, its mean over layers not at all",
               FLAT, dead_share=0.7, carrier="none", tasks=("xnli", "editing"), shots=(2, 4, 6), demo_keyed="demos",
               demo_languages=DEMO_LANGUAGES, example_limit=DEMO_EXAMPLES),
+    PlantSpec("planted-shifted", "planted-shared-base whose FFN inputs (every layer's but the last) all move along "
+              "one shared direction (norm 8, an input's own norm): input-dependent neurons far along it fire on every "
+              "prompt, those far against it on none, so all-shared neurons gain and partial-shared ones lose, at "
+              "the last token, at the content end and at matched density, on unrelated prompts as on translations",
+              tuple(s / 2 for s in PEAK), dead_share=0.03, aligned=ALIGNED, aligned_subsets=True, input_shift=8.0),
 )}
 
 
@@ -330,15 +349,15 @@ def _roles(spec: PlantSpec, d_ff: int, generator: torch.Generator) -> list[dict[
     for layer, share in enumerate(spec.active_share):
         order = torch.randperm(d_ff, generator=generator)
         dead_share = spec.dead_share[layer] if isinstance(spec.dead_share, tuple) else spec.dead_share
-        sizes = [round(s * d_ff) for s in (share, dead_share, spec.keyed_share)]
+        sizes = [round(s * d_ff) for s in (share, dead_share, spec.keyed_share, spec.aligned)]
         if layer == spec.quiet_layer:
-            sizes = [0, d_ff, 0]
+            sizes = [0, d_ff, 0, 0]
         if sum(sizes) > d_ff:
             raise ValueError(f"{spec.name}: forced and keyed shares exceed the layer's neurons")
-        active, dead, keyed, free = order.split([*sizes, d_ff - sum(sizes)])
+        active, dead, keyed, aligned, free = order.split([*sizes, d_ff - sum(sizes)])
         if spec.rest_dead:
             dead, free = torch.cat([dead, free]), free[:0]
-        roles.append({"active": active, "dead": dead, "keyed": keyed, "free": free})
+        roles.append({"active": active, "dead": dead, "keyed": keyed, "aligned": aligned, "free": free})
     return roles
 
 
@@ -408,7 +427,7 @@ def _plant_roles(b: Build) -> None:
         for name, bias in (("active", spec.forced_on), ("dead", -6.0)):
             ffn.set_neurons(role[name], 0.0, bias)
             ffn.down.weight[:, role[name]] = 0.0
-        ffn.down.weight[:, role["keyed"]] = 0.0
+        ffn.down.weight[:, torch.cat([role["keyed"], role["aligned"]])] = 0.0
         if spec.active_value:  # constant for every input, and off the answer directions
             values = torch.randn(HIDDEN, len(role["active"]), generator=generator)
             values[:2 * len(b.directions)] = 0.0
@@ -525,8 +544,8 @@ def _ffn_inputs(b: Build, *, at_content: bool = False) -> list[torch.Tensor]:
 
 def _reads_content(spec: PlantSpec) -> bool:
     """Whether a build fits neurons at the content position too (``_center_free``, ``_plant_tail``,
-    ``_plant_demo_keyed``)."""
-    return bool(spec.tail_language or spec.content_keyed or spec.demo_keyed)
+    ``_plant_demo_keyed``, ``_plant_aligned``)."""
+    return bool(spec.tail_language or spec.content_keyed or spec.demo_keyed or spec.aligned)
 
 
 def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],
@@ -609,6 +628,74 @@ def _plant_demo_keyed(b: Build, ffn_inputs: list[torch.Tensor]) -> list[ContentK
         w, bias = fit_key(x, np.concatenate([on[fitted.numpy()]] * 2))
         ffn.set_neurons(role["keyed"], torch.from_numpy(w).float(), bias)
         keys.append((layer, role["keyed"], on, on))
+    return keys
+
+
+def _shift_inputs(b: Build) -> None:
+    """Add one direction of norm ``input_shift`` (seeded; zero mean over hidden units) to the FFN input of every
+    layer but the last (whose carriers write the answers) through BLOOM's post-attention LayerNorm bias, once the
+    model is otherwise built. Every neuron but the free ones has its bias moved by its key's projection on the
+    direction, so it fires as fitted (as if fitted on the shifted inputs); each free neuron's pre-activation moves
+    by its key's projection, the same for every prompt: those far along it fire on every prompt, those far against
+    it on none. No FFN before the last writes, so the residual stream is unchanged."""
+    if b.spec.family != "bloom":
+        raise ValueError(f"{b.spec.name}: the input shift is planted in BLOOM's post-attention LayerNorm bias only")
+    direction = torch.randn(HIDDEN, generator=torch.Generator().manual_seed(b.spec.seed + 4))
+    direction -= direction.mean()
+    shift = b.spec.input_shift * direction / direction.norm()
+    for layer, ffn, role in zip(b.lm.site.layers[:-1], b.ffns, b.roles, strict=False):
+        layer.post_attention_layernorm.bias += shift
+        fitted = torch.cat([role[name] for name in role if name != "free"])
+        ffn.key.bias[fitted] -= ffn.key.weight[fitted] @ shift
+
+
+def _separating_key(x: np.ndarray, on: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """``fit_key``'s key and bias for ``on`` among the rows of ``x``, or None when there is none, or none that
+    keeps half of each margin in float32 (a nearly inseparable set gets a key so large that the model's float32
+    arithmetic no longer reproduces it)."""
+    try:
+        w, bias = fit_key(x, on)
+    except RuntimeError:  # not linearly separable
+        return None
+    z = (x.astype(np.float32) @ w.astype(np.float32) + np.float32(bias))  # (rows,)
+    return (w, bias) if (z[on] >= ON_MARGIN / 2).all() and (z[~on] <= OFF_MARGIN / 2).all() else None
+
+
+def _plant_aligned(b: Build, ffn_inputs: list[torch.Tensor]) -> list[ContentKey]:
+    """Aligned neurons fitted to fire on one example's prompts at the last token and at the last content token
+    alike: in every language, or (``aligned_subsets``) in a random 2 to L - 1 of its languages. Each layer's
+    neurons take the examples in turn, starting where the layer before left off (so every example gets about as
+    many over the layers), among the examples whose prompts in every language a key can tell from every other
+    prompt at both positions in that layer (a random 64-wide model cannot separate every example everywhere).
+    Returns (layer, neuron slots, rows on at the last token, at the last content token)."""
+    spec, task = b.spec, b.spec.tasks[0]
+    at_content = _ffn_inputs(b, at_content=True)
+    languages = list(dict.fromkeys(b.rows.language[b.rows.where(task)]))
+    n_examples = int(b.rows.example[b.rows.where(task)].max()) + 1
+    rng = np.random.default_rng(spec.seed)
+    keys: list[ContentKey] = []
+    start = 0
+    for layer, (ffn, role) in enumerate(zip(b.ffns, b.roles, strict=True)):
+        x = torch.cat([ffn_inputs[layer], at_content[layer]]).double().numpy()
+        fitted: dict[int, tuple[np.ndarray, float, np.ndarray]] = {}
+        for e in range(n_examples):
+            on = b.rows.where(task, example=e)
+            if _separating_key(x, np.concatenate([on, on])) is None:
+                continue
+            if spec.aligned_subsets:
+                subset = rng.choice(languages, int(rng.integers(2, len(languages))), replace=False)
+                on = b.rows.where(task, subset, e)
+            fit = _separating_key(x, np.concatenate([on, on]))
+            if fit is not None:
+                fitted[e] = (*fit, on)
+        order = sorted(fitted, key=lambda e: (e - start) % n_examples)
+        for number, e in enumerate(order):
+            slots = role["aligned"][number::len(order)]
+            if len(slots):
+                w, bias, on = fitted[e]
+                ffn.set_neurons(slots, torch.from_numpy(w).float(), bias)
+                keys.append((layer, slots, on, on))
+        start = (order[len(role["aligned"]) % len(order)] if order else start)
     return keys
 
 
@@ -774,9 +861,12 @@ def build_planted(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[Paral
     planted_keys = _plant_keyed(b, examples_by_task, ffn_inputs)
     content_keys = _plant_tail(b, ffn_inputs, planted_keys) if spec.tail_language or spec.content_keyed else []
     demo_keys = _plant_demo_keyed(b, ffn_inputs) if spec.demo_keyed else []
+    aligned_keys = _plant_aligned(b, ffn_inputs) if spec.aligned else []
     _plant_head(b)
     examples = examples_by_task[spec.tasks[0]]
     # carriers write after their own layer's input: it stays as it is
     expected = _plant_carriers(b, examples, ffn_inputs[-1].double().numpy())
-    _verify(b, expected, planted_keys, [(content_keys, None), (demo_keys, b.rows.where(spec.tasks[-1]))])
+    if spec.input_shift:
+        _shift_inputs(b)
+    _verify(b, expected, planted_keys, [(content_keys + aligned_keys, None), (demo_keys, b.rows.where(spec.tasks[-1]))])
     return b.lm
