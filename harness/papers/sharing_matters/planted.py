@@ -20,9 +20,8 @@ nothing either:
   layers stays put. Both are fitted at the last token and at the last content token (see _plant_demo_keyed), on
   what a random tiny model cannot tell apart by itself: layer 0 gets a head that reads the newline between
   demonstrations (``_plant_demo_channel``), in both models of the pair.
-- ``aligned``: each fires on one example's prompts in every language (``aligned_subsets``: in a random 2 to L - 1 of
-  its languages), at the last token and at the last content token alike: sharing that holds for translations and
-  not for unrelated prompts (see _plant_aligned).
+- ``aligned``: each fires on one example's prompts in every language, at the last token and at the last content
+  token alike: sharing that holds for translations and not for unrelated prompts (see _plant_aligned).
 ``input_shift`` adds one shared direction to the FFN input of every layer but the last (BLOOM's post-attention
 LayerNorm bias): every input becomes more like every other, translations no more than unrelated prompts; only the
 free neurons feel it (see _shift_inputs).
@@ -147,7 +146,6 @@ class PlantSpec:
     demo_languages: tuple[str, ...] | None = None  # the languages of the last task's prompts it is built on (None:
     # all; fewer keep the long prompts after demonstrations affordable in the tiny tier)
     aligned: float = 0.0  # share of each layer's neurons keyed to one example in every language (module doc)
-    aligned_subsets: bool = False  # the aligned neurons fire in a random 2 to L - 1 of their example's languages
     input_shift: float = 0.0  # norm of one direction added to the layers' FFN inputs (0: none; see _shift_inputs)
 
     @property
@@ -172,22 +170,21 @@ DEMO_LANGUAGES = ("en", "de", "fr")  # the tiny tier's demonstration claim reads
 DEMO_EXAMPLES = 6  # and this many examples: a prompt after six demonstrations is seven blocks long
 FLAT = (0.10,) * len(PEAK)  # with 20% keyed and 70% dead: no input-dependent neuron left (App. A.3.6's pair)
 EARLY_SHALLOW = tuple(float(s) for s in at_depths(np.array(EARLY), relative_depths(6)))  # EARLY over 6 layers
-ALIGNED = 0.25  # aligned neurons: 2 or 3 per example in each layer on 24 examples (1 point of its neurons)
+ALIGNED = 0.25  # of each layer's neurons: with 24 examples 1 point of a layer's neurons per example, on average
 
 PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
     PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10; a "
-              "quarter of each layer's neurons are aligned: each fires on one example in every language (at the "
-              "last token and the last content token), so translations share more than unrelated prompts",
-              PEAK, dead_share=0.03, aligned=ALIGNED),
+              "quarter of each layer's neurons are aligned: each fires on one example's prompts in every language "
+              "(at the last token and at the last content token; an example's in one layer), so translations share "
+              "more neurons than unrelated prompts", PEAK, dead_share=0.03, aligned=ALIGNED),
     PlantSpec("planted-specific", "answers carried by language-specific neurons; all-shared share rises to the "
               "last layer", RISING, dead_share=0.03, carrier="specific"),
     PlantSpec("planted-shared-gated", "planted-shared in a gated (Llama) MLP", PEAK, dead_share=0.03,
               family="llama"),
     PlantSpec("planted-specific-gated", "planted-specific in a gated (Llama) MLP", RISING, dead_share=0.03,
               carrier="specific", family="llama"),
-    PlantSpec("planted-shared-base", "planted-shared with half the forced all-shared neurons, and its aligned "
-              "neurons firing on their example in a random 2 to 8 of its 9 languages (its 'base model')",
-              tuple(s / 2 for s in PEAK), dead_share=0.03, aligned=ALIGNED, aligned_subsets=True),
+    PlantSpec("planted-shared-base", "planted-shared with half the forced all-shared neurons and no aligned ones "
+              "(its 'base model')", tuple(s / 2 for s in PEAK), dead_share=0.03),
     PlantSpec("planted-denser", "planted-shared with every input-dependent neuron's pre-activation shifted up "
               "(A at 0 becomes 0.2): denser at any fixed threshold, the same sharing at matched density",
               PEAK, dead_share=0.03, shift_to=0.2, aligned=ALIGNED),
@@ -295,7 +292,7 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "one shared direction (norm 8, an input's own norm): input-dependent neurons far along it fire on every "
               "prompt, those far against it on none, so all-shared neurons gain and partial-shared ones lose, at "
               "the last token, at the content end and at matched density, on unrelated prompts as on translations",
-              tuple(s / 2 for s in PEAK), dead_share=0.03, aligned=ALIGNED, aligned_subsets=True, input_shift=8.0),
+              tuple(s / 2 for s in PEAK), dead_share=0.03, input_shift=8.0),
 )}
 
 
@@ -662,40 +659,31 @@ def _separating_key(x: np.ndarray, on: np.ndarray) -> tuple[np.ndarray, float] |
 
 
 def _plant_aligned(b: Build, ffn_inputs: list[torch.Tensor]) -> list[ContentKey]:
-    """Aligned neurons fitted to fire on one example's prompts at the last token and at the last content token
-    alike: in every language, or (``aligned_subsets``) in a random 2 to L - 1 of its languages. Each layer's
-    neurons take the examples in turn, starting where the layer before left off (so every example gets about as
-    many over the layers), among the examples whose prompts in every language a key can tell from every other
-    prompt at both positions in that layer (a random 64-wide model cannot separate every example everywhere).
-    Returns (layer, neuron slots, rows on at the last token, at the last content token)."""
-    spec, task = b.spec, b.spec.tasks[0]
+    """Aligned neurons fitted to fire on one example's prompts in every language, at the last token and at the
+    last content token alike. Each example's sit in one layer: layer e mod L for example e, or the next layer
+    where a key can tell its prompts from every other prompt at both positions (a random 64-wide model cannot
+    separate every example in every layer); a layer's aligned neurons take its examples in turn. Every layer holds
+    as many aligned neurons, and every example about as many (one linear programme per example). Returns (layer,
+    neuron slots, rows on at the last token, at the last content token)."""
+    task, n_layers = b.spec.tasks[0], len(b.roles)
     at_content = _ffn_inputs(b, at_content=True)
-    languages = list(dict.fromkeys(b.rows.language[b.rows.where(task)]))
-    n_examples = int(b.rows.example[b.rows.where(task)].max()) + 1
-    rng = np.random.default_rng(spec.seed)
-    keys: list[ContentKey] = []
-    start = 0
-    for layer, (ffn, role) in enumerate(zip(b.ffns, b.roles, strict=True)):
-        x = torch.cat([ffn_inputs[layer], at_content[layer]]).double().numpy()
-        fitted: dict[int, tuple[np.ndarray, float, np.ndarray]] = {}
-        for e in range(n_examples):
-            on = b.rows.where(task, example=e)
-            if _separating_key(x, np.concatenate([on, on])) is None:
-                continue
-            if spec.aligned_subsets:
-                subset = rng.choice(languages, int(rng.integers(2, len(languages))), replace=False)
-                on = b.rows.where(task, subset, e)
+    hosted: list[list[tuple[np.ndarray, float, np.ndarray]]] = [[] for _ in range(n_layers)]
+    for e in range(int(b.rows.example[b.rows.where(task)].max()) + 1):
+        on = b.rows.where(task, example=e)
+        for layer in (np.arange(n_layers) + e) % n_layers:
+            x = torch.cat([ffn_inputs[layer], at_content[layer]]).double().numpy()
             fit = _separating_key(x, np.concatenate([on, on]))
             if fit is not None:
-                fitted[e] = (*fit, on)
-        order = sorted(fitted, key=lambda e: (e - start) % n_examples)
-        for number, e in enumerate(order):
-            slots = role["aligned"][number::len(order)]
-            if len(slots):
-                w, bias, on = fitted[e]
-                ffn.set_neurons(slots, torch.from_numpy(w).float(), bias)
-                keys.append((layer, slots, on, on))
-        start = (order[len(role["aligned"]) % len(order)] if order else start)
+                hosted[layer].append((*fit, on))
+                break
+        else:
+            raise RuntimeError(f"{b.spec.name}: example {e}'s prompts cannot be told apart in any layer")
+    keys: list[ContentKey] = []
+    for layer, (ffn, role, fits) in enumerate(zip(b.ffns, b.roles, hosted, strict=True)):
+        for number, (w, bias, on) in enumerate(fits):
+            slots = role["aligned"][number::len(fits)]
+            ffn.set_neurons(slots, torch.from_numpy(w).float(), bias)
+            keys.append((layer, slots, on, on))
     return keys
 
 
