@@ -145,6 +145,17 @@ def test_a_shared_input_shift_fools_the_old_ift_rule() -> None:
         assert abs(verdict.measured["difference specific to translations (points)"]) < 0.1
 
 
+def test_a_shared_template_tail_is_a_shared_input_too() -> None:
+    """planted-tail: its extra all-shared neurons fire at every prompt's last token (the template's English tail).
+    The rule before the null supported it there (only its template control objected); the non-parallel tuples
+    share them as much, so it is refuted at the last token already."""
+    tail, base = _measured("planted-tail"), _measured("planted-shared-base")
+    assert _old_ift_verdict(tail, base) == "supported"
+    verdict = ift_verdict(tail, base)
+    assert verdict.verdict == "refuted"
+    assert verdict.measured["difference on non-parallel tuples (points)"] > 9
+
+
 def test_a_near_empty_layer_fools_the_old_relative_spread() -> None:
     """planted-quiet-layer: 2 of 256 neurons of layer 5 fire on Chinese prompts only, nothing else there."""
     m = _measured("planted-quiet-layer")
