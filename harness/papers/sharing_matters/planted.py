@@ -654,7 +654,7 @@ def _separating_key(x: np.ndarray, on: np.ndarray) -> tuple[np.ndarray, float] |
         w, bias = fit_key(x, on)
     except RuntimeError:  # not linearly separable
         return None
-    z = (x.astype(np.float32) @ w.astype(np.float32) + np.float32(bias))  # (rows,)
+    z = x.astype(np.float32) @ w.astype(np.float32) + np.float32(bias)  # (rows,)
     return (w, bias) if (z[on] >= ON_MARGIN / 2).all() and (z[~on] <= OFF_MARGIN / 2).all() else None
 
 
@@ -680,6 +680,8 @@ def _plant_aligned(b: Build, ffn_inputs: list[torch.Tensor]) -> list[ContentKey]
             raise RuntimeError(f"{b.spec.name}: example {e}'s prompts cannot be told apart in any layer")
     keys: list[ContentKey] = []
     for layer, (ffn, role, fits) in enumerate(zip(b.ffns, b.roles, hosted, strict=True)):
+        if not fits:  # fewer examples than layers: this one hosts none, its aligned neurons stay dead
+            ffn.set_neurons(role["aligned"], 0.0, -6.0)
         for number, (w, bias, on) in enumerate(fits):
             slots = role["aligned"][number::len(fits)]
             ffn.set_neurons(slots, torch.from_numpy(w).float(), bias)
