@@ -81,7 +81,7 @@ def share_increase_rule(ift: dict[str, np.ndarray], base: dict[str, np.ndarray],
                f"translations (must exceed {100 * min_difference:.1f})")
     if len(ift["all_shared"]) < min_examples:
         return inconclusive(f"only {len(ift['all_shared'])} examples (< {min_examples}); {reason}",
-                            "share difference (IFT - base)", d_shared, ci_shared, measured, params)
+                       "share difference (IFT - base)", d_shared, ci_shared, measured, params)
     holds = (d_shared > 0 and d_partial < 0 and matched_ci is not None and d_matched > min_difference
              and d_specific > min_difference)
     supported_if = (ci_shared[0] > 0 and ci_partial[1] < 0 and matched_ci is not None

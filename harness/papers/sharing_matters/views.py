@@ -181,10 +181,10 @@ def nonparallel_rise_table(ift: Measurement, base: Measurement) -> dict[str, Any
     """The all-shared share (mean over examples and layers) of both models on translations and on non-parallel
     tuples (each language from another example), at the last prompt token and at the content end, and its rise."""
     rows = []
-    for position, shares in (("last prompt token", lambda m: (m.example_shares, m.nonparallel_shares)),
-                             ("content end", lambda m: (m.content_shares, m.content_nonparallel_shares))):
-        for tuples, i in (("translations", 0), ("non-parallel tuples", 1)):
-            ift_share, base_share = (100 * float(shares(m)[i][:, ALL].mean()) for m in (ift, base))
+    for position, fields in (("last prompt token", ("example_shares", "nonparallel_shares")),
+                             ("content end", ("content_shares", "content_nonparallel_shares"))):
+        for tuples, field in zip(("translations", "non-parallel tuples"), fields, strict=True):
+            ift_share, base_share = (100 * float(getattr(m, field)[:, ALL].mean()) for m in (ift, base))
             rows.append({"label": f"{tuples}, {position}", "source": "ours",
                          "values": [ift_share, base_share, ift_share - base_share]})
     return {"id": f"nonparallel-rise-{ift.model['model']}-{base.model['model']}-{ift.task}",
