@@ -141,22 +141,29 @@ def _shares(n: int, seed: int, level: float) -> np.ndarray:
 
 
 def _ift() -> dict[str, Callable[[], Verdict]]:
-    def pair(d_shared: float, d_partial: float, n: int = 12) -> tuple[dict, dict]:
-        base = {"all_shared": _shares(n, 1, 0.2), "partial_shared": _shares(n, 2, 0.3)}
-        return ({"all_shared": base["all_shared"] + d_shared, "partial_shared": base["partial_shared"] + d_partial},
-                base)
+    def pair(d_shared: float, d_partial: float, n: int = 12, d_null: float = 0.0) -> tuple[dict, dict]:
+        base = {"all_shared": _shares(n, 1, 0.2), "partial_shared": _shares(n, 2, 0.3),
+                "nonparallel_all_shared": _shares(n, 3, 0.15)}
+        return ({"all_shared": base["all_shared"] + d_shared, "partial_shared": base["partial_shared"] + d_partial,
+                 "nonparallel_all_shared": base["nonparallel_all_shared"] + d_null}, base)
+
+    def matched(n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
+        return _shares(n, 1, level), _shares(n, 1, 0.2)
 
     return {
-        "supported": lambda: share_increase_rule(*pair(0.05, -0.03), matched_shared=_shares(12, 1, 0.23)),
-        "refuted at matched density": lambda: share_increase_rule(*pair(0.05, -0.03),
-                                                                  matched_shared=_shares(12, 1, 0.2)),
-        "inconclusive, no match": lambda: share_increase_rule(*pair(0.05, -0.03), matched_shared=None),
-        "inconclusive, few examples": lambda: share_increase_rule(*pair(0.05, -0.03, n=3),
-                                                                  matched_shared=_shares(3, 1, 0.25)),
+        "supported": lambda: share_increase_rule(*pair(0.05, -0.03, d_null=0.02), matched=matched(12, 0.23)),
+        "refuted at matched density": lambda: share_increase_rule(*pair(0.05, -0.03), matched=matched(12, 0.2)),
+        "refuted on non-parallel tuples": lambda: share_increase_rule(*pair(0.05, -0.03, d_null=0.05),
+                                                                      matched=matched(12, 0.23)),
+        "inconclusive, no match": lambda: share_increase_rule(*pair(0.05, -0.03), matched=None),
+        "inconclusive, few examples": lambda: share_increase_rule(*pair(0.05, -0.03, n=3), matched=matched(3, 0.25)),
         "noisy, seed 7": lambda: share_increase_rule({"all_shared": _shares(12, 5, 0.25),
-                                                      "partial_shared": _shares(12, 6, 0.27)},
+                                                      "partial_shared": _shares(12, 6, 0.27),
+                                                      "nonparallel_all_shared": _shares(12, 10, 0.2)},
                                                      {"all_shared": _shares(12, 7, 0.2), "partial_shared":
-                                                      _shares(12, 8, 0.3)}, matched_shared=_shares(12, 9, 0.24),
+                                                      _shares(12, 8, 0.3), "nonparallel_all_shared":
+                                                      _shares(12, 11, 0.18)}, matched=(_shares(12, 9, 0.24),
+                                                                                      _shares(12, 7, 0.2)),
                                                      seed=7, min_difference=0.25, min_examples=6),
     }
 

@@ -5,11 +5,13 @@ model must fool one of them and not the rule that replaced it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
 from harness.core.stats import bootstrap_ci, mcnemar, mean_difference
-from harness.core.verdict import Verdict, decide
+from harness.core.verdict import Verdict, decide, inconclusive
 from harness.papers.sharing_matters.neurons import ALL
 
 ABLATION_CONTROLS = ("specific", "partial_shared", "random")
@@ -176,3 +178,77 @@ def non_repeating_rule(overlap: np.ndarray, shares: np.ndarray, n_examples: int,
         reason += f"; only {n_examples} examples (< {min_examples}): overlap may still fall with more"
     return Verdict(verdict, reason, "share of non-activated neurons that repeat", inactive, (inactive, inactive),
                    measured, params)
+
+
+# --- instruction tuning with the density control, before the non-parallel null (and before the density grid
+# lost its negative thresholds and compared the base model over the matched layers only)
+
+
+def matched_share_increase_rule(ift: dict[str, np.ndarray], base: dict[str, np.ndarray], *,
+                                matched_shared: np.ndarray | None, min_difference: float = 0.005,
+                                min_examples: int = 5, seed: int = 0) -> Verdict:
+    """Instruction tuning raises the all-shared share and lowers the partial-shared share (§5.2), beyond what a
+    denser model would show at the same activation density (our control).
+
+    ift, base: "all_shared" and "partial_shared" per-example mean-over-layers shares (examples,), same examples,
+    at the run's threshold; matched_shared: the IFT model's all-shared share at a per-layer threshold where its
+    activation density equals the base model's (None when no threshold of the grid reaches it). A model that is
+    only denser (pre-activations shifted up) has more all-shared neurons at any fixed threshold but none more at
+    matched density.
+    """
+    params = {"min_difference": min_difference, "min_examples": min_examples, "seed": seed,
+              "control": "IFT all-shared share at a threshold matching the base model's activation density"}
+    d_shared = float(ift["all_shared"].mean() - base["all_shared"].mean())
+    d_partial = float(ift["partial_shared"].mean() - base["partial_shared"].mean())
+    ci_shared = bootstrap_ci(mean_difference, ift["all_shared"], base["all_shared"], seed=seed)
+    ci_partial = bootstrap_ci(mean_difference, ift["partial_shared"], base["partial_shared"], seed=seed)
+    measured = {"all-shared share (IFT) %": 100 * float(ift["all_shared"].mean()),
+                "all-shared share (base) %": 100 * float(base["all_shared"].mean()),
+                "difference (points)": 100 * d_shared,
+                "partial-shared share (IFT) %": 100 * float(ift["partial_shared"].mean()),
+                "partial-shared share (base) %": 100 * float(base["partial_shared"].mean()),
+                "partial-shared difference (points)": 100 * d_partial}
+    reason = (f"IFT - base: all-shared {100 * d_shared:+.2f} points [{100 * ci_shared[0]:+.2f}, "
+              f"{100 * ci_shared[1]:+.2f}], partial-shared {100 * d_partial:+.2f} [{100 * ci_partial[0]:+.2f}, "
+              f"{100 * ci_partial[1]:+.2f}]")
+    matched_ci = None
+    if matched_shared is not None:
+        d_matched = float(matched_shared.mean() - base["all_shared"].mean())
+        matched_ci = bootstrap_ci(mean_difference, matched_shared, base["all_shared"], seed=seed)
+        measured["difference at matched density (points)"] = 100 * d_matched
+        reason += (f"; all-shared at the base model's density {100 * d_matched:+.2f} [{100 * matched_ci[0]:+.2f}, "
+                   f"{100 * matched_ci[1]:+.2f}] (must exceed {100 * min_difference:.1f})")
+    else:
+        reason += "; no threshold of the grid matches the base model's density"
+    if len(ift["all_shared"]) < min_examples:
+        return inconclusive(f"only {len(ift['all_shared'])} examples (< {min_examples}); {reason}",
+                       "share difference (IFT - base)", d_shared, ci_shared, measured, params)
+    holds = d_shared > 0 and d_partial < 0 and matched_ci is not None and d_matched > min_difference
+    supported_if = ci_shared[0] > 0 and ci_partial[1] < 0 and matched_ci is not None and matched_ci[0] > min_difference
+    refuted_if = ci_shared[1] <= 0 or ci_partial[0] > 0 or (matched_ci is not None and matched_ci[1] < min_difference)
+    return Verdict(decide(holds, supported_if, refuted_if), reason, "share difference (IFT - base)", d_shared,
+                   ci_shared, measured, params)
+
+
+def density_matched_shares(thresholds: Sequence[float], density: np.ndarray, shares: np.ndarray,
+                           target: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """Per example, the mean over layers of ``shares`` at a per-layer threshold where the mean ``density`` meets
+    ``target``, interpolated linearly between the grid's thresholds.
+
+    thresholds (thr,) rising; density, shares (examples, thr, layers); target (layers,). Returns the per-example
+    shares (None when no layer can be matched) and the matched threshold per layer (NaN where out of the grid).
+    """
+    mean = density.mean(axis=0)  # (thr, layers), falls as the threshold rises
+    grid = np.asarray(thresholds, dtype=float)
+    matched, at = [], np.full(mean.shape[1], np.nan)
+    for layer in range(mean.shape[1]):
+        curve = mean[:, layer]
+        if not curve[-1] <= target[layer] <= curve[0]:
+            continue
+        above = int(np.searchsorted(-curve, -target[layer], side="right"))  # first grid point below the target
+        j = min(max(above, 1), len(grid) - 1)
+        span = curve[j - 1] - curve[j]
+        w = 0.0 if span <= 0 else (curve[j - 1] - target[layer]) / span  # position between grid points j-1, j
+        at[layer] = grid[j - 1] + w * (grid[j] - grid[j - 1])
+        matched.append((1 - w) * shares[:, j - 1, layer] + w * shares[:, j, layer])
+    return (np.mean(matched, axis=0) if matched else None), at

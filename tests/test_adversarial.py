@@ -26,6 +26,7 @@ from harness.papers.sharing_matters.measurement import MeasureConfig, Measuremen
 from harness.papers.sharing_matters.neurons import ALL, PARTIAL, SPECIFIC, type_codes
 from harness.papers.sharing_matters.planted import PLANTED, build_planted
 from harness.papers.sharing_matters.rules import language_consistency_rule
+from harness.papers.sharing_matters.template_control import at_content_end
 from harness.papers.sharing_matters.type_rows import ablation_conditions, conversion_conditions
 from harness.papers.sharing_matters.type_rows import ablation_verdict as type_ablation_verdict
 from harness.papers.sharing_matters.type_rows import conversion_verdict as type_conversion_verdict
@@ -47,9 +48,12 @@ def _planted(name: str) -> LoadedModel:
     return build_planted(PLANTED[name], {"xnli": list(_examples())})
 
 
+DEFAULT = MeasureConfig()
+
+
 @functools.cache
-def _measured(name: str, conditions: tuple[str, ...] = ()) -> Measurement:
-    return measure(_planted(name), list(_examples()), SPEC, MeasureConfig(), conditions=conditions)
+def _measured(name: str, conditions: tuple[str, ...] = (), config: MeasureConfig = DEFAULT) -> Measurement:
+    return measure(_planted(name), list(_examples()), SPEC, config, conditions=conditions)
 
 
 def _answers(lm: LoadedModel, texts: list[str], recorder: Recorder | None = None,
@@ -113,6 +117,43 @@ def test_a_denser_model_with_the_same_sharing_fools_the_old_ift_rule() -> None:
     assert rules_before.share_increase_rule(*shared).verdict == "supported"
     assert float(denser.activated.mean()) > float(base.activated.mean())  # only denser
     assert ift_verdict(denser, base).verdict == "refuted"
+
+
+def _old_ift_verdict(ift: Measurement, base: Measurement) -> str:
+    """The instruction-tuning rule before the non-parallel null, as the claim applied it."""
+    matched, _ = rules_before.density_matched_shares(ift.thresholds, ift.threshold_density.numpy(),
+                                                     ift.threshold_shares[:, :, ALL].numpy(),
+                                                     base.activated.mean(dim=0).numpy())
+    shares = [{"all_shared": m.example_shares[:, ALL].mean(dim=-1).numpy(),
+               "partial_shared": m.example_shares[:, PARTIAL].mean(dim=-1).numpy()} for m in (ift, base)]
+    return rules_before.matched_share_increase_rule(*shares, matched_shared=matched).verdict
+
+
+def test_a_shared_input_shift_fools_the_old_ift_rule() -> None:
+    """planted-shifted: planted-shared-base with one direction added to its FFN inputs. It gains all-shared and
+    loses partial-shared neurons at the last token and at the content end, also at the base model's density: the
+    rule before the non-parallel null (on the density grid it had then, from -0.1) supports it at both positions.
+    The rise is as large on tuples of different examples' items as on translations: refuted at both."""
+    old_grid = MeasureConfig(density_thresholds=(-0.1, -0.05, *DEFAULT.density_thresholds))
+    old = [_measured(name, config=old_grid) for name in ("planted-shifted", "planted-shared-base")]
+    new = [_measured(name) for name in ("planted-shifted", "planted-shared-base")]
+    for at in (lambda m: m, at_content_end):
+        assert _old_ift_verdict(*map(at, old)) == "supported"
+        verdict = ift_verdict(*map(at, new))
+        assert verdict.verdict == "refuted"
+        assert verdict.measured["difference at matched density (points)"] > 1
+        assert abs(verdict.measured["difference specific to translations (points)"]) < 0.1
+
+
+def test_a_shared_template_tail_is_a_shared_input_too() -> None:
+    """planted-tail: its extra all-shared neurons fire at every prompt's last token (the template's English tail).
+    The rule before the null supported it there (only its template control objected); the non-parallel tuples
+    share them as much, so it is refuted at the last token already."""
+    tail, base = _measured("planted-tail"), _measured("planted-shared-base")
+    assert _old_ift_verdict(tail, base) == "supported"
+    verdict = ift_verdict(tail, base)
+    assert verdict.verdict == "refuted"
+    assert verdict.measured["difference on non-parallel tuples (points)"] > 9
 
 
 def test_a_near_empty_layer_fools_the_old_relative_spread() -> None:

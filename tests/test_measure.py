@@ -16,7 +16,7 @@ from harness.core.scoring import (
 from harness.papers.sharing_matters.conditions import RowState, condition_mask
 from harness.papers.sharing_matters.measurement import MeasureConfig, _row_generators, measure
 from harness.papers.sharing_matters.neurons import example_type_shares, type_codes
-from harness.tasks import FIXTURE_DATA, load_task, task_spec
+from harness.tasks import FIXTURE_DATA, ParallelExample, load_task, task_spec
 from tests.conftest import tiny
 
 
@@ -102,6 +102,38 @@ def test_language_counts_and_threshold_grid_equal_separate_runs() -> None:
         torch.testing.assert_close(m.threshold_density[:, j], at_t.example_activated.mean(dim=1))
     active = 1 - m.threshold_shares[:, :, 0]  # (examples, thresholds, layers): raising t only switches off
     assert (active[:, 1:] <= active[:, :-1]).all()
+
+
+def test_chunks_keep_whole_examples_and_a_short_last_one_joins_the_one_before() -> None:
+    config = MeasureConfig(batch_size=4, chunk_rows=6)  # 2 examples of 3 languages a chunk
+    assert config.chunks(4, 3) == [range(0, 2), range(2, 4)]
+    assert config.chunks(5, 3) == [range(0, 2), range(2, 5)]  # 1 example < 3 languages: joins
+    assert config.chunks(1, 3) == [range(0, 1)]  # nothing to join
+    config = MeasureConfig(batch_size=4, chunk_rows=12)  # 4 examples a chunk
+    assert config.chunks(9, 3) == [range(0, 4), range(4, 9)]
+    assert config.chunks(10, 3) == [range(0, 4), range(4, 10)]
+    assert config.chunks(11, 3) == [range(0, 4), range(4, 8), range(8, 11)]  # 3 examples: as many as languages
+
+
+def test_nonparallel_shares_equal_a_measurement_of_the_tuples_assembled_as_examples() -> None:
+    """The types over non-parallel tuples, from the parallel run's captured activations (several chunks, the last
+    one joined), against a separate run on examples assembled from the same items (other batches, other padding),
+    at the last token and at the content position."""
+    lm = tiny("tiny-gpt2")  # its partial-shared neurons make the pairing matter at the last token too
+    spec = task_spec("xnli")
+    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "de", "zh"], limit=5)
+    m = measure(lm, examples, spec, MeasureConfig(batch_size=4, chunk_rows=6), conditions=())
+    sources = m.nonparallel_sources.tolist()
+    assert [sorted({s for row in sources[a:b] for s in row}) for a, b in ((0, 2), (2, 5))] == [[0, 1], [2, 3, 4]]
+    assembled = [ParallelExample(f"tuple-{i}", {lang: examples[s].prompts[lang] for lang, s in zip(m.languages, row,
+                                                                                                     strict=True)},
+                                 {lang: examples[s].answers[lang] for lang, s in zip(m.languages, row, strict=True)})
+                 for i, row in enumerate(sources)]
+    separate = measure(lm, assembled, spec, MeasureConfig(batch_size=3), conditions=())
+    torch.testing.assert_close(m.nonparallel_shares, separate.example_shares)
+    torch.testing.assert_close(m.content_nonparallel_shares, separate.content_shares)
+    assert not torch.equal(m.nonparallel_shares, m.example_shares)
+    assert not torch.equal(m.content_nonparallel_shares, m.content_shares)
 
 
 def test_attribution_claims_at_the_gate_site_are_inconclusive_with_the_reason() -> None:

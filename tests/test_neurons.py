@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -19,6 +20,8 @@ from harness.papers.sharing_matters.neurons import (
     classify_neurons,
     dead_across_tokens_share,
     independent_overlap,
+    nonparallel_sources,
+    regrouped_codes,
     type_codes,
     type_probabilities,
 )
@@ -124,3 +127,36 @@ def test_independent_overlap_falls_with_examples_except_for_deterministic_neuron
     assert many[NON, 0] == pytest.approx(1 / 3)  # the never-active one keeps non-activated
     assert few[SPECIFIC, 0] == pytest.approx(0.5 ** 5 / 3)  # the coin flip is specific in one example with 1/2
     assert many[SPECIFIC, 0] < 1e-12
+
+
+@given(st.integers(1, 30), st.integers(1, 12), st.integers(0, 2 ** 32 - 1))
+def test_nonparallel_tuples_use_every_item_once_and_different_examples(n_examples: int, n_langs: int,
+                                                                       seed: int) -> None:
+    sources = nonparallel_sources(n_examples, n_langs, np.random.default_rng(seed))
+    assert sources.shape == (n_examples, n_langs)
+    assert (np.sort(sources, axis=0) == np.arange(n_examples)[:, None]).all()  # each item once per language
+    assert (sources[:, 0] == np.arange(n_examples)).all()  # tuple i keeps example i's first language
+    distinct = [len(set(row)) for row in sources.tolist()]
+    assert distinct == [min(n_examples, n_langs)] * n_examples
+    assert (nonparallel_sources(n_examples, n_langs, np.random.default_rng(seed)) == sources).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 8), st.integers(1, 5), st.integers(0, 2 ** 32 - 1), thresholds)
+def test_regrouped_codes_equal_classifying_each_hand_built_tuple(n_examples: int, n_langs: int, seed: int,
+                                                                 threshold: float) -> None:
+    """Each non-parallel tuple assembled by hand (language j's activations from its source example) and
+    classified on its own, against the one-pass count over languages."""
+    generator = torch.Generator().manual_seed(seed % 2 ** 31)
+    acts = torch.randn(n_examples, n_langs, 3, 7, generator=generator).round(decimals=1)  # ties at the threshold
+    sources = nonparallel_sources(n_examples, n_langs, np.random.default_rng(seed))
+    codes = regrouped_codes(acts > threshold, torch.from_numpy(sources))
+    for i, row in enumerate(sources.tolist()):
+        tuple_acts = torch.stack([acts[source, lang] for lang, source in enumerate(row)])  # (langs, layers, d_ff)
+        assert torch.equal(codes[i], type_codes(tuple_acts, threshold))
+
+
+def test_regrouping_with_the_examples_own_items_is_the_parallel_classification() -> None:
+    acts = torch.randn(4, 3, 2, 5, generator=torch.Generator().manual_seed(0))
+    own = torch.arange(4)[:, None].expand(4, 3)
+    assert torch.equal(regrouped_codes(acts > 0, own), type_codes(acts))

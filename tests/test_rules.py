@@ -34,21 +34,26 @@ def _contains(ci: tuple[float, float], value: float) -> bool:
 # --- share_increase_rule ------------------------------------------------------------------------------------
 
 
-def _ift_pair(ift_shared: np.ndarray, base_shared: np.ndarray, partial_drop: float = 0.05) -> tuple[dict, dict]:
-    """IFT and base per-example shares; partial-shared falls by ``partial_drop`` under IFT."""
-    base = {"all_shared": base_shared, "partial_shared": np.full(len(base_shared), 0.3)}
-    ift = {"all_shared": ift_shared, "partial_shared": base["partial_shared"] - partial_drop}
+def _ift_pair(ift_shared: np.ndarray, base_shared: np.ndarray, partial_drop: float = 0.05,
+              null_rise: float | np.ndarray = 0.0) -> tuple[dict, dict]:
+    """IFT and base per-example shares; partial-shared falls by ``partial_drop`` under IFT; on the non-parallel
+    tuples the base model has 0.1 all-shared, the IFT model ``null_rise`` more."""
+    base = {"all_shared": base_shared, "partial_shared": np.full(len(base_shared), 0.3),
+            "nonparallel_all_shared": np.full(len(base_shared), 0.1)}
+    ift = {"all_shared": ift_shared, "partial_shared": base["partial_shared"] - partial_drop,
+           "nonparallel_all_shared": base["nonparallel_all_shared"] + null_rise}
     return ift, base
 
 
 @FAST
 @given(share_pairs(shift=(0.01, 0.2)))
-def test_clear_share_increase_that_survives_matched_density_is_supported(data: tuple[np.ndarray, np.ndarray]) -> None:
+def test_clear_share_increase_that_survives_both_controls_is_supported(data: tuple[np.ndarray, np.ndarray]) -> None:
     ift, base = data
-    verdict = share_increase_rule(*_ift_pair(ift, base), matched_shared=ift)
+    verdict = share_increase_rule(*_ift_pair(ift, base), matched=(ift, base))
     assert verdict.verdict == "supported"
     assert verdict.effect == pytest.approx(float(np.mean(ift - base)))
     assert 0 < verdict.ci[0] <= verdict.ci[1]
+    assert verdict.measured["difference specific to translations (points)"] == pytest.approx(100 * np.mean(ift - base))
 
 
 @FAST
@@ -56,31 +61,59 @@ def test_clear_share_increase_that_survives_matched_density_is_supported(data: t
 def test_an_increase_that_matched_density_removes_is_refuted(data: tuple[np.ndarray, np.ndarray]) -> None:
     """A model that is only denser: more all-shared neurons at the fixed threshold, as many at matched density."""
     ift, base = data
-    verdict = share_increase_rule(*_ift_pair(ift, base), matched_shared=base.copy())
+    verdict = share_increase_rule(*_ift_pair(ift, base), matched=(base.copy(), base))
     assert verdict.ci[0] > 0  # the comparison at a fixed threshold alone would support it
     assert verdict.verdict == "refuted"
+
+
+@FAST
+@given(share_pairs(shift=(0.01, 0.2)), st.floats(-0.004, 0.004))
+def test_an_increase_as_large_on_unrelated_prompts_is_refuted(data: tuple[np.ndarray, np.ndarray],
+                                                               alignment: float) -> None:
+    """A model whose inputs all became more alike: the same rise on non-parallel tuples as on translations (up to
+    less than the margin), at any density."""
+    ift, base = data
+    verdict = share_increase_rule(*_ift_pair(ift, base, null_rise=ift - base - alignment), matched=(ift, base))
+    assert verdict.ci[0] > 0
+    assert verdict.measured["difference on non-parallel tuples (points)"] == pytest.approx(
+        100 * float(np.mean(ift - base) - alignment))
+    assert verdict.verdict == "refuted"
+
+
+@FAST
+@given(share_pairs(shift=(0.01, 0.2)), st.floats(0.0, 1.0))
+def test_part_of_the_rise_on_unrelated_prompts_is_allowed(data: tuple[np.ndarray, np.ndarray],
+                                                         part: float) -> None:
+    """Whatever part of the rise also shows on non-parallel tuples, the rest decides (here at least 1 point)."""
+    ift, base = data
+    rise = ift - base
+    null = np.minimum(part * rise, rise - 0.01)
+    verdict = share_increase_rule(*_ift_pair(ift, base, null_rise=null), matched=(ift, base))
+    assert verdict.verdict == "supported"
+    assert verdict.measured["difference specific to translations (points)"] == pytest.approx(
+        100 * float(np.mean(rise - null)))
 
 
 @FAST
 @given(share_pairs(shift=(-0.2, -0.01)))
 def test_clear_share_decrease_is_refuted(data: tuple[np.ndarray, np.ndarray]) -> None:
     ift, base = data
-    verdict = share_increase_rule(*_ift_pair(ift, base), matched_shared=ift)
+    verdict = share_increase_rule(*_ift_pair(ift, base), matched=(ift, base))
     assert verdict.verdict == "refuted"
     assert verdict.ci[1] <= 0
 
 
 def test_partial_shared_rising_under_ift_is_refuted_and_falling_is_required() -> None:
     base = np.linspace(0.2, 0.4, 20)
-    assert share_increase_rule(*_ift_pair(base + 0.1, base, partial_drop=-0.05), matched_shared=base + 0.1).verdict \
-        == "refuted"
-    assert share_increase_rule(*_ift_pair(base + 0.1, base, partial_drop=0.0), matched_shared=base + 0.1).verdict \
-        == "inconclusive"
+    assert share_increase_rule(*_ift_pair(base + 0.1, base, partial_drop=-0.05),
+                               matched=(base + 0.1, base)).verdict == "refuted"
+    assert share_increase_rule(*_ift_pair(base + 0.1, base, partial_drop=0.0),
+                               matched=(base + 0.1, base)).verdict == "inconclusive"
 
 
 def test_no_density_match_cannot_support() -> None:
     base = np.linspace(0.2, 0.4, 20)
-    verdict = share_increase_rule(*_ift_pair(base + 0.1, base), matched_shared=None)
+    verdict = share_increase_rule(*_ift_pair(base + 0.1, base), matched=None)
     assert verdict.verdict == "inconclusive"
     assert "no threshold of the grid" in verdict.reason
 
@@ -89,7 +122,7 @@ def test_no_density_match_cannot_support() -> None:
 @given(share_pairs(min_examples=1, max_examples=4, shift=(-0.2, 0.2)))
 def test_fewer_than_min_examples_are_inconclusive(data: tuple[np.ndarray, np.ndarray]) -> None:
     ift, base = data
-    verdict = share_increase_rule(*_ift_pair(ift, base), matched_shared=ift)
+    verdict = share_increase_rule(*_ift_pair(ift, base), matched=(ift, base))
     assert verdict.verdict == "inconclusive"
     assert f"only {len(ift)} examples" in verdict.reason
 
@@ -97,7 +130,7 @@ def test_fewer_than_min_examples_are_inconclusive(data: tuple[np.ndarray, np.nda
 def test_noisy_difference_near_zero_is_inconclusive() -> None:
     base = np.full(8, 0.4)
     ift = base + np.array([0.2, -0.2, 0.15, -0.1, 0.1, -0.2, 0.05, 0.02])  # mean +0.0025
-    verdict = share_increase_rule(*_ift_pair(ift, base), matched_shared=ift)
+    verdict = share_increase_rule(*_ift_pair(ift, base), matched=(ift, base))
     assert verdict.effect == pytest.approx(0.0025)
     assert verdict.ci[0] < 0 < verdict.ci[1]
     assert verdict.verdict == "inconclusive"
@@ -106,11 +139,34 @@ def test_noisy_difference_near_zero_is_inconclusive() -> None:
 def test_matched_difference_threshold_is_used_and_recorded() -> None:
     base = np.linspace(0.2, 0.4, 12)
     ift, base_shares = _ift_pair(base + 0.1, base)
-    verdict = share_increase_rule(ift, base_shares, matched_shared=base + 0.004, min_examples=5, seed=3)
+    verdict = share_increase_rule(ift, base_shares, matched=(base + 0.004, base), min_examples=5, seed=3)
     assert verdict.params["min_difference"] == 0.005 and verdict.params["seed"] == 3
     assert verdict.verdict == "refuted"  # +0.4 points at matched density < 0.5
-    assert share_increase_rule(ift, base_shares, matched_shared=base + 0.006).verdict == "supported"
+    assert share_increase_rule(ift, base_shares, matched=(base + 0.006, base)).verdict == "supported"
     assert verdict.measured["difference (points)"] == pytest.approx(10.0)
+
+
+def test_the_matched_comparison_reads_the_base_model_over_the_same_layers() -> None:
+    """The base model's share over the matched layers only: the IFT model 1 point above it there is supported,
+    whatever the base model holds in the layers left out."""
+    base = np.linspace(0.2, 0.4, 12)
+    ift, base_shares = _ift_pair(base + 0.1, base)
+    matched_layers = base - 0.15  # the base model over the layers that could be matched
+    assert share_increase_rule(ift, base_shares, matched=(matched_layers + 0.01, matched_layers)).verdict \
+        == "supported"
+
+
+def test_the_rise_on_non_parallel_tuples_is_recorded_and_margin_applies() -> None:
+    base = np.linspace(0.2, 0.4, 12)
+    pair = _ift_pair(base + 0.1, base, null_rise=0.096)  # 0.4 points specific to translations < 0.5
+    verdict = share_increase_rule(*pair, matched=(base + 0.1, base))
+    assert verdict.verdict == "refuted"
+    assert verdict.measured["difference on non-parallel tuples (points)"] == pytest.approx(9.6)
+    assert verdict.measured["difference specific to translations (points)"] == pytest.approx(0.4)
+    assert verdict.measured["all-shared share on non-parallel tuples (IFT) %"] == pytest.approx(19.6)
+    assert "+0.40 [+0.40, +0.40] specific to translations (must exceed 0.5)" in verdict.reason
+    assert share_increase_rule(*_ift_pair(base + 0.1, base, null_rise=0.094),
+                               matched=(base + 0.1, base)).verdict == "supported"
 
 
 def test_density_matching_interpolates_between_grid_thresholds() -> None:
@@ -120,8 +176,19 @@ def test_density_matching_interpolates_between_grid_thresholds() -> None:
     matched, at = density_matched_shares(thresholds, density, shares, np.array([0.5, 0.3]))
     assert at == pytest.approx([0.05, 0.15])  # layer 0 halfway between 0 and 0.1; layer 1 halfway to 0.2
     assert matched == pytest.approx([(0.25 + 0.1) / 2] * 3)
-    out_of_grid, at = density_matched_shares(thresholds, density, shares, np.array([0.9, 0.05]))
+    out_of_grid, at = density_matched_shares(thresholds, density, shares, np.array([0.05, 0.05]))
     assert out_of_grid is None and np.isnan(at).all()
+
+
+def test_density_matching_reads_a_sparser_layer_at_the_lowest_threshold() -> None:
+    """A layer of the IFT model sparser than the base model at every threshold of the grid: its all-shared share at
+    the lowest threshold, a lower bound of its share at the (lower) matching threshold."""
+    thresholds = [0.0, 0.1, 0.2]
+    density = np.array([[[0.6, 0.5], [0.4, 0.5], [0.2, 0.1]]] * 3)  # (examples, thr, layers)
+    shares = np.array([[[0.3, 0.2], [0.2, 0.2], [0.1, 0.0]]] * 3)
+    matched, at = density_matched_shares(thresholds, density, shares, np.array([0.9, 0.05]))
+    assert at[0] == 0.0 and np.isnan(at[1])
+    assert matched == pytest.approx([0.3] * 3)
 
 
 # --- mid_layer_peak_rule / peak_holds -------------------------------------------------------------------------

@@ -23,30 +23,48 @@ from harness.papers.sharing_matters.rules import (
 # --- instruction tuning and density -----------------------------------------------------------------------------------
 
 
-def _ift(d_shared: float, d_partial: float, n: int = 10) -> tuple[dict, dict]:
-    base = {"all_shared": np.full(n, 0.25), "partial_shared": np.full(n, 0.5)}
-    return {"all_shared": base["all_shared"] + d_shared, "partial_shared": base["partial_shared"] + d_partial}, base
+def _base(n: int = 10) -> dict[str, np.ndarray]:
+    return {"all_shared": np.full(n, 0.25), "partial_shared": np.full(n, 0.5),
+            "nonparallel_all_shared": np.full(n, 0.25)}
+
+
+def _ift(d_shared: float, d_partial: float, n: int = 10, d_null: float = 0.0) -> tuple[dict, dict]:
+    base = _base(n)
+    return {"all_shared": base["all_shared"] + d_shared, "partial_shared": base["partial_shared"] + d_partial,
+            "nonparallel_all_shared": base["nonparallel_all_shared"] + d_null}, base
+
+
+def _matched(d_matched: float | np.ndarray, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    return np.full(n, 0.25) + d_matched, np.full(n, 0.25)
 
 
 def test_ift_boundaries_on_exact_differences() -> None:
-    """Constant differences (dyadic, so exact): zero all-shared gain refutes; a matched gain exactly at the margin is
-    neither more nor confidently less than it."""
-    assert share_increase_rule(*_ift(0.0, -0.125), matched_shared=np.full(10, 0.5),
+    """Constant differences (dyadic, so exact): zero all-shared gain refutes; a matched gain, or a gain specific to
+    translations, exactly at the margin is neither more nor confidently less than it."""
+    assert share_increase_rule(*_ift(0.0, -0.125), matched=_matched(0.25),
                                min_difference=0.125).verdict == "refuted"
-    assert share_increase_rule(*_ift(0.125, -0.125), matched_shared=np.full(10, 0.375),
+    assert share_increase_rule(*_ift(0.25, -0.125), matched=_matched(0.125),
                                min_difference=0.125).verdict == "inconclusive"
-    assert share_increase_rule(*_ift(0.125, 0.0), matched_shared=np.full(10, 0.5),
+    assert share_increase_rule(*_ift(0.25, 0.0), matched=_matched(0.25),
                                min_difference=0.125).verdict == "inconclusive"
-    assert share_increase_rule(*_ift(0.125, -0.125), matched_shared=np.full(10, 0.5),
+    assert share_increase_rule(*_ift(0.25, -0.125, d_null=0.125), matched=_matched(0.25),
+                               min_difference=0.125).verdict == "inconclusive"
+    assert share_increase_rule(*_ift(0.25, -0.125, d_null=0.125 + 2 ** -10), matched=_matched(0.25),
+                               min_difference=0.125).verdict == "refuted"
+    assert share_increase_rule(*_ift(0.25, -0.125, d_null=0.125 - 2 ** -10), matched=_matched(0.25),
+                               min_difference=0.125).verdict == "supported"
+    assert share_increase_rule(*_ift(0.25, -0.125), matched=_matched(0.25),
                                min_difference=0.125).verdict == "supported"
 
 
 def test_ift_intervals_follow_the_seed() -> None:
     rng = np.random.default_rng(1)
-    ift = {"all_shared": 0.3 + rng.normal(0, 0.02, 12), "partial_shared": 0.3 + rng.normal(0, 0.02, 12)}
-    base = {"all_shared": np.full(12, 0.25), "partial_shared": np.full(12, 0.35)}
-    matched = 0.3 + rng.normal(0, 0.02, 12)
-    a, b = (share_increase_rule(ift, base, matched_shared=matched, seed=s) for s in (0, 7))
+    ift = {"all_shared": 0.3 + rng.normal(0, 0.02, 12), "partial_shared": 0.3 + rng.normal(0, 0.02, 12),
+           "nonparallel_all_shared": 0.2 + rng.normal(0, 0.02, 12)}
+    base = {"all_shared": np.full(12, 0.25), "partial_shared": np.full(12, 0.35),
+            "nonparallel_all_shared": np.full(12, 0.2)}
+    matched = (0.3 + rng.normal(0, 0.02, 12), base["all_shared"])
+    a, b = (share_increase_rule(ift, base, matched=matched, seed=s) for s in (0, 7))
     assert a.ci != b.ci and a.reason != b.reason
 
 
@@ -55,34 +73,42 @@ def test_ift_interval_boundaries() -> None:
     bound sits exactly on the mean difference of the other seven."""
     few = np.zeros(10)
     few[:3] = 0.25
-    base = {"all_shared": np.full(10, 0.25), "partial_shared": np.full(10, 0.5)}
+    base = _base()
 
-    def rule(d_shared: np.ndarray, d_partial: np.ndarray, d_matched: np.ndarray, **kwargs: float) -> str:
-        ift = {"all_shared": base["all_shared"] + d_shared, "partial_shared": base["partial_shared"] + d_partial}
-        return share_increase_rule(ift, base, matched_shared=base["all_shared"] + d_matched, **kwargs).verdict
+    def rule(d_shared: np.ndarray, d_partial: np.ndarray, d_matched: np.ndarray, d_specific: np.ndarray | float = 0.5,
+             **kwargs: float) -> str:
+        """``d_specific``: the part of the rise that the non-parallel tuples do not show."""
+        ift = {"all_shared": base["all_shared"] + d_shared, "partial_shared": base["partial_shared"] + d_partial,
+               "nonparallel_all_shared": base["nonparallel_all_shared"] + d_shared - d_specific}
+        return share_increase_rule(ift, base, matched=_matched(d_matched), **kwargs).verdict
 
     steady = np.full(10, 0.125)
     assert rule(steady, -steady, 0.25 + few, min_difference=0.25) == "inconclusive"  # matched low = margin
     assert rule(few, -steady, steady, min_difference=0.0625) == "inconclusive"  # all-shared low = 0
     assert rule(steady, -few, steady, min_difference=0.0625) == "inconclusive"  # partial-shared high = 0
+    assert rule(steady, -steady, 0.5, 0.25 + few, min_difference=0.25) == "inconclusive"  # specific low = margin
+    assert rule(steady, -steady, 0.5, 0.25 - few, min_difference=0.25) == "inconclusive"  # specific high = margin
     rng = np.random.default_rng(2)
     noisy = rng.normal(0.0, 0.05, 10)
     noisy -= noisy.mean() - 0.01  # mean +0.01 with an interval across 0
     assert rule(noisy, -steady, steady, min_difference=0.0625) == "inconclusive"
     assert rule(steady, noisy - 0.02, steady, min_difference=0.0625) == "inconclusive"  # partial up, not surely
     assert rule(steady, -steady, 0.0625 + noisy, min_difference=0.0625) == "inconclusive"
+    assert rule(steady, -steady, steady, 0.0625 + noisy, min_difference=0.0625) == "inconclusive"
     assert rule(steady, -steady, steady, min_difference=0.0625) == "supported"
     assert "(must exceed 25.0)" in share_increase_rule(
-        {"all_shared": base["all_shared"] + steady, "partial_shared": base["partial_shared"] - steady}, base,
-        matched_shared=base["all_shared"] + steady, min_difference=0.25).reason
+        {"all_shared": base["all_shared"] + steady, "partial_shared": base["partial_shared"] - steady,
+         "nonparallel_all_shared": base["nonparallel_all_shared"]}, base,
+        matched=_matched(steady), min_difference=0.25).reason
 
 
 def test_ift_partial_shared_rising_unsurely_is_not_refuted() -> None:
-    base = {"all_shared": np.full(10, 0.25), "partial_shared": np.full(10, 0.5)}
+    base = _base()
     noise = np.random.default_rng(2).normal(0.0, 0.05, 10)
     noise -= noise.mean() - 0.01  # partial-shared up by 1 point, with an interval across 0
-    ift = {"all_shared": base["all_shared"] + 0.125, "partial_shared": base["partial_shared"] + noise}
-    verdict = share_increase_rule(ift, base, matched_shared=base["all_shared"] + 0.125, min_difference=0.0625)
+    ift = {"all_shared": base["all_shared"] + 0.125, "partial_shared": base["partial_shared"] + noise,
+           "nonparallel_all_shared": base["nonparallel_all_shared"]}
+    verdict = share_increase_rule(ift, base, matched=_matched(0.125), min_difference=0.0625)
     assert verdict.verdict == "inconclusive"
 
 
@@ -95,11 +121,15 @@ def test_density_matching_at_the_grid_ends() -> None:
         assert where[0] == pytest.approx(at) and matched == pytest.approx([share] * 2)
     two_layers = np.concatenate([density, density], axis=2)
     matched, where = density_matched_shares(thresholds, two_layers, np.concatenate([shares, shares], axis=2),
-                                            np.array([0.9, 0.6]))  # layer 0 out of the grid, layer 1 matched
+                                            np.array([0.1, 0.6]))  # layer 0 out of the grid, layer 1 matched
     assert np.isnan(where[0]) and where[1] == pytest.approx(0.5) and matched == pytest.approx([0.3] * 2)
     flat = np.array([[[0.6], [0.6], [0.4], [0.2]]] * 2)
     _, where = density_matched_shares(thresholds, flat, shares, np.array([0.6]))
     assert where[0] == pytest.approx(0.5)  # on a flat stretch: the highest threshold still at the target
+    matched, where = density_matched_shares(thresholds, density, shares, np.array([0.8 + 2 ** -10]))
+    assert where[0] == 0.0 and matched == pytest.approx([0.4] * 2)  # sparser at every threshold: read at the lowest
+    matched, where = density_matched_shares(thresholds, density, shares, np.array([0.2 - 2 ** -10]))
+    assert np.isnan(where[0]) and matched is None  # denser at every threshold: none
 
 
 def test_density_matching_picks_the_neighbouring_grid_points() -> None:

@@ -13,8 +13,7 @@ def types(shape: ModelShape, items: int, languages: int, config: MeasureConfig, 
           prefix_budget: int = CPU_BUDGET) -> dict[str, dict[str, Terms]]:
     """Terms of a ``measure`` chunk's peak: ``chunk_rows`` rows (whole examples) of every neuron, and the
     prefixes kept for the intervention passes (each row's prompt but its last token, under ``prefix_budget``)."""
-    rows = max(1, max(config.chunk_rows, config.batch_size) // languages) * languages
-    rows = min(rows, items * languages)
+    rows = max(len(chunk) for chunk in config.chunks(items, languages)) * languages
     cells = rows * shape.neurons  # (row, neuron) pairs of one chunk
     kept = min(prefix_budget, int(2 * shape.n_layers * rows * (prompt_tokens - 1) * shape.hidden * shape.dtype_bytes))
     runs = len(expand_conditions(CONDITIONS, config.control_seeds))  # every condition a claim may ask for

@@ -1,11 +1,12 @@
 """One measurement run of a model on a task: everything the claims need, streamed chunk by chunk.
 
 Per chunk of parallel examples: one pass that scores the baseline and captures A at the last token (plus
-dead-across-tokens), the four types per example (also over random subsets of the languages and at a grid of
-thresholds), attribution reduced on the device, then one batched run per intervention condition, each row
-carrying its own mask (see harness.papers.sharing_matters.conditions); at ``positions="last"`` these runs start
-from the capture pass's keys and values of every prompt token but the last, which no edit changes
-(harness.core.prefixes). Memory stays O(chunk).
+dead-across-tokens), the four types per example (also over random subsets of the languages, at a grid of
+thresholds, and over non-parallel tuples of the chunk's examples), attribution reduced on the device, then one
+batched run per intervention condition, each row carrying its own mask (see
+harness.papers.sharing_matters.conditions); at ``positions="last"`` these runs start from the capture pass's keys
+and values of every prompt token but the last, which no edit changes (harness.core.prefixes). Memory stays
+O(chunk).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ from harness.papers.sharing_matters.neurons import (
     TypeStatistics,
     check_threshold,
     example_type_shares,
+    nonparallel_sources,
+    regrouped_codes,
     type_codes,
 )
 from harness.papers.sharing_matters.reducers import Reducers
@@ -75,9 +78,11 @@ class MeasureConfig:
     language_counts: tuple[int, ...] = (3, 5, 7, 9)  # App. A.3.4: types over k of the languages too
     language_draws: int = 5  # random subsets of k languages per count
     sweep_thresholds: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # App. A.3.7
-    density_thresholds: tuple[float, ...] = (-0.1, -0.05, 0.0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5,
-                                             0.75, 1.0, 1.5, 2.0, 3.0, 5.0)  # density-matched comparisons: of two
-    # models, and of a model's layers (the layer-shape claims bring a dense layer down to the sparsest one's density)
+    # density-matched comparisons: of two models, and of a model's layers (the layer-shape claims bring a dense layer
+    # down to the sparsest one's density); none below 0, where GELU's negative dip (and a ReLU's zero) would count
+    # neurons that are firmly off as active (docs/design.md)
+    density_thresholds: tuple[float, ...] = (0.0, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5,
+                                             2.0, 3.0, 5.0)
 
     def __post_init__(self) -> None:
         for threshold in (self.threshold, *self.sweep_thresholds, *self.density_thresholds):
@@ -94,6 +99,16 @@ class MeasureConfig:
     def counts_for(self, n_langs: int) -> list[int]:
         """The language counts a run on ``n_langs`` languages classifies over: those below it, and all of them."""
         return sorted({k for k in self.language_counts if k < n_langs} | {n_langs})
+
+    def chunks(self, n_examples: int, n_langs: int) -> list[range]:
+        """The examples ``measure`` streams together: ``chunk_rows`` rows of whole examples (at least one example,
+        and a batch); a shorter last chunk with fewer examples than languages joins the one before, so that its
+        non-parallel tuples (``nonparallel_sources``) take as many different examples as the others'."""
+        size = max(1, max(self.chunk_rows, self.batch_size) // n_langs)
+        starts = list(range(0, n_examples, size))
+        if len(starts) > 1 and n_examples - starts[-1] < min(size, n_langs):
+            starts.pop()
+        return [range(start, end) for start, end in zip(starts, [*starts[1:], n_examples], strict=True)]
 
     def thresholds(self) -> list[float]:
         """Every threshold at which types and density are kept: the sweep, the density grid and the run's own."""
@@ -153,6 +168,11 @@ class Measurement(Provenance):
     content_threshold_shares: torch.Tensor  # (examples, thresholds, T, layers) as threshold_shares
     content_threshold_density: torch.Tensor  # (examples, thresholds, layers) as threshold_density
     content_count_shares: torch.Tensor  # (examples, counts, T, layers) as count_shares
+    # the non-parallel null: the types over tuples whose languages come from different examples of the same chunk
+    # (harness.papers.sharing_matters.neurons.nonparallel_sources), from the same pass
+    nonparallel_sources: torch.Tensor  # (examples, langs) the run's example whose item each language of tuple i takes
+    nonparallel_shares: torch.Tensor  # (examples, T, layers) as example_shares, over the non-parallel tuples
+    content_nonparallel_shares: torch.Tensor  # (examples, T, layers) nonparallel_shares at the content position
 
     @property
     def shares(self) -> torch.Tensor:
@@ -293,14 +313,17 @@ def _threshold_summaries(acts: torch.Tensor, shares: torch.Tensor, threshold: fl
 
 
 def _content_summaries(acts: torch.Tensor, threshold: float, subsets: list[list[tuple[int, ...]]],
-                       thresholds: list[float]) -> dict[str, torch.Tensor]:
+                       thresholds: list[float], sources: torch.Tensor) -> dict[str, torch.Tensor]:
     """The template control's summaries at the content position, on the host, under the names of ``measure``'s
-    content lists: type shares (ex, T, layers), activated shares (ex, langs, layers), and the language counts and
-    threshold grid (``_type_summaries``); acts (ex, langs, layers, d_ff) read at each row's last content token."""
+    content lists: type shares (ex, T, layers), activated shares (ex, langs, layers), the language counts and
+    threshold grid (``_type_summaries``) and the type shares over the chunk's non-parallel tuples ``sources`` (ex,
+    langs); acts (ex, langs, layers, d_ff) read at each row's last content token."""
+    active = acts > threshold
     shares = example_type_shares(type_codes(acts, threshold))  # (ex, T, layers)
     by_count, by_threshold, by_density = _type_summaries(acts, shares, threshold, subsets, thresholds)
-    return {"shares": shares.cpu(), "activated": (acts > threshold).double().mean(dim=-1).cpu(),
-            "count_shares": by_count, "threshold_shares": by_threshold, "density": by_density}
+    return {"shares": shares.cpu(), "activated": active.double().mean(dim=-1).cpu(), "count_shares": by_count,
+            "threshold_shares": by_threshold, "density": by_density,
+            "nonparallel_shares": example_type_shares(regrouped_codes(active, sources)).cpu()}
 
 
 @dataclass(frozen=True)
@@ -356,15 +379,15 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
     short: dict[str, list[torch.Tensor]] = {c: [] for c in runs if family_of(c) in SEEDED}
     counts, subsets, thresholds = config.counts_for(n_langs), config.language_subsets(n_langs), config.thresholds()
     example_shares, count_shares, threshold_shares, density, activated = [], [], [], [], []
+    tuple_sources, nonparallel_shares = [], []
     content: dict[str, list[torch.Tensor]] = {"shares": [], "activated": [], "count_shares": [],
-                                              "threshold_shares": [], "density": []}
+                                              "threshold_shares": [], "density": [], "nonparallel_shares": []}
     timings = {"capture": 0.0, "conditions": 0.0}
     hash_weights = _Outcomes.hash_weights(lm.n_layers, lm.d_ff, lm.device)
     reuse_prefixes = prefix_reuse and supported(lm, config.positions)
-    chunk = max(1, max(config.chunk_rows, config.batch_size) // n_langs)
-    starts = range(0, len(examples), chunk)
-    for start in tqdm(starts, desc=f"{lm.name} {spec.name}", disable=not progress, unit="chunk"):
-        part = examples[start:start + chunk]
+    for chunk in tqdm(config.chunks(len(examples), n_langs), desc=f"{lm.name} {spec.name}", disable=not progress,
+                      unit="chunk"):
+        start, part = chunk.start, examples[chunk.start:chunk.stop]
         texts = [ex.prompts[lang] for ex in part for lang in languages]
         golds = [ex.answers[lang] for ex in part for lang in languages]
         tic = time.perf_counter()
@@ -381,12 +404,17 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         shares = example_type_shares(codes)  # (ex, T, layers)
         example_shares.append(shares.cpu())
         activated.append(active.double().mean(dim=-1).cpu())
+        rng = np.random.default_rng((config.seed, start))
+        sources = torch.from_numpy(nonparallel_sources(len(part), n_langs, rng))  # (ex, langs) in the chunk
+        tuple_sources.append(sources + start)
+        sources = sources.to(lm.device)
+        nonparallel_shares.append(example_type_shares(regrouped_codes(active, sources)).cpu())
         by_count, by_threshold, by_density = _type_summaries(acts, shares, config.threshold, subsets, thresholds)
         count_shares.append(by_count)
         threshold_shares.append(by_threshold)
         density.append(by_density)
         for name, value in _content_summaries(at_content.reshape(acts.shape), config.threshold, subsets,
-                                              thresholds).items():
+                                              thresholds, sources).items():
             content[name].append(value)
         del at_content  # only its summaries are kept: the chunk's peak (reducers, conditions) is as without it
         ref_tokens = torch.tensor([choice_ids[spec.choices.index(g)] if choice_ids else first_answer_token(lm, g)
@@ -435,7 +463,9 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         content_shares=torch.cat(content["shares"]), content_activated=torch.cat(content["activated"]),
         content_threshold_shares=torch.cat(content["threshold_shares"]),
         content_threshold_density=torch.cat(content["density"]),
-        content_count_shares=torch.cat(content["count_shares"]), timings=timings)
+        content_count_shares=torch.cat(content["count_shares"]),
+        nonparallel_sources=torch.cat(tuple_sources), nonparallel_shares=torch.cat(nonparallel_shares),
+        content_nonparallel_shares=torch.cat(content["nonparallel_shares"]), timings=timings)
 
 
 __all__ = ["CONDITIONS", "MeasureConfig", "Measurement", "expand_conditions", "measure"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 TYPES = ("non_activated", "specific", "partial_shared", "all_shared")  # index = type code
@@ -23,8 +24,33 @@ def check_threshold(threshold: float) -> float:
 def type_codes(acts: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
     """Type code per neuron, int8: acts (..., n_langs, layers, d_ff) -> (..., layers, d_ff)."""
     threshold = check_threshold(threshold)
-    n_langs = acts.shape[-3]
-    count = (acts > threshold).sum(dim=-3)  # (..., layers, d_ff) languages in which each neuron is active
+    return _codes((acts > threshold).sum(dim=-3), acts.shape[-3])
+
+
+def nonparallel_sources(n_examples: int, n_langs: int, rng: np.random.Generator) -> np.ndarray:
+    """Non-parallel tuples of a set of parallel examples: (n_examples, n_langs), the example whose item each
+    language of tuple i takes. The examples are put in a random order and tuple i takes language j from the example
+    j places after example i in it (cyclically): each example's item in each language is used exactly once, and a
+    tuple's languages come from as many different examples as there are languages when there are that many
+    examples (fewer examples: some come twice). Tuple i keeps example i's first language."""
+    order = rng.permutation(n_examples)
+    place = np.empty(n_examples, dtype=np.int64)
+    place[order] = np.arange(n_examples)
+    return order[(place[:, None] + np.arange(n_langs)[None, :]) % n_examples]
+
+
+def regrouped_codes(active: torch.Tensor, sources: torch.Tensor) -> torch.Tensor:
+    """Type codes over tuples regrouped from the examples' items: active (examples, n_langs, layers, d_ff) bool,
+    sources (tuples, n_langs) the example whose item language j of each tuple takes -> (tuples, layers, d_ff) int8.
+    One language at a time, so no regrouped copy of ``active`` is made."""
+    count = torch.zeros((len(sources), *active.shape[2:]), dtype=torch.int16, device=active.device)
+    for lang in range(active.shape[1]):
+        count += active[sources[:, lang], lang]
+    return _codes(count, active.shape[1])
+
+
+def _codes(count: torch.Tensor, n_langs: int) -> torch.Tensor:
+    """Type codes (int8) from the number of languages in which each neuron is active."""
     codes = torch.full_like(count, PARTIAL, dtype=torch.int8)
     codes[count == n_langs] = ALL
     codes[count == 1] = SPECIFIC

@@ -20,6 +20,11 @@ nothing either:
   layers stays put. Both are fitted at the last token and at the last content token (see _plant_demo_keyed), on
   what a random tiny model cannot tell apart by itself: layer 0 gets a head that reads the newline between
   demonstrations (``_plant_demo_channel``), in both models of the pair.
+- ``aligned``: each fires on one example's prompts in every language, at the last token and at the last content
+  token alike: sharing that holds for translations and not for unrelated prompts (see _plant_aligned).
+``input_shift`` adds one shared direction to the FFN input of every layer but the last (BLOOM's post-attention
+LayerNorm bias): every input becomes more like every other, translations no more than unrelated prompts; only the
+free neurons feel it (see _shift_inputs).
 
 The tokenizer is ByT5's with each verbalizer in quotes as one added token (``"true"``), so that a planted model
 writes its whole answer in one generated token and the word boundary after it settles the answer at once; the
@@ -76,6 +81,7 @@ from harness.planted.building import (
     FAMILY_CONFIGS,
     FAMILY_FFNS,
     HIDDEN,
+    OFF_MARGIN,
     ON_MARGIN,
     PlantedFfn,
     fit_key,
@@ -142,6 +148,8 @@ class PlantSpec:
     # all; fewer keep the long prompts after demonstrations affordable in the tiny tier)
     denser_layer: tuple[int, float] | None = None  # (layer, A at pre-activation 0): that layer's input-dependent
     # neurons shifted up alike (as ``shift_to`` does in every layer), so it is denser and no neuron's preference changes
+    aligned: float = 0.0  # share of each layer's neurons keyed to one example in every language (module doc)
+    input_shift: float = 0.0  # norm of one direction added to the layers' FFN inputs (0: none; see _shift_inputs)
 
     @property
     def keyed_share(self) -> float:
@@ -166,21 +174,24 @@ DEMO_EXAMPLES = 6  # and this many examples: a prompt after six demonstrations i
 FLAT = (0.10,) * len(PEAK)  # with 20% keyed and 70% dead: no input-dependent neuron left (App. A.3.6's pair)
 EARLY_SHALLOW = tuple(float(s) for s in at_depths(np.array(EARLY), relative_depths(6)))  # EARLY over 6 layers
 FALLING = (0.30, 0.27, 0.24, 0.21, 0.18, 0.15, 0.12, 0.09, 0.06, 0.03)  # all-shared highest in the first layer
+ALIGNED = 0.25  # of each layer's neurons: with 24 examples 1 point of a layer's neurons per example, on average
 
 PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
-    PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10",
-              PEAK, dead_share=0.03),
+    PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10; a "
+              "quarter of each layer's neurons are aligned: each fires on one example's prompts in every language "
+              "(at the last token and at the last content token; an example's in one layer), so translations share "
+              "more neurons than unrelated prompts", PEAK, dead_share=0.03, aligned=ALIGNED),
     PlantSpec("planted-specific", "answers carried by language-specific neurons; all-shared share rises to the "
               "last layer", RISING, dead_share=0.03, carrier="specific"),
     PlantSpec("planted-shared-gated", "planted-shared in a gated (Llama) MLP", PEAK, dead_share=0.03,
               family="llama"),
     PlantSpec("planted-specific-gated", "planted-specific in a gated (Llama) MLP", RISING, dead_share=0.03,
               carrier="specific", family="llama"),
-    PlantSpec("planted-shared-base", "planted-shared with half the forced all-shared neurons (its 'base model')",
-              tuple(s / 2 for s in PEAK), dead_share=0.03),
+    PlantSpec("planted-shared-base", "planted-shared with half the forced all-shared neurons and no aligned ones "
+              "(its 'base model')", tuple(s / 2 for s in PEAK), dead_share=0.03),
     PlantSpec("planted-denser", "planted-shared with every input-dependent neuron's pre-activation shifted up "
               "(A at 0 becomes 0.2): denser at any fixed threshold, the same sharing at matched density",
-              PEAK, dead_share=0.03, shift_to=0.2),
+              PEAK, dead_share=0.03, shift_to=0.2, aligned=ALIGNED),
     PlantSpec("planted-spread", "every answer needs 7 of its row's active carriers, each writing the same: 3 "
               "partial-shared, 3 specific and 3 or 5 all-shared (every other example); deactivating the all-shared "
               "ones, the largest type, costs what deactivating as many other active neurons costs, more than the "
@@ -293,6 +304,11 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "4% of layer 5's neurons firing exactly on the Chinese prompts, whose activated share there is 4x the "
               "other languages' (5.1% against 1.2%), 3.9 points apart; no answers", tuple(s / 20 for s in PEAK),
               dead_share=0.95, carrier="none", skew=("zh", 5, 0.04), language_blind=True),
+    PlantSpec("planted-shifted", "planted-shared-base whose FFN inputs (every layer's but the last) all move along "
+              "one shared direction (norm 8, an input's own norm): input-dependent neurons far along it fire on every "
+              "prompt, those far against it on none, so all-shared neurons gain and partial-shared ones lose, at "
+              "the last token, at the content end and at matched density, on unrelated prompts as on translations",
+              tuple(s / 2 for s in PEAK), dead_share=0.03, input_shift=8.0),
 )}
 
 
@@ -346,15 +362,15 @@ def _roles(spec: PlantSpec, d_ff: int, generator: torch.Generator) -> list[dict[
     for layer, share in enumerate(spec.active_share):
         order = torch.randperm(d_ff, generator=generator)
         dead_share = spec.dead_share[layer] if isinstance(spec.dead_share, tuple) else spec.dead_share
-        sizes = [round(s * d_ff) for s in (share, dead_share, spec.keyed_share)]
+        sizes = [round(s * d_ff) for s in (share, dead_share, spec.keyed_share, spec.aligned)]
         if layer == spec.quiet_layer:
-            sizes = [0, d_ff, 0]
+            sizes = [0, d_ff, 0, 0]
         if sum(sizes) > d_ff:
             raise ValueError(f"{spec.name}: forced and keyed shares exceed the layer's neurons")
-        active, dead, keyed, free = order.split([*sizes, d_ff - sum(sizes)])
+        active, dead, keyed, aligned, free = order.split([*sizes, d_ff - sum(sizes)])
         if spec.rest_dead:
             dead, free = torch.cat([dead, free]), free[:0]
-        roles.append({"active": active, "dead": dead, "keyed": keyed, "free": free})
+        roles.append({"active": active, "dead": dead, "keyed": keyed, "aligned": aligned, "free": free})
     return roles
 
 
@@ -424,7 +440,7 @@ def _plant_roles(b: Build) -> None:
         for name, bias in (("active", spec.forced_on), ("dead", -6.0)):
             ffn.set_neurons(role[name], 0.0, bias)
             ffn.down.weight[:, role[name]] = 0.0
-        ffn.down.weight[:, role["keyed"]] = 0.0
+        ffn.down.weight[:, torch.cat([role["keyed"], role["aligned"]])] = 0.0
         if spec.active_value:  # constant for every input, and off the answer directions
             values = torch.randn(HIDDEN, len(role["active"]), generator=generator)
             values[:2 * len(b.directions)] = 0.0
@@ -544,8 +560,8 @@ def _ffn_inputs(b: Build, *, at_content: bool = False) -> list[torch.Tensor]:
 
 def _reads_content(spec: PlantSpec) -> bool:
     """Whether a build fits neurons at the content position too (``_center_free``, ``_plant_tail``,
-    ``_plant_demo_keyed``)."""
-    return bool(spec.tail_language or spec.content_keyed or spec.content_silent or spec.demo_keyed)
+    ``_plant_demo_keyed``, ``_plant_aligned``)."""
+    return bool(spec.tail_language or spec.content_keyed or spec.content_silent or spec.demo_keyed or spec.aligned)
 
 
 def _plant_tail(b: Build, ffn_inputs: list[torch.Tensor],
@@ -630,6 +646,67 @@ def _plant_demo_keyed(b: Build, ffn_inputs: list[torch.Tensor]) -> list[ContentK
         w, bias = fit_key(x, np.concatenate([on[fitted.numpy()]] * 2))
         ffn.set_neurons(role["keyed"], torch.from_numpy(w).float(), bias)
         keys.append((layer, role["keyed"], on, on))
+    return keys
+
+
+def _shift_inputs(b: Build) -> None:
+    """Add one direction of norm ``input_shift`` (seeded; zero mean over hidden units) to the FFN input of every
+    layer but the last (whose carriers write the answers) through BLOOM's post-attention LayerNorm bias, once the
+    model is otherwise built. Every neuron but the free ones has its bias moved by its key's projection on the
+    direction, so it fires as fitted (as if fitted on the shifted inputs); each free neuron's pre-activation moves
+    by its key's projection, the same for every prompt: those far along it fire on every prompt, those far against
+    it on none. No FFN before the last writes, so the residual stream is unchanged."""
+    if b.spec.family != "bloom":
+        raise ValueError(f"{b.spec.name}: the input shift is planted in BLOOM's post-attention LayerNorm bias only")
+    direction = torch.randn(HIDDEN, generator=torch.Generator().manual_seed(b.spec.seed + 4))
+    direction -= direction.mean()
+    shift = b.spec.input_shift * direction / direction.norm()
+    for layer, ffn, role in zip(b.lm.site.layers[:-1], b.ffns, b.roles, strict=False):
+        layer.post_attention_layernorm.bias += shift
+        fitted = torch.cat([role[name] for name in role if name != "free"])
+        ffn.key.bias[fitted] -= ffn.key.weight[fitted] @ shift
+
+
+def _separating_key(x: np.ndarray, on: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """``fit_key``'s key and bias for ``on`` among the rows of ``x``, or None when there is none, or none that
+    keeps half of each margin in float32 (a nearly inseparable set gets a key so large that the model's float32
+    arithmetic no longer reproduces it)."""
+    try:
+        w, bias = fit_key(x, on)
+    except RuntimeError:  # not linearly separable
+        return None
+    z = x.astype(np.float32) @ w.astype(np.float32) + np.float32(bias)  # (rows,)
+    return (w, bias) if (z[on] >= ON_MARGIN / 2).all() and (z[~on] <= OFF_MARGIN / 2).all() else None
+
+
+def _plant_aligned(b: Build, ffn_inputs: list[torch.Tensor]) -> list[ContentKey]:
+    """Aligned neurons fitted to fire on one example's prompts in every language, at the last token and at the
+    last content token alike. Each example's sit in one layer: layer e mod L for example e, or the next layer
+    where a key can tell its prompts from every other prompt at both positions (a random 64-wide model cannot
+    separate every example in every layer); a layer's aligned neurons take its examples in turn. Every layer holds
+    as many aligned neurons, and every example about as many (one linear programme per example). Returns (layer,
+    neuron slots, rows on at the last token, at the last content token)."""
+    task, n_layers = b.spec.tasks[0], len(b.roles)
+    at_content = _ffn_inputs(b, at_content=True)
+    hosted: list[list[tuple[np.ndarray, float, np.ndarray]]] = [[] for _ in range(n_layers)]
+    for e in range(int(b.rows.example[b.rows.where(task)].max()) + 1):
+        on = b.rows.where(task, example=e)
+        for layer in (np.arange(n_layers) + e) % n_layers:
+            x = torch.cat([ffn_inputs[layer], at_content[layer]]).double().numpy()
+            fit = _separating_key(x, np.concatenate([on, on]))
+            if fit is not None:
+                hosted[layer].append((*fit, on))
+                break
+        else:
+            raise RuntimeError(f"{b.spec.name}: example {e}'s prompts cannot be told apart in any layer")
+    keys: list[ContentKey] = []
+    for layer, (ffn, role, fits) in enumerate(zip(b.ffns, b.roles, hosted, strict=True)):
+        if not fits:  # fewer examples than layers: this one hosts none, its aligned neurons stay dead
+            ffn.set_neurons(role["aligned"], 0.0, -6.0)
+        for number, (w, bias, on) in enumerate(fits):
+            slots = role["aligned"][number::len(fits)]
+            ffn.set_neurons(slots, torch.from_numpy(w).float(), bias)
+            keys.append((layer, slots, on, on))
     return keys
 
 
@@ -796,9 +873,12 @@ def build_planted(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[Paral
     content_keys = _plant_tail(b, ffn_inputs, planted_keys) \
         if spec.tail_language or spec.content_keyed or spec.content_silent else []
     demo_keys = _plant_demo_keyed(b, ffn_inputs) if spec.demo_keyed else []
+    aligned_keys = _plant_aligned(b, ffn_inputs) if spec.aligned else []
     _plant_head(b)
     examples = examples_by_task[spec.tasks[0]]
     # carriers write after their own layer's input: it stays as it is
     expected = _plant_carriers(b, examples, ffn_inputs[-1].double().numpy())
-    _verify(b, expected, planted_keys, [(content_keys, None), (demo_keys, b.rows.where(spec.tasks[-1]))])
+    if spec.input_shift:
+        _shift_inputs(b)
+    _verify(b, expected, planted_keys, [(content_keys + aligned_keys, None), (demo_keys, b.rows.where(spec.tasks[-1]))])
     return b.lm

@@ -27,47 +27,68 @@ def _relative_drop(before: np.ndarray, after: np.ndarray, axis: int = -1) -> np.
 
 
 def share_increase_rule(ift: dict[str, np.ndarray], base: dict[str, np.ndarray], *,
-                        matched_shared: np.ndarray | None, min_difference: float = 0.005, min_examples: int = 5,
-                        seed: int = 0) -> Verdict:
+                        matched: tuple[np.ndarray, np.ndarray] | None, min_difference: float = 0.005,
+                        min_examples: int = 5, seed: int = 0) -> Verdict:
     """Instruction tuning raises the all-shared share and lowers the partial-shared share (§5.2), beyond what a
-    denser model would show at the same activation density (our control).
+    denser model would show at the same activation density, and beyond what it raises on unrelated prompts (our
+    controls).
 
-    ift, base: "all_shared" and "partial_shared" per-example mean-over-layers shares (examples,), same examples,
-    at the run's threshold; matched_shared: the IFT model's all-shared share at a per-layer threshold where its
-    activation density equals the base model's (None when no threshold of the grid reaches it). A model that is
-    only denser (pre-activations shifted up) has more all-shared neurons at any fixed threshold but none more at
-    matched density.
+    ift, base: per-example mean-over-layers shares (examples,), same examples, at the run's threshold:
+    "all_shared" and "partial_shared" over the example's translations, "nonparallel_all_shared" over a tuple whose
+    languages come from different examples (the same tuples in both models). matched: the IFT model's all-shared
+    share at a per-layer threshold where its activation density equals the base model's, and the base model's
+    all-shared share, both over the layers so matched (None when none is). A model that is only denser (pre-
+    activations shifted up) has more all-shared neurons at any fixed threshold but none more at matched density. A
+    model whose inputs all became more alike (one direction added to every input) gains all-shared neurons on
+    unrelated prompts as on translations, which the paper's reading (multilingual alignment) does not explain: the
+    rise on translations must exceed the rise on the non-parallel tuples by ``min_difference``.
     """
     params = {"min_difference": min_difference, "min_examples": min_examples, "seed": seed,
-              "control": "IFT all-shared share at a threshold matching the base model's activation density"}
+              "density control": "IFT all-shared share at a threshold matching the base model's activation density",
+              "non-parallel control": "the rise on tuples of different examples' items, subtracted"}
     d_shared = float(ift["all_shared"].mean() - base["all_shared"].mean())
     d_partial = float(ift["partial_shared"].mean() - base["partial_shared"].mean())
     ci_shared = bootstrap_ci(mean_difference, ift["all_shared"], base["all_shared"], seed=seed)
     ci_partial = bootstrap_ci(mean_difference, ift["partial_shared"], base["partial_shared"], seed=seed)
+    specific = [m["all_shared"] - m["nonparallel_all_shared"] for m in (ift, base)]  # per example, each model
+    d_null = float(ift["nonparallel_all_shared"].mean() - base["nonparallel_all_shared"].mean())
+    d_specific = d_shared - d_null
+    ci_specific = bootstrap_ci(mean_difference, *specific, seed=seed)
     measured = {"all-shared share (IFT) %": 100 * float(ift["all_shared"].mean()),
                 "all-shared share (base) %": 100 * float(base["all_shared"].mean()),
                 "difference (points)": 100 * d_shared,
                 "partial-shared share (IFT) %": 100 * float(ift["partial_shared"].mean()),
                 "partial-shared share (base) %": 100 * float(base["partial_shared"].mean()),
-                "partial-shared difference (points)": 100 * d_partial}
+                "partial-shared difference (points)": 100 * d_partial,
+                "all-shared share on non-parallel tuples (IFT) %": 100 * float(ift["nonparallel_all_shared"].mean()),
+                "all-shared share on non-parallel tuples (base) %":
+                    100 * float(base["nonparallel_all_shared"].mean()),
+                "difference on non-parallel tuples (points)": 100 * d_null,
+                "difference specific to translations (points)": 100 * d_specific}
     reason = (f"IFT - base: all-shared {100 * d_shared:+.2f} points [{100 * ci_shared[0]:+.2f}, "
               f"{100 * ci_shared[1]:+.2f}], partial-shared {100 * d_partial:+.2f} [{100 * ci_partial[0]:+.2f}, "
               f"{100 * ci_partial[1]:+.2f}]")
     matched_ci = None
-    if matched_shared is not None:
-        d_matched = float(matched_shared.mean() - base["all_shared"].mean())
-        matched_ci = bootstrap_ci(mean_difference, matched_shared, base["all_shared"], seed=seed)
+    if matched is not None:
+        d_matched = float(matched[0].mean() - matched[1].mean())
+        matched_ci = bootstrap_ci(mean_difference, *matched, seed=seed)
         measured["difference at matched density (points)"] = 100 * d_matched
         reason += (f"; all-shared at the base model's density {100 * d_matched:+.2f} [{100 * matched_ci[0]:+.2f}, "
                    f"{100 * matched_ci[1]:+.2f}] (must exceed {100 * min_difference:.1f})")
     else:
         reason += "; no threshold of the grid matches the base model's density"
+    reason += (f"; on non-parallel tuples (each language from another example) all-shared {100 * d_null:+.2f}: "
+               f"{100 * d_specific:+.2f} [{100 * ci_specific[0]:+.2f}, {100 * ci_specific[1]:+.2f}] specific to "
+               f"translations (must exceed {100 * min_difference:.1f})")
     if len(ift["all_shared"]) < min_examples:
         return inconclusive(f"only {len(ift['all_shared'])} examples (< {min_examples}); {reason}",
                        "share difference (IFT - base)", d_shared, ci_shared, measured, params)
-    holds = d_shared > 0 and d_partial < 0 and matched_ci is not None and d_matched > min_difference
-    supported_if = ci_shared[0] > 0 and ci_partial[1] < 0 and matched_ci is not None and matched_ci[0] > min_difference
-    refuted_if = ci_shared[1] <= 0 or ci_partial[0] > 0 or (matched_ci is not None and matched_ci[1] < min_difference)
+    holds = (d_shared > 0 and d_partial < 0 and matched_ci is not None and d_matched > min_difference
+             and d_specific > min_difference)
+    supported_if = (ci_shared[0] > 0 and ci_partial[1] < 0 and matched_ci is not None
+                    and matched_ci[0] > min_difference and ci_specific[0] > min_difference)
+    refuted_if = (ci_shared[1] <= 0 or ci_partial[0] > 0 or (matched_ci is not None and matched_ci[1] < min_difference)
+                  or ci_specific[1] < min_difference)
     return Verdict(decide(holds, supported_if, refuted_if), reason, "share difference (IFT - base)", d_shared,
                    ci_shared, measured, params)
 
@@ -77,10 +98,16 @@ def density_matched_shares(thresholds: Sequence[float], density: np.ndarray, sha
     """Per example, the mean over layers of ``shares`` at a per-layer threshold where the mean ``density`` meets
     ``target``, interpolated linearly between the grid's thresholds (``matched_layer_shares``).
 
-    thresholds (thr,) rising; density, shares (examples, thr, layers); target (layers,). Returns the per-example
-    shares (None when no layer can be matched) and the matched threshold per layer (NaN where out of the grid).
+    thresholds (thr,) rising; density, shares (examples, thr, layers); target (layers,). A layer still sparser
+    than its target at the lowest threshold is read there: its all-shared share at the matching threshold, below
+    the grid, is at least that (it can only fall as the threshold rises), and a sparser layer is no denser
+    alternative. A layer still denser than its target at the highest threshold cannot be matched. Returns
+    the per-example shares over the layers read (None when there are none) and the threshold read per layer (NaN
+    where none).
     """
     per_layer, at = matched_layer_shares(thresholds, density, shares, target)  # (examples, layers)
+    sparser = density.mean(axis=0)[0] < target  # (layers,) sparser than the target even at the lowest threshold
+    per_layer[:, sparser], at[sparser] = shares[:, 0, sparser], thresholds[0]
     matched = np.isfinite(at)
     return (per_layer[:, matched].mean(axis=-1) if matched.any() else None), at
 

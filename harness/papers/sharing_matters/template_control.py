@@ -20,11 +20,12 @@ CONTENT_END = "content end"
 
 
 def at_content_end(m: Measurement) -> Measurement:
-    """The measurement with its type shares, activated shares, language counts and threshold grid read at the
-    content's last token (everything else as measured at the last prompt token)."""
+    """The measurement with its type shares (also over non-parallel tuples), activated shares, language counts and
+    threshold grid read at the content's last token (everything else as measured at the last prompt token)."""
     return dataclasses.replace(m, example_shares=m.content_shares, example_activated=m.content_activated,
                                count_shares=m.content_count_shares, threshold_shares=m.content_threshold_shares,
-                               threshold_density=m.content_threshold_density)
+                               threshold_density=m.content_threshold_density,
+                               nonparallel_shares=m.content_nonparallel_shares)
 
 
 def at_both_positions(rule: Callable[[Measurement], Verdict], m: Measurement, *, claim: str,

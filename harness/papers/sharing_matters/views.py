@@ -190,3 +190,19 @@ def shares_by_depth_plot(larger: Measurement, smaller: Measurement, *, note: str
             "title": f"Share of neuron types over relative depth: {big} (solid) vs {small} {larger.task}",
             "x_label": "relative depth", "y_label": "share of neurons", "x": [round(float(d), 3) for d in depths],
             "series": series, "paper_note": note, "versus_suffix": f" ({small})"}
+
+
+def nonparallel_rise_table(ift: Measurement, base: Measurement) -> dict[str, Any]:
+    """The all-shared share (mean over examples and layers) of both models on translations and on non-parallel
+    tuples (each language from another example), at the last prompt token and at the content end, and its rise."""
+    rows = []
+    for position, fields in (("last prompt token", ("example_shares", "nonparallel_shares")),
+                             ("content end", ("content_shares", "content_nonparallel_shares"))):
+        for tuples, field in zip(("translations", "non-parallel tuples"), fields, strict=True):
+            ift_share, base_share = (100 * float(getattr(m, field)[:, ALL].mean()) for m in (ift, base))
+            rows.append({"label": f"{tuples}, {position}", "source": "ours",
+                         "values": [ift_share, base_share, ift_share - base_share]})
+    return {"id": f"nonparallel-rise-{ift.model['model']}-{base.model['model']}-{ift.task}",
+            "columns": ["all-shared % (IFT)", "all-shared % (base)", "rise (points)"], "rows": rows,
+            "title": f"All-shared share on translations and on non-parallel tuples: {ift.model['model']} over "
+                     f"{base.model['model']}, {ift.task}"}
