@@ -30,7 +30,7 @@ from harness.papers.sharing_matters.contribution_rules import (
     correct_output_rule,
     effective_layers_rule,
 )
-from harness.papers.sharing_matters.measurement import MeasureConfig, Measurement, measure
+from harness.papers.sharing_matters.measurement import CENTRED, MeasureConfig, Measurement, measure
 from harness.papers.sharing_matters.neurons import ALL, PARTIAL, SPECIFIC, type_codes
 from harness.papers.sharing_matters.planted import PLANTED, build_planted
 from harness.papers.sharing_matters.readings import MEAN_ABLATION, PAPER
@@ -105,7 +105,7 @@ def test_an_answer_spread_over_every_active_neuron_fools_the_old_random_control(
 
 
 def test_all_shared_leading_the_top_contributors_by_number_only_fools_the_old_rule() -> None:
-    m = _measured("planted-crowded")
+    m = _measured("planted-crowded", (CENTRED,))
     assert rules_before.contribution_rule(m.top_contribution.numpy()).verdict == "supported"
     assert contribution_verdict(m).verdict == "refuted"
 
@@ -145,7 +145,7 @@ def test_all_shared_neurons_that_are_merely_always_active_fool_the_paper_reading
     over all of a type's neurons leads in most layers, the all-shared neurons carry most of the push toward the
     answer from under a third of the neurons, and their maxima are largest in the layers where they are most
     numerous; the controls (per active neuron, at a fixed number of neurons) refute all three."""
-    m = _measured("planted-alike")  # the rules on A as it is (the paper's reading), then the claims' verdicts
+    m = _measured("planted-alike", (CENTRED,))  # the rules on A as it is (the paper's reading), then the claims'
     average = average_contribution_rule(m.type_rows.double().numpy())
     assert average.measured["layers led (paper's average)"] >= 2 / 3 and average.verdict == "refuted"
     assert average_contribution_verdict(m).verdict == "refuted"
@@ -220,7 +220,7 @@ def test_cancelling_always_on_pairs_fool_the_readings_of_a_as_it_is() -> None:
     effective-score maxima as they were read (A as it is) credit the pairs and support both claims; read from each
     neuron's deviation from its mean (and with the credited neurons mean-ablated), both are refuted, and the paper's
     reading is recorded beside."""
-    m = _measured("planted-cancelling", ("all_shared_mean",))
+    m = _measured("planted-cancelling", ("all_shared_mean", CENTRED))
     for lang, language in enumerate(m.languages):
         before = rules_before_attribution.correct_output_rule(m.type_rows[:, lang].double().numpy())
         assert before.verdict == "supported", language

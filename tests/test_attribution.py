@@ -184,14 +184,14 @@ def test_measured_type_rows_equal_a_per_row_loop() -> None:
     separately captured A); and two exact identities: the types' contributions add up to 1 per row and layer, and
     their mean over rows is the measurement's contribution_sum."""
     from harness.core.scoring import first_answer_token
-    from harness.papers.sharing_matters.measurement import measure
+    from harness.papers.sharing_matters.measurement import CENTRED, measure
     from harness.papers.sharing_matters.neurons import ALL, type_codes
     from harness.papers.sharing_matters.reducers import CONTRIBUTION, expected_subset_max
     from harness.tasks import FIXTURE_DATA, load_task, task_spec
 
     lm = tiny("tiny-gpt2")
     examples = load_task("facts", data_dir=FIXTURE_DATA / "mpararel", languages=["en", "de", "zh"], limit=3)
-    m = measure(lm, examples, task_spec("facts"), conditions=())
+    m = measure(lm, examples, task_spec("facts"), conditions=(CENTRED,))
     every = torch.cat([last_token_activations(lm, [ex.prompts[lang]]) for ex in examples for lang in m.languages])
     for reading, means in (("paper", torch.zeros(lm.n_layers, lm.d_ff)), ("centred", every.mean(dim=0))):
         summaries = {"type_rows": m.type_rows, "contribution_sum": m.contribution_sum,

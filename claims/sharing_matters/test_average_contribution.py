@@ -13,7 +13,7 @@ from harness.core.claim import Claim, ClaimCase, Planted
 from harness.core.verdict import Verdict
 from harness.papers.sharing_matters.claim_helpers import unavailable
 from harness.papers.sharing_matters.contribution_rules import average_contribution_rule
-from harness.papers.sharing_matters.measurement import Measurement
+from harness.papers.sharing_matters.measurement import CENTRED, Measurement
 from harness.papers.sharing_matters.readings import centred, with_paper_reading
 from harness.papers.sharing_matters.views import contribution_by_type_plot
 
@@ -23,7 +23,7 @@ CLAIM = Claim(
     paper_ref="§6.1, Fig. 9 (left)",
     paper_text="XNLI and fact probing: the average contribution of all-shared neurons significantly exceeds that of "
                "the other three types (the fact-probing difference the paper notes is in the sum, by counts)",
-    tasks=("xnli", "facts"), per_language=False,
+    tasks=("xnli", "facts"), per_language=False, conditions=(CENTRED,),
     planted=(Planted("planted-contributing", "supported"), Planted("planted-contributing-free", "refuted"),
              Planted("planted-alike", "refuted")),
     paper_numbers=lambda *_: {"layers led (paper's average)": 1.0})

@@ -11,7 +11,7 @@ from harness.core.claim import Claim, ClaimCase, Planted
 from harness.core.verdict import Verdict
 from harness.papers.sharing_matters.attribution_rules import contribution_rule
 from harness.papers.sharing_matters.claim_helpers import unavailable
-from harness.papers.sharing_matters.measurement import Measurement
+from harness.papers.sharing_matters.measurement import CENTRED, Measurement
 from harness.papers.sharing_matters.readings import centred, with_paper_reading
 from harness.papers.sharing_matters.views import contribution_plot
 
@@ -21,7 +21,7 @@ CLAIM = Claim(
     paper_ref="§6.1, Figs 8, 23-26",
     paper_text="KE and XNLI: all-shared neurons are the largest group among the top-5% contributors at every "
                "layer (the contribution to the correct output is the claim correct-output-share)",
-    tasks=("editing", "editing-all-en", "xnli"), per_language=False,
+    tasks=("editing", "editing-all-en", "xnli"), per_language=False, conditions=(CENTRED,),
     planted=(Planted("planted-contributing", "supported"), Planted("planted-contributing-free", "refuted"),
              Planted("planted-crowded", "refuted")),
     paper_numbers=lambda *_: {"layers led by all-shared": 1.0})

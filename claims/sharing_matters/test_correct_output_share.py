@@ -18,7 +18,7 @@ from harness.core.claim import Claim, ClaimCase, Planted
 from harness.core.verdict import Verdict
 from harness.papers.sharing_matters.claim_helpers import unavailable
 from harness.papers.sharing_matters.contribution_rules import correct_output_rule
-from harness.papers.sharing_matters.measurement import Measurement
+from harness.papers.sharing_matters.measurement import CENTRED, Measurement
 from harness.papers.sharing_matters.paper_tables import CORRECT_OUTPUT_SHARE
 from harness.papers.sharing_matters.readings import PAPER, centred, with_paper_reading
 from harness.papers.sharing_matters.views import push_share_table
@@ -29,7 +29,7 @@ CLAIM = Claim(
     paper_ref="§1 (Neuron attribution), §3.2, §6",
     paper_text="XNLI: all-shared neurons comprise less than 30% of the neurons but contribute 91.6% to the "
                "generation of the correct output in the German test set",
-    tasks=("xnli",), per_language=True, conditions=("all_shared_mean",),
+    tasks=("xnli",), per_language=True, conditions=("all_shared_mean", CENTRED),
     planted=(Planted("planted-shared", "supported"), Planted("planted-specific", "refuted"),
              Planted("planted-alike", "refuted"),
              Planted("planted-cancelling", "refuted", controls=((PAPER, "supported"),))),

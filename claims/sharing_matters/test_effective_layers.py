@@ -16,7 +16,7 @@ from harness.core.claim import Claim, ClaimCase, Planted
 from harness.core.verdict import Verdict
 from harness.papers.sharing_matters.claim_helpers import unavailable
 from harness.papers.sharing_matters.contribution_rules import effective_layers_rule
-from harness.papers.sharing_matters.measurement import Measurement
+from harness.papers.sharing_matters.measurement import CENTRED, Measurement
 from harness.papers.sharing_matters.neurons import ALL
 from harness.papers.sharing_matters.readings import PAPER, centred, with_paper_reading
 from harness.papers.sharing_matters.views import effective_maxima_plot
@@ -27,7 +27,7 @@ CLAIM = Claim(
     paper_ref="§6.2, Fig. 10 (KE EN->ALL)",
     paper_text="BLOOMZ KE (EN->ALL): all-shared neurons' maximum effective score aggregates at the first layer and "
                "upper layers",
-    tasks=("editing",), per_language=False,
+    tasks=("editing",), per_language=False, conditions=(CENTRED,),
     planted=(Planted("planted-edges", "supported"), Planted("planted-alike", "refuted"),
              Planted("planted-cancelling", "refuted", controls=((PAPER, "supported"),))),
     paper_numbers=lambda *_: {})

@@ -57,7 +57,8 @@ from harness.papers.sharing_matters.neurons import (
 from harness.papers.sharing_matters.reducers import READING_FIELDS, Reducers
 from harness.tasks import ParallelExample, TaskSpec, data_fingerprint
 
-CONDITIONS = FAMILIES  # what a claim may ask for; seeded families run once per seed
+CENTRED = "centred"  # not an intervention: the attribution summaries of A centred on each neuron's mean too
+CONDITIONS = (*FAMILIES, CENTRED)  # what a claim may ask for; seeded families run once per seed
 SCORINGS = ("generate", "choice")
 
 
@@ -151,7 +152,7 @@ class Measurement(Provenance):
     layer_effective_max: torch.Tensor  # (langs, T, layers) largest effective score per type and layer (Fig. 10)
     layer_sample_max: torch.Tensor  # (examples, langs, layers) expected max of span_sample all-shared (NaN: too few)
     # the same six attribution summaries (reducers.READING_FIELDS) of A centred on each neuron's mean (``means``):
-    # ours, beside the paper's reading of A as it is above (empty without value vectors)
+    # ours, beside the paper's reading of A as it is above (empty without value vectors or condition ``centred``)
     centred: dict[str, torch.Tensor]
     # the template control, from the same pass: the same summaries at the last token of the translated content
     # (harness.core.content_position) instead of the prompt's last token
@@ -361,7 +362,7 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
     ``prefix_reuse`` (and ``positions="last"``) the intervention passes start from the capture pass's keys and
     values of every prompt token but the last (harness.core.prefixes), which they do not edit. Each neuron's mean A
     over every prompt (at the positions the conditions edit) is taken first, by a pass of its own, where the
-    centred attribution (a site with value vectors) or a mean-ablation needs it.
+    centred attribution (condition ``centred``, at a site with value vectors) or a mean-ablation needs it.
     """
     languages = check_request(spec, examples, conditions, CONDITIONS)
     n_langs = len(languages)
@@ -370,13 +371,13 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
     runs = expand_conditions(conditions, config.control_seeds)
     timings = {"means": 0.0, "capture": 0.0, "conditions": 0.0}
     means = None
-    if lm.site.name == "down_proj_input" or any(family_of(c) in MEAN_ABLATIONS for c in runs):
+    centred = CENTRED in conditions and lm.site.name == "down_proj_input"
+    if centred or any(family_of(c) in MEAN_ABLATIONS for c in runs):
         tic = time.perf_counter()
         means = mean_activations(lm, [ex.prompts[lang] for ex in examples for lang in languages],
                                  positions=config.positions, batch_size=config.batch_size)  # (layers, d_ff)
         timings["means"] = time.perf_counter() - tic
-    reducers = Reducers(lm, n_langs, config.top_share, config.span_sample, means if lm.site.name ==
-                        "down_proj_input" else None)
+    reducers = Reducers(lm, n_langs, config.top_share, config.span_sample, means if centred else None)
     if reducers.norms is None:
         runs = [c for c in runs if family_of(c) != "matched"]  # |A| ||v|| needs value vectors
     correct: dict[str, list[torch.Tensor]] = {c: [] for c in ["baseline", *runs]}
@@ -460,4 +461,4 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         content_threshold_density=torch.cat(content["density"]), timings=timings)
 
 
-__all__ = ["CONDITIONS", "MeasureConfig", "Measurement", "expand_conditions", "measure"]
+__all__ = ["CENTRED", "CONDITIONS", "MeasureConfig", "Measurement", "expand_conditions", "measure"]

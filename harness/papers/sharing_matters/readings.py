@@ -17,7 +17,7 @@ import dataclasses
 from typing import Any
 
 from harness.core.verdict import Verdict
-from harness.papers.sharing_matters.measurement import Measurement
+from harness.papers.sharing_matters.measurement import CENTRED, Measurement
 
 PAPER = "uncentred (paper)"
 MEAN_ABLATION = "mean-ablation"
@@ -25,7 +25,9 @@ MEAN_ABLATION = "mean-ablation"
 
 def centred(m: Measurement) -> Measurement:
     """The measurement with its attribution summaries read from A centred on each neuron's mean (reducers'
-    ``READING_FIELDS``); everything else as measured."""
+    ``READING_FIELDS``); everything else as measured. A clear error where it was not measured."""
+    if not m.centred:
+        raise ValueError(f"{m.label} has no centred attribution: measure it with the condition {CENTRED!r}")
     return dataclasses.replace(m, **m.centred)
 
 
