@@ -76,6 +76,13 @@ def _ablation() -> dict[str, Callable[[], Verdict]]:
                                                                chance=0.0),
         "seed 7": lambda: ablation_rule(base, _ablated(base, 30, random=np.where(base, 0.6, 0.0)), floor=0.0,
                                         chance=0.0, seed=7, min_relative_drop=0.75, alpha=0.01, min_correct=6),
+        "inconclusive, controls short": lambda: ablation_rule(base, _ablated(base, 40), floor=0.0, chance=1 / 3,
+                                                              reach={"random": 0.4, "matched": 0.12}),
+        "refuted by a short control": lambda: ablation_rule(
+            base, _ablated(base, 40, random=_ablated(base, 40)["all_shared"].astype(float)), floor=0.0, chance=0.0,
+            reach={"random": 0.5, "matched": 1.0}),
+        "reach limit": lambda: ablation_rule(base, _ablated(base, 40), floor=0.0, chance=1 / 3,
+                                             reach={"random": 0.85, "matched": 0.95}, min_reach=0.8),
     }
 
 
@@ -91,6 +98,8 @@ def _conversion() -> dict[str, Callable[[], Verdict]]:
         "seed 7": lambda: conversion_rule(base, gained, np.where(gained & ~base, _rng(3).random(base.shape), base),
                                           chance=0.3, seed=7, min_language_share=0.5, max_control_share=0.75,
                                           alpha=0.01, min_correct=6, min_wrong=6),
+        "inconclusive, control short": lambda: conversion_rule(base, gained, base.astype(float), chance=0.3,
+                                                               control_reach=0.6),
     }
 
 
@@ -380,6 +389,8 @@ def _average_contribution() -> dict[str, Callable[[], Verdict]]:
 
 
 def _correct_output() -> dict[str, Callable[[], Verdict]]:
+    base = _rng(30).random(12) < 0.9  # one language's items: correct at baseline, with all-shared mean-ablated
+    lost = base & (_rng(31).random(12) < 0.5)
     return {
         "supported": lambda: correct_output_rule(type_rows(26, shared_scale=4.0)[:, 0]),
         "refuted (base rate)": lambda: correct_output_rule(type_rows(27, shared_scale=1.0, examples=30)[:, 0]),
@@ -387,6 +398,12 @@ def _correct_output() -> dict[str, Callable[[], Verdict]]:
         "inconclusive (no push)": lambda: correct_output_rule(np.zeros((8, 4, 3, 6))),
         "other limits": lambda: correct_output_rule(type_rows(29, shared_scale=2.0)[:, 1], min_share=0.6,
                                                     min_enrichment=1.2, min_examples=6, seed=7),
+        "supported, mean-ablation lowers accuracy": lambda: correct_output_rule(
+            type_rows(26, shared_scale=4.0)[:, 0], base, lost, chance=1 / 3),
+        "refuted, mean-ablation changes nothing": lambda: correct_output_rule(
+            type_rows(26, shared_scale=4.0)[:, 0], base, base.copy(), chance=1 / 3),
+        "inconclusive, cannot do the task": lambda: correct_output_rule(
+            type_rows(26, shared_scale=4.0)[:, 0], base & False, base & False, chance=1 / 3, floor=1 / 3),
     }
 
 
@@ -441,6 +458,7 @@ def _type_ablation() -> dict[str, Callable[[], Verdict]]:
         "inconclusive, not significant": rule(np.where(np.arange(40)[:, None] < 5, 0.0, base)),  # costs half
         "other limits": rule(np.where(ablated != base, 0.7, base), min_language_share=1.0, max_control_share=0.4,
                              alpha=0.01, min_correct=6, seed=7),
+        "inconclusive, control short": rule(base.astype(float), control_reach=0.3),
     }
 
 

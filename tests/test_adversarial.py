@@ -5,6 +5,7 @@ first verbalizer in a greedy continuation), so that only the rules and controls 
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import numpy as np
@@ -18,20 +19,28 @@ from claims.sharing_matters.test_convert_improves import verdict_for as conversi
 from claims.sharing_matters.test_correct_output_share import verdict_for as correct_output_verdict
 from claims.sharing_matters.test_effective_layers import verdict_for as effective_layers_verdict
 from claims.sharing_matters.test_ift_raises_all_shared import verdict_for as ift_verdict
+from harness.core.batching import encode, last_logits
 from harness.core.capture import Recorder
 from harness.core.models import LoadedModel
 from harness.core.scoring import first_verbalizer, generate, verbalizer_budget
-from harness.papers.sharing_matters.accuracy_rules import conversion_rule, type_ablation_rule
-from harness.papers.sharing_matters.measurement import MeasureConfig, Measurement, measure
+from harness.core.sites import neuron_site
+from harness.papers.sharing_matters.accuracy_rules import ABLATION_LABELS, conversion_rule, type_ablation_rule
+from harness.papers.sharing_matters.contribution_rules import (
+    average_contribution_rule,
+    correct_output_rule,
+    effective_layers_rule,
+)
+from harness.papers.sharing_matters.measurement import CENTRED, MeasureConfig, Measurement, measure
 from harness.papers.sharing_matters.neurons import ALL, PARTIAL, SPECIFIC, type_codes
 from harness.papers.sharing_matters.planted import PLANTED, build_planted
+from harness.papers.sharing_matters.readings import MEAN_ABLATION, PAPER
 from harness.papers.sharing_matters.rules import language_consistency_rule
 from harness.papers.sharing_matters.template_control import at_content_end
 from harness.papers.sharing_matters.type_rows import ablation_conditions, conversion_conditions
 from harness.papers.sharing_matters.type_rows import ablation_verdict as type_ablation_verdict
 from harness.papers.sharing_matters.type_rows import conversion_verdict as type_conversion_verdict
 from harness.tasks import FIXTURE_DATA, load_task, task_spec
-from tests import rules_before
+from tests import rules_before, rules_before_attribution
 
 pytestmark = pytest.mark.slow
 SPEC = task_spec("xnli")
@@ -100,7 +109,7 @@ def test_an_answer_spread_over_every_active_neuron_fools_the_old_random_control(
 
 
 def test_all_shared_leading_the_top_contributors_by_number_only_fools_the_old_rule() -> None:
-    m = _measured("planted-crowded")
+    m = _measured("planted-crowded", (CENTRED,))
     assert rules_before.contribution_rule(m.top_contribution.numpy()).verdict == "supported"
     assert contribution_verdict(m).verdict == "refuted"
 
@@ -177,17 +186,106 @@ def test_all_shared_neurons_that_are_merely_always_active_fool_the_paper_reading
     over all of a type's neurons leads in most layers, the all-shared neurons carry most of the push toward the
     answer from under a third of the neurons, and their maxima are largest in the layers where they are most
     numerous; the controls (per active neuron, at a fixed number of neurons) refute all three."""
-    m = _measured("planted-alike")
-    average = average_contribution_verdict(m)
+    m = _measured("planted-alike", (CENTRED,))  # the rules on A as it is (the paper's reading), then the claims'
+    average = average_contribution_rule(m.type_rows.double().numpy())
     assert average.measured["layers led (paper's average)"] >= 2 / 3 and average.verdict == "refuted"
+    assert average_contribution_verdict(m).verdict == "refuted"
     for language in m.languages:
-        push = correct_output_verdict(m, language)
+        push = correct_output_rule(m.type_rows[:, m.languages.index(language)].double().numpy())
         assert push.measured["all-shared share of the push toward the gold token %"] > 50
         assert push.measured["push over share of all neurons (paper's comparison)"] > 1.5
         assert push.verdict == "refuted", language
-    layers = effective_layers_verdict(m)
+        assert correct_output_verdict(m, language).verdict == "refuted", language
+    layers = effective_layers_rule(m.layer_effective_max[:, ALL].numpy(), m.layer_sample_max.numpy())
     assert layers.measured["ends over middle (paper's maxima)"] > layers.params["min_ratio"]
-    assert layers.verdict == "refuted"
+    assert layers.verdict == "refuted" and effective_layers_verdict(m).verdict == "refuted"
+
+
+# --- issue 27: readings of single neurons that a model can fool (planted-offset, planted-cancelling) ---
+
+ABLATION = ("all_shared", "specific", "partial_shared", "random", "matched", "all_shared_mean", "specific_mean",
+            "partial_shared_mean")
+
+
+def _logits(lm: LoadedModel) -> torch.Tensor:
+    """Next-token logits at every XNLI prompt's last token: (prompts, vocab)."""
+    texts = [ex.prompts[lang] for ex in _examples() for lang in ex.prompts]
+    return torch.cat([last_logits(lm, encode(lm, texts[i:i + 16])) for i in range(0, len(texts), 16)])
+
+
+def _without(lm: LoadedModel, layer: int, neurons: torch.Tensor, bias: torch.Tensor | None = None) -> LoadedModel:
+    """A copy in which ``neurons`` of ``layer`` write nothing (and the down projection's bias is ``bias``)."""
+    out = copy.copy(lm)
+    out.model = copy.deepcopy(lm.model)
+    out.site = neuron_site(out.model, lm.site.name)
+    with torch.no_grad():
+        down = out.site.down_projs[layer]
+        down.weight[:, neurons] = 0.0
+        if bias is not None:
+            down.bias.copy_(bias)
+    return out
+
+
+def test_an_offset_that_zeroing_breaks_fools_the_rule_that_counted_short_controls() -> None:
+    """planted-offset: an always-on neuron of layer 0 whose output the bias cancels; the answers are carried by
+    specific and partial-shared neurons. Zeroing the all-shared neurons gives every prompt the same answer; the
+    rule as it was counted a matched control that reached none of its target and supported the collapse. Now a
+    control that falls short cannot pass the comparison (inconclusive), and the collapse vanishes under
+    mean-ablation, which the verdict says."""
+    m = _measured("planted-offset", ABLATION)
+    for lang, language in enumerate(m.languages):
+        before = rules_before_attribution.ablation_rule(
+            m.correct["baseline"][:, lang].numpy(), {c: m.outcome(c)[:, lang].numpy() for c in ABLATION_LABELS},
+            floor=0.0, chance=float(m.chance[lang]))
+        assert before.verdict == "supported", language
+        now = ablation_verdict(m, language)
+        assert now.verdict == "inconclusive" and "cannot pass the comparison" in now.reason, language
+        assert now.measured["matched control: share of its target reached"] < 0.1
+        assert now.controls[MEAN_ABLATION]["verdict"] == "refuted" and "vanishes under mean-ablation" in now.reason
+    assert float(m.accuracy("all_shared").mean()) < 0.5 < float(m.accuracy("all_shared_mean").min())
+
+
+def test_the_offset_leaves_the_model_as_it_was() -> None:
+    """The offset neuron's output and the bias cancel: without both, the logits are those of the planted model."""
+    lm = _planted("planted-offset")
+    layer = PLANTED["planted-offset"].offset[0]
+    down = lm.site.down_projs[layer]
+    without = _without(lm, layer, torch.nonzero(down.weight.abs().amax(dim=0) > 10).flatten(),
+                       torch.zeros(down.bias.shape))
+    torch.testing.assert_close(_logits(without), _logits(lm), atol=1e-2, rtol=1e-3)
+
+
+def test_cancelling_always_on_pairs_fool_the_readings_of_a_as_it_is() -> None:
+    """planted-cancelling: pairs of always-on neurons in the first and the top layers write far toward every answer
+    and cancel; the answers are carried by specific neurons. The contribution to the correct output and the
+    effective-score maxima as they were read (A as it is) credit the pairs and support both claims; read from each
+    neuron's deviation from its mean (and with the credited neurons mean-ablated), both are refuted, and the paper's
+    reading is recorded beside."""
+    m = _measured("planted-cancelling", ("all_shared_mean", CENTRED))
+    for lang, language in enumerate(m.languages):
+        before = rules_before_attribution.correct_output_rule(m.type_rows[:, lang].double().numpy())
+        assert before.verdict == "supported", language
+        assert before.measured["all-shared share of the push toward the gold token %"] > 95
+        now = correct_output_verdict(m, language)
+        assert now.verdict == "refuted" and now.controls[PAPER]["verdict"] == "supported", language
+        assert now.measured["relative drop with all-shared mean-ablated"] == 0.0  # they change no answer
+    before = effective_layers_rule(m.layer_effective_max[:, ALL].numpy(), m.layer_sample_max.numpy())
+    assert before.verdict == "supported"
+    now = effective_layers_verdict(m)
+    assert now.verdict == "refuted" and now.controls[PAPER]["verdict"] == "supported"
+
+
+def test_the_cancelling_pairs_leave_the_model_as_it_was() -> None:
+    """Without the pairs the logits are those of the planted model; without one side of a pair they are not."""
+    lm = _planted("planted-cancelling")
+    layers, pairs, _ = PLANTED["planted-cancelling"].cancelling
+    logits = _logits(lm)
+    for layer in layers:
+        writers = torch.nonzero(lm.site.down_projs[layer].weight.abs().amax(dim=0) > 10).flatten()
+        assert len(writers) == 2 * pairs, layer
+        torch.testing.assert_close(_logits(_without(lm, layer, writers)), logits, atol=1e-3, rtol=1e-4)
+    one_side = _without(lm, layers[0], torch.nonzero(lm.site.down_projs[layers[0]].weight.sum(dim=0) > 10).flatten())
+    assert (_logits(one_side) - logits).abs().max() > 1.0
 
 
 # --- Table 2's and 3's rows of one type: no rule came before them, so each is shown fooled without its control ---

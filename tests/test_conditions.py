@@ -1,6 +1,7 @@
 """Condition masks against a loop written out per row and layer: type masks keep the row's active neurons, the
 random control draws as many active non-shared neurons as there are all-shared ones, the matched control reaches
-the all-shared contribution, the conversion control raises as many non-activated neurons as conversion does."""
+the all-shared contribution, the conversion control raises as many non-activated neurons as conversion does; what
+each drawn control reached of its target against the same loop."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from hypothesis import strategies as st
 
 from harness.papers.sharing_matters.conditions import (
     FAMILIES,
+    MEAN_ABLATIONS,
     RowState,
     condition_mask,
     draw_count,
     draw_weight,
     random_scores,
-    shortfall,
+    reach,
 )
 from harness.papers.sharing_matters.neurons import ALL, NON, PARTIAL, SPECIFIC, type_codes
 
@@ -43,6 +45,8 @@ def test_type_masks_are_the_types_active_in_the_row(seed: int) -> None:
     assert torch.equal(condition_mask("all_shared", state, []), state.codes == ALL)  # active in every row anyway
     convert = condition_mask("convert", state, [])
     assert torch.equal(convert, ((state.codes == SPECIFIC) | (state.codes == PARTIAL)) & ~state.active)
+    for mean, zeroed in MEAN_ABLATIONS.items():  # mean-ablation edits the neurons zeroing edits
+        assert torch.equal(condition_mask(mean, state, []), condition_mask(zeroed, state, [])), mean
 
 
 @settings(max_examples=25, deadline=None)
@@ -90,8 +94,8 @@ def test_random_control_is_matched_in_size_to_all_shared_and_drawn_from_active_o
     assert not (mask & ~pool).any()
     expected = torch.minimum((state.codes == ALL).sum(-1), pool.sum(-1))
     assert torch.equal(mask.sum(-1), expected)
-    missing = ((state.codes == ALL).sum(-1) - expected).sum(-1).double()
-    assert torch.equal(shortfall("random/0", mask, state), missing)
+    target = (state.codes == ALL).sum(dim=(-2, -1)).double()
+    assert torch.equal(reach("random/0", mask, state), torch.stack([expected.sum(-1).double(), target], dim=-1))
     assert torch.equal(mask, condition_mask("random/0", state, _generators(6)))  # seeded
     assert not torch.equal(mask, condition_mask("random/1", state, _generators(6, seed=100)))
 
@@ -107,8 +111,8 @@ def test_matched_control_reaches_the_all_shared_contribution_or_takes_the_pool(s
     taken = (state.weight * mask).sum(-1)
     reached = taken >= target - 1e-6
     assert (reached | (mask == pool).all(-1)).all()
-    short = shortfall("matched/0", mask, state)
-    assert ((short >= 0) & (short <= 1)).all()
+    expected = torch.stack([torch.minimum(taken, target).sum(-1), target.sum(-1)], dim=-1).double()
+    torch.testing.assert_close(reach("matched/0", mask, state), expected)  # each layer counts up to its target
 
 
 @settings(max_examples=25, deadline=None)
@@ -149,7 +153,7 @@ def test_one_type_conditions_equal_a_loop_over_rows_and_layers(seed: int) -> Non
         converted = condition_mask(f"convert_{type_name}", state, [])
         convert_control = condition_mask(f"convert_random_{type_name}/0", state, _generators(rows))
         control = condition_mask(f"random_{type_name}/0", state, _generators(rows))
-        short = {name: torch.zeros(rows, dtype=torch.float64) for name in ("convert", "random")}
+        reached = {name: torch.zeros(rows, 2, dtype=torch.float64) for name in ("convert", "random")}
         for r in range(rows):
             for layer in range(layers):
                 codes, active = state.codes[r, layer].tolist(), state.active[r, layer].tolist()
@@ -162,14 +166,15 @@ def test_one_type_conditions_equal_a_loop_over_rows_and_layers(seed: int) -> Non
                 target = sum(1 for i in range(d_ff) if active[i] and codes[i] == code)
                 assert set(control[r, layer].nonzero().flatten().tolist()) == _lowest_scored(
                     others, scores[r, layer], target)
-                short["convert"][r] += len(raised) - min(len(raised), len(non_activated))
-                short["random"][r] += target - min(target, len(others))
-        assert torch.equal(shortfall(f"convert_random_{type_name}/0", convert_control, state), short["convert"])
-        assert torch.equal(shortfall(f"random_{type_name}/0", control, state), short["random"])
-        assert torch.equal(shortfall(f"convert_{type_name}", converted, state), torch.zeros(rows, dtype=torch.float64))
+                reached["convert"][r] += torch.tensor([min(len(raised), len(non_activated)), len(raised)])
+                reached["random"][r] += torch.tensor([min(target, len(others)), target])
+        assert torch.equal(reach(f"convert_random_{type_name}/0", convert_control, state), reached["convert"])
+        assert torch.equal(reach(f"random_{type_name}/0", control, state), reached["random"])
+        assert torch.equal(reach(f"convert_{type_name}", converted, state), torch.zeros(rows, 2, dtype=torch.float64))
 
 
 def test_new_families_come_last_so_earlier_draws_keep_their_seeds() -> None:
     """A family's place in FAMILIES seeds its draws: the families measured before the one-type rows keep theirs."""
     assert FAMILIES[:7] == ("all_shared", "specific", "partial_shared", "random", "matched", "convert",
                             "convert_random")
+    assert FAMILIES[-len(MEAN_ABLATIONS):] == tuple(MEAN_ABLATIONS)

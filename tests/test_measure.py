@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 from harness.core.capture import last_token_activations
-from harness.core.interventions import convert, deactivate
+from harness.core.interventions import convert, deactivate, fix
 from harness.core.scoring import (
     first_verbalizer,
     generate,
@@ -13,11 +15,12 @@ from harness.core.scoring import (
     verbalizer_budget,
     verbalizer_tokens,
 )
-from harness.papers.sharing_matters.conditions import RowState, condition_mask
+from harness.core.sites import neuron_site
+from harness.papers.sharing_matters.conditions import MEAN_ABLATIONS, RowState, condition_mask, reach
 from harness.papers.sharing_matters.measurement import MeasureConfig, _row_generators, measure
 from harness.papers.sharing_matters.neurons import example_type_shares, type_codes
 from harness.tasks import FIXTURE_DATA, ParallelExample, load_task, task_spec
-from tests.conftest import tiny
+from tests.conftest import tiny, weight_fixed
 
 
 def _answers(lm, texts: list[str], spec, scoring: str) -> list[str | None]:
@@ -29,15 +32,26 @@ def _answers(lm, texts: list[str], spec, scoring: str) -> list[str | None]:
     return [first_verbalizer(c, spec.choices) for c in continuations]
 
 
+def _edit(lm, family: str, mask: torch.Tensor, means: torch.Tensor):
+    """One row's edit by hand: conversion, mean-ablation (at the last position) or zeroing."""
+    if family.startswith("convert"):
+        return convert(lm, mask)
+    return fix(lm, mask, means.expand(mask.shape), positions="last") if family in MEAN_ABLATIONS else \
+        deactivate(lm, mask)
+
+
 def test_conditions_equal_one_example_at_a_time() -> None:
     """Every condition's per-row masks rebuilt by hand from a separate capture of each example, each row scored
-    alone under its own mask (seeded controls draw with the same per-row generators)."""
+    alone under its own mask (seeded controls draw with the same per-row generators, and reach what the same masks
+    reach); the means the mean-ablations set are those of every row's separately captured last token."""
     lm = tiny("tiny-llama")
     spec = task_spec("xnli")
     examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "de", "ru"], limit=4)
     config = MeasureConfig(batch_size=4, chunk_rows=6, control_seeds=2, scoring="choice")
     m = measure(lm, examples, spec, config)  # several chunks and batches
     n_langs = len(m.languages)
+    every = last_token_activations(lm, [ex.prompts[lang] for ex in examples for lang in m.languages])
+    torch.testing.assert_close(m.means, every.mean(dim=0), atol=1e-6, rtol=1e-5)
     for e, ex in enumerate(examples):
         texts = [ex.prompts[lang] for lang in m.languages]
         acts = last_token_activations(lm, texts)  # (langs, layers, d_ff)
@@ -53,12 +67,66 @@ def test_conditions_equal_one_example_at_a_time() -> None:
                                                                     lm.device))
             naive = []
             for row, text in enumerate(texts):
-                edit = convert(lm, mask[row]) if family.startswith("convert") else deactivate(lm, mask[row])
-                with edit:
+                with _edit(lm, family, mask[row], m.means):
                     naive.append(_answers(lm, [text], spec, "choice")[0] == ex.answers[m.languages[row]])
             assert m.correct[condition][e].tolist() == naive, (condition, ex.id)
             assert m.edits[condition][e].tolist() == mask.sum(dim=(-2, -1)).tolist()
+            if condition in m.reach:
+                torch.testing.assert_close(m.reach[condition][e], reach(condition, mask, state).float().double())
         torch.testing.assert_close(m.example_shares[e], example_type_shares(codes[:1])[0])
+
+
+def _every_token_mean(lm, texts: list[str]) -> torch.Tensor:
+    """Each neuron's mean A over every token of every text, one unpadded text at a time: (layers, d_ff)."""
+    seen: list[torch.Tensor] = []  # per layer of the current text: A (tokens, d_ff)
+    hooks = [down.register_forward_pre_hook(lambda _m, args: seen.append(args[0][0].double()))
+             for down in lm.site.down_projs]
+    sums, tokens = torch.zeros(lm.n_layers, lm.d_ff, dtype=torch.float64), 0
+    for text in texts:
+        seen.clear()
+        with torch.inference_mode():
+            lm.model(**lm.tokenizer(text, return_tensors="pt"))
+        sums += torch.stack([a.sum(dim=0) for a in seen])
+        tokens += len(seen[0])
+    for hook in hooks:
+        hook.remove()
+    return (sums / tokens).float()
+
+
+def _louder(lm, scale: float):
+    """A copy whose FFNs write ``scale`` times as much, so that editing their neurons moves a tiny random model's
+    answers."""
+    out = copy.copy(lm)
+    out.model = copy.deepcopy(lm.model)
+    out.site = neuron_site(out.model, lm.site.name)
+    with torch.no_grad():
+        for down in out.site.down_projs:
+            down.weight.mul_(scale)
+    return out
+
+
+def test_mean_ablation_equals_the_means_folded_into_the_bias() -> None:
+    """Mean-ablation at every position (the means over every token of every prompt) against a model whose masked
+    neurons' value vectors are folded into the down projection's bias at their means (weight editing), each row
+    alone; and the means against a capture of every token, one unpadded prompt at a time."""
+    lm = _louder(tiny("tiny-llama"), 30.0)
+    spec = task_spec("xnli")
+    examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "zh"], limit=4)
+    config = MeasureConfig(batch_size=3, positions="all", scoring="choice")
+    m = measure(lm, examples, spec, config, conditions=tuple(MEAN_ABLATIONS))
+    texts = [ex.prompts[lang] for ex in examples for lang in m.languages]
+    torch.testing.assert_close(m.means, _every_token_mean(lm, texts), atol=1e-5, rtol=1e-4)
+    acts = last_token_activations(lm, texts).reshape(len(examples), len(m.languages), lm.n_layers, lm.d_ff)
+    state = RowState(type_codes(acts).repeat_interleave(len(m.languages), dim=0), acts.flatten(0, 1) > 0, None)
+    moved = 0
+    for condition in MEAN_ABLATIONS:
+        mask = condition_mask(condition, state, [])
+        naive = [_answers(weight_fixed(lm, mask[row], m.means), [text], spec, "choice")[0] ==
+                 examples[row // len(m.languages)].answers[m.languages[row % len(m.languages)]]
+                 for row, text in enumerate(texts)]
+        assert m.correct[condition].flatten().tolist() == naive, condition
+        moved += sum(a != b for a, b in zip(naive, m.correct["baseline"].flatten().tolist(), strict=True))
+    assert moved  # the edits change some answers: the comparison is not of unedited models
 
 
 def test_generated_answers_equal_one_text_at_a_time_without_early_stop() -> None:

@@ -314,3 +314,34 @@ def test_conversion_verdict_records_its_parameters() -> None:
     verdict = _convert(base, converted, min_language_share=0.8, seed=5)
     assert verdict.params["min_language_share"] == 0.8 and verdict.params["seed"] == 5
     assert verdict.verdict == "refuted"  # 4 of 6 languages not worse < 0.8
+
+
+# --- a control that falls short of its target (issue 27) --------------------------------------------------------------
+
+SHARE = st.floats(0.0, 1.0)
+
+
+@FAST
+@given(collapsing_ablation(), SHARE, SHARE)
+def test_a_short_control_never_supports_and_changes_no_other_verdict(data: tuple[np.ndarray, np.ndarray],
+                                                                     random: float, matched: float) -> None:
+    """The verdict with reach is the verdict without it, except that supported becomes inconclusive when a control
+    reached under 90% of its target (a control that fell short cannot pass the comparison; it can still refute)."""
+    base, all_shared = data
+    ablated = _controls(base, all_shared=all_shared)
+    whole = _ablate(base, ablated=ablated)
+    short = _ablate(base, ablated=ablated, reach={"random": random, "matched": matched})
+    expected = "inconclusive" if whole.verdict == "supported" and min(random, matched) < 0.9 else whole.verdict
+    assert short.verdict == expected
+    assert ("cannot pass the comparison" in short.reason) == (min(random, matched) < 0.9)
+    assert short.measured["random control: share of its target reached"] == random
+
+
+@FAST
+@given(st.integers(40, 150), st.integers(3, 12), st.integers(0, 10_000), SHARE)
+def test_a_short_conversion_control_never_supports(n_examples: int, n_langs: int, seed: int, reach: float) -> None:
+    base = _accuracy_grid(n_examples, n_langs, 0.5, seed)
+    converted = base | (np.random.default_rng(seed + 1).random(base.shape) < 0.3)
+    whole = conversion_rule(base, converted, base.astype(float), chance=0.0)
+    short = conversion_rule(base, converted, base.astype(float), chance=0.0, control_reach=reach)
+    assert short.verdict == ("inconclusive" if whole.verdict == "supported" and reach < 0.9 else whole.verdict)

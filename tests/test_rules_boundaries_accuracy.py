@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from harness.core.stats import above_chance
-from harness.papers.sharing_matters.accuracy_rules import ablation_rule, conversion_rule, inability, relative_drop
+from harness.papers.sharing_matters.accuracy_rules import (
+    ablation_rule,
+    conversion_rule,
+    inability,
+    relative_drop,
+    type_ablation_rule,
+)
 
 # --- ability and ablation ---------------------------------------------------------------------------------------------
 
@@ -184,3 +190,38 @@ def test_inability_defaults_and_its_alpha_boundary() -> None:
 
 def test_a_relative_drop_at_the_floor_is_none() -> None:
     assert relative_drop(_items(30, 10), _items(30, 5), 1 / 3) == 0.0  # no room above the floor, no drop
+
+
+# --- a control's share of its target --------------------------------------------------------------------------------
+
+BELOW = float(np.nextafter(0.9, 0.0))
+
+
+def test_a_control_reaching_exactly_its_limit_passes_and_one_just_under_cannot() -> None:
+    base = _items(40, 30)
+    ablated = _ablated(base, 28)
+    assert ablation_rule(base, ablated, floor=0.0, chance=0.0, reach={"random": 0.9, "matched": 0.9}).verdict \
+        == "supported"  # reaching 90% is not falling short
+    below = ablation_rule(base, ablated, floor=0.0, chance=0.0, reach={"random": 0.9, "matched": BELOW})
+    assert below.verdict == "inconclusive"
+    assert "the matched control reached 90% of its target contribution (needs 90%)" in below.reason
+    assert ablation_rule(base, ablated, floor=0.0, chance=0.0, reach={"random": 0.5, "matched": 0.5},
+                         min_reach=0.5).verdict == "supported"
+    assert ablation_rule(base, ablated, floor=0.0, chance=0.0, reach={"random": BELOW}).params["min_reach"] == 0.9
+
+
+def test_the_one_type_and_conversion_controls_reach_at_their_limit() -> None:
+    base = np.random.default_rng(17).random((40, 5)) < 0.7
+    base[:10] = True
+    ablated = base.copy()
+    ablated[:10] = False
+    none = np.zeros_like(base)
+    for reach, expected in ((0.9, "supported"), (BELOW, "inconclusive")):
+        verdict = type_ablation_rule(base, ablated, base.astype(float), none, type_name="specific", chance=0.3,
+                                     control_reach=reach)
+        assert verdict.verdict == expected
+        assert verdict.measured["control: share of its target reached"] == reach
+    base, converted, control = _proportional(0.1, n=12)
+    assert conversion_rule(base, converted, control, chance=0.0, control_reach=0.9).verdict == "supported"
+    short = conversion_rule(base, converted, control, chance=0.0, control_reach=BELOW)
+    assert short.verdict == "inconclusive" and "random non-activated control reached 90%" in short.reason

@@ -5,6 +5,7 @@ control is not."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from harness.papers.sharing_matters.contribution_rules import (
     effective_layers_rule,
     layer_averages,
     layer_bands,
+    mean_ablation_check,
 )
 from harness.papers.sharing_matters.neurons import NON, PARTIAL, SPECIFIC
 from harness.papers.sharing_matters.reducers import (
@@ -99,6 +101,49 @@ def test_limits_are_used_at_their_boundaries() -> None:
     assert correct_output_rule(rows, min_share=share * 1.01).verdict == "refuted"
     assert verdict.params["min_share"] == 0.5 and verdict.params["min_enrichment"] == 1.5
     assert NEURONS != ACTIVE and PUSH != ACTIVE_PUSH
+
+
+# --- the credited neurons must matter: all-shared set to their means (issue 27) ----------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 1000), st.sampled_from([0.3, 1.0, 4.0]), st.integers(0, 12), st.integers(0, 12))
+def test_the_mean_ablation_check_gates_support_and_refutes_alone(seed: int, scale: float, correct: int,
+                                                                  lost: int) -> None:
+    """With the check, supported needs the push and the check both supported; a refuted check refutes whatever
+    the push says; otherwise the push's verdict stands when the check supports, and is inconclusive when not."""
+    rows = type_rows(seed, shared_scale=scale)[:, 0]
+    base = np.arange(12) < correct
+    without = base & (np.arange(12) >= lost)
+    push = correct_output_rule(rows)
+    check, _, _ = mean_ablation_check(base, without, chance=0.0, floor=0.0)
+    verdict = correct_output_rule(rows, base, without)
+    if "refuted" in (push.verdict, check):
+        assert verdict.verdict == "refuted"
+    else:
+        assert verdict.verdict == (push.verdict if push.verdict == check else "inconclusive")
+    assert (verdict.effect, verdict.ci) == (push.effect, push.ci)
+
+
+def test_the_mean_ablation_check_boundaries() -> None:
+    """Supported needs the drop's interval strictly above 0; an interval at or below 0 refutes (no answer lost);
+    a model that cannot do the task is no test."""
+    base = np.ones(10, dtype=bool)
+    one = base.copy()
+    one[0] = False  # one item lost: some resamples draw none of it, so the interval's low end is exactly 0
+    outcome, reason, measured = mean_ablation_check(base, one, chance=0.0, floor=0.0)
+    assert measured["relative drop with all-shared mean-ablated CI low"] == 0.0 and outcome == "inconclusive"
+    assert mean_ablation_check(base, base, chance=0.0, floor=0.0)[0] == "refuted"
+    assert mean_ablation_check(base, ~base, chance=0.0, floor=0.0)[0] == "supported"
+    unable, why, _ = mean_ablation_check(base[:4], base[:4], chance=0.0, floor=0.0)
+    assert unable == "inconclusive" and "cannot do the task" in why
+    assert mean_ablation_check(base[:4], base[:4], chance=0.0, floor=0.0, min_correct=4)[0] == "refuted"
+
+
+def test_the_mean_ablation_check_needs_an_outcome_per_example() -> None:
+    rows = type_rows(8, shared_scale=4.0)[:, 0]
+    with pytest.raises(ValueError, match="one outcome per example: 12 examples, 11 baseline"):
+        correct_output_rule(rows, np.ones(11, dtype=bool), np.ones(11, dtype=bool))
 
 
 # --- effective_layers_rule (Fig. 10) ---------------------------------------------------------------------------

@@ -24,7 +24,8 @@ CLAIM = Claim(
 
 def verdict_for(m: Measurement, seed: int = 0) -> Verdict:
     verdict = conversion_rule(m.correct["baseline"].numpy(), m.correct["convert"].numpy(),
-                              m.outcome("convert_random").numpy(), chance=float(m.chance.mean()), seed=seed)
+                              m.outcome("convert_random").numpy(), chance=float(m.chance.mean()),
+                              control_reach=m.reached_share("convert_random"), seed=seed)
     verdict.params |= {"epsilon": m.config["epsilon"], "scoring": m.scoring["kind"]}
     return verdict
 

@@ -2,6 +2,10 @@
 
 Both use the value vectors v_i (the down projection's columns), so they are defined for the site
 ``down_proj_input``. For encoder-decoders E is the decoder's output embedding for every layer.
+
+Both apply to A as it is (the paper's reading) or to its deviations from each neuron's mean over a set of inputs
+(``deviations``): sum_i (A_i - mean A_i) v_i is the layer's FFN output minus its mean over those inputs, and
+(A_i - mean A_i) v_i what setting neuron i to its mean takes out of that output.
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ def value_projections(lm: LoadedModel, token_ids: torch.Tensor | int) -> torch.T
     proj = torch.stack([(rows.to(lm.site.value_vectors(layer).device) @ lm.site.value_vectors(layer).float().T)
                         .to(lm.device) for layer in range(lm.n_layers)], dim=1)  # (tokens, layers, d_ff)
     return proj[0] if isinstance(token_ids, int) else proj
+
+
+def deviations(acts: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+    """A_i - mean A_i in float32: acts (..., layers, d_ff), means (layers, d_ff) -> like acts."""
+    return acts.float() - means.to(acts.device).float()
 
 
 def contribution_weights(acts: torch.Tensor, norms: torch.Tensor) -> torch.Tensor:

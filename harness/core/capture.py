@@ -14,7 +14,14 @@ from typing import Self
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from harness.core.batching import encode, last_logits, length_sorted_batches, token_lengths
+from harness.core.batching import (
+    encode,
+    last_logits,
+    length_sorted_batches,
+    longest_first,
+    run_with_backoff,
+    token_lengths,
+)
 from harness.core.models import LoadedModel
 
 SiteEdit = Callable[[int, torch.Tensor], torch.Tensor | None]  # (layer, a (batch, seq, d_ff)) -> new a or None
@@ -166,3 +173,48 @@ def last_token_activations(lm: LoadedModel, texts: Sequence[str], *, batch_size:
     for indices, acts, _ in stream_last_token(lm, texts, batch_size=batch_size):
         out[indices] = acts.float().cpu()
     return out
+
+
+MEAN_POSITIONS = ("last", "all")
+
+
+@torch.inference_mode()
+def mean_activations(lm: LoadedModel, texts: Sequence[str], *, positions: str = "last",
+                     batch_size: int = 16) -> torch.Tensor:
+    """Each neuron's mean A over ``texts``, from one forward pass of the prompts: at each text's last token
+    (``positions="last"``, where the capture pass reads A) or over every real token of it (``"all"``; a stack that
+    sees one position, an encoder-decoder's decoder, gives that one). (layers, d_ff) float32 on the model's
+    device. A batch adds to the sums only once its pass is through, so the out-of-memory back-off counts no row
+    twice."""
+    if positions not in MEAN_POSITIONS:
+        raise ValueError(f"positions must be one of {MEAN_POSITIONS}, got {positions!r}")
+    if not texts:
+        raise ValueError("the mean activation of no texts is undefined")
+    sums = torch.zeros(lm.n_layers, lm.d_ff, dtype=torch.float64, device=lm.device)
+    counts = torch.zeros(lm.n_layers, dtype=torch.float64, device=lm.device)  # positions read per layer
+    batch: dict[str, torch.Tensor] = {}
+
+    def add(layer: int, a: torch.Tensor) -> None:  # a (batch, seq, d_ff)
+        if positions == "last":
+            batch["sums"][layer] += a[:, -1].double().sum(dim=0).to(lm.device)
+            batch["counts"][layer] += a.shape[0]
+            return
+        mask = batch["mask"][:, -a.shape[1]:].to(a.device, a.dtype)  # (batch, seq): real tokens
+        batch["sums"][layer] += torch.einsum("bs,bsd->d", mask, a).double().to(lm.device)
+        batch["counts"][layer] += float(mask.sum())
+
+    def step(rows: list[int]) -> None:
+        inputs = encode(lm, [texts[i] for i in rows])
+        batch.update(sums=torch.zeros_like(sums), counts=torch.zeros_like(counts), mask=inputs["attention_mask"])
+        last_logits(lm, inputs)
+        sums.add_(batch["sums"])
+        counts.add_(batch["counts"])
+
+    handles = register_site_hooks(lm, add)
+    try:
+        for _ in run_with_backoff(step, longest_first(token_lengths(lm, texts)), batch_size):
+            pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    return (sums / counts[:, None]).float()

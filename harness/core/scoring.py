@@ -24,7 +24,7 @@ from transformers import PreTrainedTokenizerBase, StoppingCriteria, StoppingCrit
 
 from harness.core.batching import encode, last_logits, longest_first, run_with_backoff, token_lengths
 from harness.core.capture import Recorder
-from harness.core.interventions import convert, deactivate
+from harness.core.interventions import convert, deactivate, fix
 from harness.core.models import LoadedModel
 from harness.core.prefixes import Prefixes, PrefixView, cache_argument, returned_cache
 
@@ -122,23 +122,31 @@ def prefix_match(prediction: str, gold: str) -> bool:
 
 
 def _masked(lm: LoadedModel, stack: ExitStack, rows: list[int], deact: torch.Tensor | None,
-            conv: torch.Tensor | None, threshold: float, epsilon: float, positions: str) -> None:
+            conv: torch.Tensor | None, fixed: torch.Tensor | None, values: torch.Tensor | None, threshold: float,
+            epsilon: float, positions: str) -> None:
     if deact is not None:
         stack.enter_context(deactivate(lm, deact[rows].to(lm.device), positions=positions))
     if conv is not None:
         stack.enter_context(convert(lm, conv[rows].to(lm.device), threshold=threshold, epsilon=epsilon,
                                     positions=positions))
+    if fixed is not None:
+        if values is None:
+            raise ValueError("fix_masks need fix_values: the value (layers, d_ff) each masked neuron takes")
+        mask = fixed[rows].to(lm.device)
+        stack.enter_context(fix(lm, mask, values.to(lm.device).float().expand(mask.shape), positions=positions))
 
 
 @torch.inference_mode()
 def predict_choice(lm: LoadedModel, texts: Sequence[str], choice_ids: Sequence[int], *, batch_size: int = 16,
                    deactivate_masks: torch.Tensor | None = None, convert_masks: torch.Tensor | None = None,
+                   fix_masks: torch.Tensor | None = None, fix_values: torch.Tensor | None = None,
                    threshold: float = 0.0, epsilon: float = 1e-3, positions: str = "last",
                    recorder: Recorder | None = None, keep_prefixes: Kept | None = None,
                    prefixes: Kept | None = None) -> torch.Tensor:
     """Index of the highest-scoring choice per text, (len(texts),) on the CPU.
 
-    Per-row masks are (len(texts), layers, d_ff); ``recorder``, if given, captures the same pass and its
+    Per-row masks are (len(texts), layers, d_ff) (``fix_masks`` set their neurons to ``fix_values``, (layers,
+    d_ff), e.g. each neuron's mean: mean-ablation); ``recorder``, if given, captures the same pass and its
     per-row activations are returned through ``recorder.rows`` in input order. ``keep_prefixes`` keeps each
     text's keys and values but its last token's (harness.core.prefixes, by the text's index); ``prefixes`` starts
     texts from kept ones (only for masks at ``positions="last"``), a batch's pass then running from its rows'
@@ -154,7 +162,8 @@ def predict_choice(lm: LoadedModel, texts: Sequence[str], choice_ids: Sequence[i
     def step(rows: list[int]) -> None:
         inputs = encode(lm, [texts[i] for i in rows])
         with ExitStack() as stack:
-            _masked(lm, stack, rows, deactivate_masks, convert_masks, threshold, epsilon, positions)
+            _masked(lm, stack, rows, deactivate_masks, convert_masks, fix_masks, fix_values, threshold, epsilon,
+                    positions)
             if recorder is not None:
                 recorder.arm(inputs["attention_mask"], rows)
             start = None if prefixes is None else prefixes.batch(rows, inputs["input_ids"].shape[1],
@@ -213,6 +222,7 @@ class _StopWhen(StoppingCriteria):
 @torch.inference_mode()
 def generate(lm: LoadedModel, texts: Sequence[str], max_new_tokens: int, *, batch_size: int = 16,
              deactivate_masks: torch.Tensor | None = None, convert_masks: torch.Tensor | None = None,
+             fix_masks: torch.Tensor | None = None, fix_values: torch.Tensor | None = None,
              threshold: float = 0.0, epsilon: float = 1e-3, positions: str = "last",
              recorder: Recorder | None = None, stop_when: Callable[[str], bool] | None = None,
              keep_prefixes: Kept | None = None, prefixes: Kept | None = None) -> tuple[list[str], list[int]]:
@@ -233,7 +243,8 @@ def generate(lm: LoadedModel, texts: Sequence[str], max_new_tokens: int, *, batc
         inputs.pop("position_ids", None)  # generate derives them from the attention mask
         inputs.pop("decoder_input_ids", None)
         with ExitStack() as stack:
-            _masked(lm, stack, rows, deactivate_masks, convert_masks, threshold, epsilon, positions)
+            _masked(lm, stack, rows, deactivate_masks, convert_masks, fix_masks, fix_values, threshold, epsilon,
+                    positions)
             if recorder is not None:
                 recorder.arm(inputs["attention_mask"], rows)
             stopping = StoppingCriteriaList([_StopWhen(lm, inputs["input_ids"].shape[1], stop_when)]

@@ -3,11 +3,17 @@
 A rule on accuracy means something only where the model can do the task: each one first asks whether the baseline
 has enough correct items and (for tasks with verbalizers) is significantly above chance, the accuracy of always
 giving the most common answer; otherwise the verdict is inconclusive with that reason, never refuted.
+
+A drawn control that falls well short of its target (under ``min_reach`` of its neurons, or of the contribution
+for the matched control) cannot pass the comparison: it removed less than the set it stands for, so beating it
+says nothing, and a verdict that would be supported is inconclusive, saying so. It can still refute: a smaller
+control that costs as much is evidence against the finding all the same.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -38,6 +44,16 @@ def inability(correct: np.ndarray, chance: float, *, alpha: float = 0.05, min_co
     return None
 
 
+def short_controls(reach: Mapping[str, float], min_reach: float, names: Mapping[str, str]) -> str | None:
+    """Why the controls that reached under ``min_reach`` of their target cannot pass the comparison, or None."""
+    short = [f"the {names[c]} control reached {100 * share:.0f}% of its target "
+             f"{'contribution' if c == 'matched' else 'count'}" for c, share in reach.items() if share < min_reach]
+    if not short:
+        return None
+    return (f"{' and '.join(short)} (needs {100 * min_reach:.0f}%): a control that falls short cannot pass the "
+            "comparison")
+
+
 def relative_drop(base: np.ndarray, ablated: np.ndarray, floor: float, axis: int = -1) -> np.ndarray:
     """(baseline - ablated) / (baseline - floor) of mean accuracies: 1 is a collapse to the floor (0 for generated
     answers, chance under forced choice), 0 no change."""
@@ -53,8 +69,9 @@ def ablation_tests(base: np.ndarray, ablated: dict[str, np.ndarray]) -> dict[str
 
 
 def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, floor: float, chance: float,
-                  adjusted: dict[str, float] | None = None, min_relative_drop: float = 0.5, alpha: float = 0.05,
-                  min_correct: int = 5, seed: int = 0) -> Verdict:
+                  adjusted: dict[str, float] | None = None, reach: Mapping[str, float] | None = None,
+                  min_relative_drop: float = 0.5, alpha: float = 0.05, min_correct: int = 5, min_reach: float = 0.9,
+                  seed: int = 0) -> Verdict:
     """Deactivating the active all-shared neurons collapses accuracy, more than specific, partial-shared, a random
     same-size set of active neurons and a contribution-matched set (§6.3, Tables 2, 5, 6).
 
@@ -62,10 +79,13 @@ def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, floor: fl
     its seeds that were correct). ``floor``: where accuracy ends when the model collapses (0 for generated
     answers, chance under forced choice); ``chance``: the best constant answer, for the ability gate.
     ``adjusted``: p-values adjusted across the languages of the claim (Holm), keyed as ``ablation_tests``.
+    ``reach``: the share of its target each drawn control (``random``, ``matched``) reached; one under
+    ``min_reach`` makes a verdict that would be supported inconclusive.
     """
     params = {"min_relative_drop": min_relative_drop, "alpha": alpha, "min_correct": min_correct, "seed": seed,
-              "floor": floor, "chance": chance,
+              "floor": floor, "chance": chance, "min_reach": min_reach,
               "p-values": "Holm-adjusted across languages" if adjusted is not None else "raw"}
+    reach = {c: float(share) for c, share in (reach or {}).items() if c in ablated}
     base = base.astype(bool)
     controls = [c for c in ABLATION_CONTROLS if c in ablated]
     acc = {"baseline": float(base.mean()), **{c: float(v.mean()) for c, v in ablated.items()}}
@@ -85,6 +105,7 @@ def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, floor: fl
     if adjusted is not None:
         measured |= {"Holm p (baseline vs w/o all-shared)": adjusted["baseline"],
                      **{f"Holm p (w/o all-shared vs {ABLATION_LABELS[c]})": adjusted[c] for c in controls}}
+    measured |= {f"{CONTROL_NAMES[c]} control: share of its target reached": share for c, share in reach.items()}
     reason = (f"relative drop {relative:.2f} [{ci[0]:.2f}, {ci[1]:.2f}] vs {min_relative_drop}; all-shared costs "
               + ", ".join(f"{100 * margins[c]:+.1f} [{100 * margin_ci[c][0]:+.1f}, {100 * margin_ci[c][1]:+.1f}] "
                           f"points more than {CONTROL_NAMES[c]}" for c in controls) + f"; p={p['baseline']:.2g}")
@@ -97,6 +118,9 @@ def ablation_rule(base: np.ndarray, ablated: dict[str, np.ndarray], *, floor: fl
     verdict = decide(holds, significant, ci[1] < min_relative_drop or bool(beaten_by))
     if beaten_by:
         reason += f"; {', '.join(CONTROL_NAMES[c] for c in beaten_by)} costs at least as much"
+    if short := short_controls(reach, min_reach, CONTROL_NAMES):
+        reason += f"; {short}"
+        verdict = "inconclusive" if verdict == "supported" else verdict
     return Verdict(verdict, reason, "relative accuracy drop", relative, ci, measured, params)
 
 
@@ -104,9 +128,9 @@ TYPE_NAMES = {"specific": "specific", "partial_shared": "partial-shared"}
 
 
 def type_ablation_rule(base: np.ndarray, ablated: np.ndarray, control: np.ndarray, all_shared: np.ndarray, *,
-                       type_name: str, chance: float, min_language_share: float = 2 / 3,
+                       type_name: str, chance: float, control_reach: float = 1.0, min_language_share: float = 2 / 3,
                        max_control_share: float = 0.5, alpha: float = 0.05, min_correct: int = 5,
-                       seed: int = 0) -> Verdict:
+                       min_reach: float = 0.9, seed: int = 0) -> Verdict:
     """Deactivating the active neurons of one other type alone (specific, or partial-shared) also lowers accuracy,
     less than deactivating the all-shared ones (§6.3, Table 2's rows), through the neurons it deactivates: as many
     random active neurons of the other types (our control) cost under ``max_control_share`` of its drop, so the drop
@@ -117,11 +141,12 @@ def type_ablation_rule(base: np.ndarray, ablated: np.ndarray, control: np.ndarra
     languages, as the paper states it: the mean drop over languages, not higher in ``min_language_share`` of them
     (the paper: 8 of 9 for specific, 7 of 9 for partial-shared). Intervals are over examples, each keeping its
     languages: of the mean drop, of the control's drop as a share of the type's, and of how much more all-shared
-    costs than the type.
+    costs than the type. ``control_reach``: the share of its target count the control reached; under
+    ``min_reach`` a verdict that would be supported is inconclusive.
     """
     name = TYPE_NAMES[type_name]
     params = {"type": name, "min_language_share": min_language_share, "max_control_share": max_control_share,
-              "alpha": alpha, "min_correct": min_correct, "seed": seed, "chance": chance,
+              "alpha": alpha, "min_correct": min_correct, "min_reach": min_reach, "seed": seed, "chance": chance,
               "control": f"as many active neurons as the {name} ones, drawn from the other types, per row and layer"}
     drops_by_language = base.mean(axis=0) - ablated.mean(axis=0)  # (langs,)
     share_not_up = float(np.mean(drops_by_language >= 0))
@@ -144,7 +169,8 @@ def type_ablation_rule(base: np.ndarray, ablated: np.ndarray, control: np.ndarra
                 "languages not higher": share_not_up, "control's share of the drop": share,
                 "control's share CI low": share_ci[0], "control's share CI high": share_ci[1],
                 f"all-shared costs more than {name} (points)": 100 * margin,
-                "p (baseline vs ablated, pooled)": mcnemar(base.ravel(), ablated.ravel())}
+                "p (baseline vs ablated, pooled)": mcnemar(base.ravel(), ablated.ravel()),
+                "control: share of its target reached": control_reach}
     reason = (f"mean drop {100 * drop:+.2f} points [{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}], not higher in "
               f"{100 * share_not_up:.0f}% of languages (needs {100 * min_language_share:.0f}%); as many random "
               f"active neurons of other types cost {share:.2f} [{share_ci[0]:.2f}, {share_ci[1]:.2f}] of the drop "
@@ -161,12 +187,16 @@ def type_ablation_rule(base: np.ndarray, ablated: np.ndarray, control: np.ndarra
     verdict = decide(holds, ci[0] > 0 and share_ci[1] < max_control_share and margin_ci[0] > 0, bool(failed))
     if verdict == "refuted":
         reason += "; " + ", ".join(failed)
+    if short := short_controls({"random": control_reach}, min_reach, {"random": f"random (as many as {name})"}):
+        reason += f"; {short}"
+        verdict = "inconclusive" if verdict == "supported" else verdict
     return Verdict(verdict, reason, "mean accuracy drop", drop, ci, measured, params)
 
 
 def conversion_rule(base: np.ndarray, converted: np.ndarray, control: np.ndarray, *, chance: float,
-                    min_language_share: float = 2 / 3, max_control_share: float = 0.5, alpha: float = 0.05,
-                    min_correct: int = 5, min_wrong: int = 5, seed: int = 0) -> Verdict:
+                    control_reach: float = 1.0, min_language_share: float = 2 / 3, max_control_share: float = 0.5,
+                    alpha: float = 0.05, min_correct: int = 5, min_wrong: int = 5, min_reach: float = 0.9,
+                    seed: int = 0) -> Verdict:
     """Converting specific and partial-shared neurons to all-shared raises accuracy in most languages (§6.3,
     Table 3), through the neurons it converts: raising as many random non-activated neurons the same way (our
     control) recovers less than ``max_control_share`` of its gain. Table 3's rows of one type (either alone) are
@@ -174,10 +204,12 @@ def conversion_rule(base: np.ndarray, converted: np.ndarray, control: np.ndarray
 
     base, converted (examples, langs) bool; control (examples, langs) share of the control's seeds correct.
     Intervals are over examples (each keeps its languages): of the mean change over languages, and of the control's
-    gain as a share of the conversion's.
+    gain as a share of the conversion's. ``control_reach``: the share of its target count the control reached;
+    under ``min_reach`` a verdict that would be supported is inconclusive.
     """
     params = {"min_language_share": min_language_share, "max_control_share": max_control_share, "alpha": alpha,
-              "min_correct": min_correct, "min_wrong": min_wrong, "seed": seed, "chance": chance,
+              "min_correct": min_correct, "min_wrong": min_wrong, "min_reach": min_reach, "seed": seed,
+              "chance": chance,
               "control": "as many non-activated neurons raised to threshold + epsilon, per row and layer"}
     change = converted.mean(axis=0) - base.mean(axis=0)  # (langs,)
     share_up = float(np.mean(change >= 0))
@@ -197,7 +229,8 @@ def conversion_rule(base: np.ndarray, converted: np.ndarray, control: np.ndarray
                 "control mean change (points)": 100 * float(gains["control"].mean()),
                 "control's share of the gain": share, "control's share CI low": share_ci[0],
                 "control's share CI high": share_ci[1],
-                "p (baseline vs converted, pooled)": mcnemar(base.ravel(), converted.ravel())}
+                "p (baseline vs converted, pooled)": mcnemar(base.ravel(), converted.ravel()),
+                "control: share of its target reached": control_reach}
     reason = (f"mean change {100 * mean_change:+.2f} points [{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}], not worse in "
               f"{100 * share_up:.0f}% of languages (needs {100 * min_language_share:.0f}%); the control recovers "
               f"{share:.2f} [{share_ci[0]:.2f}, {share_ci[1]:.2f}] of the gain (must stay under {max_control_share})")
@@ -208,4 +241,7 @@ def conversion_rule(base: np.ndarray, converted: np.ndarray, control: np.ndarray
     holds = share_up >= min_language_share and mean_change > 0 and share < max_control_share
     verdict = decide(holds, ci[0] > 0 and share_ci[1] < max_control_share,
                      ci[1] <= 0 or share_up < min_language_share or share_ci[0] >= max_control_share)
+    if short := short_controls({"random": control_reach}, min_reach, {"random": "random non-activated"}):
+        reason += f"; {short}"
+        verdict = "inconclusive" if verdict == "supported" else verdict
     return Verdict(verdict, reason, "mean accuracy change", mean_change, ci, measured, params)

@@ -6,7 +6,7 @@ Conversion raises the inactive part of specific and partial-shared neurons to ju
 
 Controls the paper lacks, each drawn anew per row and layer with several seeds:
 - ``random``: as many neurons as are all-shared, drawn from the neurons active in the row that are not all-shared
-  (when there are fewer, all of them: the shortfall is recorded);
+  (when there are fewer, all of them: what it reached is recorded);
 - ``matched``: neurons drawn in a random order from the same pool until their summed contribution |A| ||v|| reaches
   the all-shared set's (all of the pool when it does not reach it; needs the site ``down_proj_input``);
 - ``convert_random``: as many neurons as conversion raises, drawn from the non-activated ones (inactive in every
@@ -15,10 +15,18 @@ Controls the paper lacks, each drawn anew per row and layer with several seeds:
 Table 2's and Table 3's rows of one type (deactivating or converting specific neurons alone, partial-shared ones
 alone) have controls sized to that type, also per row and layer:
 - ``random_specific``, ``random_partial_shared``: as many neurons as the type has active in the row, drawn from
-  the row's active neurons of the other types (when there are fewer, all of them: the shortfall is recorded);
+  the row's active neurons of the other types (when there are fewer, all of them: what it reached is recorded);
 - ``convert_specific``, ``convert_partial_shared``: conversion of that type alone (its neurons inactive in the row);
 - ``convert_random_specific``, ``convert_random_partial_shared``: as many non-activated neurons as that type's
   conversion raises, raised the same way.
+
+A drawn control can fall short of its target (too few neurons in its pool, or too little contribution for
+``matched``): ``reach`` says how much of its target each row's draw reached.
+
+Mean-ablation (ours), beside the paper's zeroing: ``all_shared_mean``, ``specific_mean`` and
+``partial_shared_mean`` edit the neurons of the type's deactivation but set each to its mean A over the task's
+inputs (harness.core.capture.mean_activations) instead of 0, so that no neuron leaves the range of values it
+takes on the task.
 """
 
 from __future__ import annotations
@@ -34,12 +42,14 @@ DEACTIVATIONS = ("all_shared", "specific", "partial_shared")
 TYPE_CONTROLS = {"random_specific": "specific", "random_partial_shared": "partial_shared"}
 TYPE_CONVERSIONS = {"convert_specific": "specific", "convert_partial_shared": "partial_shared"}
 TYPE_CONVERSION_CONTROLS = {"convert_random_specific": "specific", "convert_random_partial_shared": "partial_shared"}
+MEAN_ABLATIONS = {f"{name}_mean": name for name in DEACTIVATIONS}  # family -> the deactivation whose neurons it sets
+# to their means
 SEEDED = ("random", "matched", "convert_random", *TYPE_CONTROLS, *TYPE_CONVERSION_CONTROLS)  # one run per seed,
 # stored as "<family>/<seed>"
 CONVERSIONS = ("convert", "convert_random", *TYPE_CONVERSIONS, *TYPE_CONVERSION_CONTROLS)
 # new families go last: a family's place seeds its draws (measurement._row_generators)
 FAMILIES = (*DEACTIVATIONS, "random", "matched", "convert", "convert_random", *TYPE_CONTROLS, *TYPE_CONVERSIONS,
-            *TYPE_CONVERSION_CONTROLS)
+            *TYPE_CONVERSION_CONTROLS, *MEAN_ABLATIONS)
 _TYPE = {"all_shared": ALL, "specific": SPECIFIC, "partial_shared": PARTIAL}
 
 
@@ -109,8 +119,8 @@ def condition_mask(condition: str, state: RowState, generators: list[torch.Gener
     """The neurons ``condition`` edits in each row: (rows, layers, d_ff) bool; ``generators`` (one per row) draw the
     seeded controls and must be seeded per row and seed by the caller."""
     family = family_of(condition)
-    if family in _TYPE:
-        return type_mask(family, state)
+    if family in _TYPE or family in MEAN_ABLATIONS:
+        return type_mask(MEAN_ABLATIONS.get(family, family), state)
     if family == "convert":
         return conversion_mask(state)
     if family in TYPE_CONVERSIONS:
@@ -140,15 +150,17 @@ def _control_target(family: str, state: RowState) -> torch.Tensor:
     return conversion_mask(state, (TYPE_CONVERSION_CONTROLS[family],)).sum(dim=-1)
 
 
-def shortfall(condition: str, mask: torch.Tensor, state: RowState) -> torch.Tensor:
-    """How far a drawn control falls short of its target per row, summed over layers: neurons for the controls
-    drawn by count (``random``, ``convert_random`` and the one-type controls), the share of the all-shared
-    contribution for ``matched``; zero for the others. (rows,)"""
+def reach(condition: str, mask: torch.Tensor, state: RowState) -> torch.Tensor:
+    """What a drawn control reached and what it aimed at per row, summed over layers, (rows, 2) float64: neurons
+    for the controls drawn by count (``random``, ``convert_random`` and the one-type controls); for ``matched`` the
+    summed |A| ||v|| taken, at most the target, and the all-shared set's (its target). Other conditions aim at
+    nothing: (0, 0)."""
     family = family_of(condition)
     if family in ("random", "convert_random", *TYPE_CONTROLS, *TYPE_CONVERSION_CONTROLS):
-        return (_control_target(family, state) - mask.sum(dim=-1)).sum(dim=-1).double()
+        target = _control_target(family, state).sum(dim=-1).double()
+        return torch.stack([mask.sum(dim=(-2, -1)).double(), target], dim=-1)
     if family == "matched":
-        target = (state.weight * state.shared).sum(dim=(-2, -1)).double()
-        taken = (state.weight * mask).sum(dim=(-2, -1)).double()
-        return ((target - taken).clamp(min=0) / target.clamp(min=torch.finfo(torch.float64).tiny))
-    return torch.zeros(mask.shape[0], dtype=torch.float64, device=mask.device)
+        target = (state.weight * state.shared).sum(dim=-1).double()  # (rows, layers)
+        taken = (state.weight * mask).sum(dim=-1).double()
+        return torch.stack([torch.minimum(taken, target).sum(dim=-1), target.sum(dim=-1)], dim=-1)
+    return torch.zeros(mask.shape[0], 2, dtype=torch.float64, device=mask.device)

@@ -9,7 +9,12 @@ carries more of the push toward the answer than its share of all neurons. The ru
 statistic and the same statistic against the neurons active in the row.
 
 Inputs are ``Measurement.type_rows`` (examples, langs, T, layers, fields), fields in
-``harness.papers.sharing_matters.reducers.TYPE_ROW_FIELDS`` order.
+``harness.papers.sharing_matters.reducers.TYPE_ROW_FIELDS`` order, of either reading of A (the paper's, or ours
+centred on each neuron's mean: ``Measurement.centred``); the rules do not depend on which.
+
+Credit is not consequence: neurons whose outputs cancel each other are credited with what they write and change
+nothing. The contribution to the correct output therefore also asks that setting the all-shared neurons to their
+means (mean-ablation) lowers accuracy.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ import warnings
 
 import numpy as np
 
-from harness.core.stats import N_BOOTSTRAP, ratio
+from harness.core.stats import N_BOOTSTRAP, bootstrap_ci, ratio
 from harness.core.verdict import Verdict, decide, inconclusive
+from harness.papers.sharing_matters.accuracy_rules import inability, relative_drop
 from harness.papers.sharing_matters.neurons import ALL, PARTIAL, SPECIFIC
 from harness.papers.sharing_matters.reducers import (
     ACTIVE,
@@ -141,8 +147,30 @@ def _push_statistics(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
             (shared_push * (active - shared_n) * weight).sum(axis=-1), (other_push * shared_n * weight).sum(axis=-1))
 
 
-def correct_output_rule(rows: np.ndarray, *, min_share: float = 0.5, min_enrichment: float = 1.5,
-                        min_examples: int = 5, seed: int = 0) -> Verdict:
+def mean_ablation_check(base: np.ndarray, without: np.ndarray, *, chance: float, floor: float, alpha: float = 0.05,
+                        min_correct: int = 5, seed: int = 0) -> tuple[str, str, dict[str, float]]:
+    """Whether the neurons a reading credits matter: accuracy with them set to their means (``without``) against
+    the baseline, both (items,) bool. "supported" when the relative drop's bootstrap interval lies above 0,
+    "refuted" when it lies at or below 0 (no answer lost), else "inconclusive" (also where the model cannot do
+    the task); with a reason and the measured numbers."""
+    drop = float(relative_drop(base, without, floor))
+    ci = bootstrap_ci(lambda b, a, axis=-1: relative_drop(b, a, floor, axis), base.astype(float),
+                      without.astype(float), seed=seed)
+    measured = {"accuracy with all-shared mean-ablated": 100 * float(without.mean()),
+                "relative drop with all-shared mean-ablated": drop,
+                "relative drop with all-shared mean-ablated CI low": ci[0],
+                "relative drop with all-shared mean-ablated CI high": ci[1]}
+    reason = (f"setting the all-shared neurons to their means lowers accuracy by {drop:.2f} [{ci[0]:.2f}, "
+              f"{ci[1]:.2f}] of the baseline")
+    if unable := inability(base.astype(bool), chance, alpha=alpha, min_correct=min_correct):
+        return "inconclusive", f"{reason}, not a test of them: {unable}", measured
+    outcome = "supported" if ci[0] > 0 else "refuted" if ci[1] <= 0 else "inconclusive"
+    return outcome, reason + (": they change no answer" if outcome == "refuted" else ""), measured
+
+
+def correct_output_rule(rows: np.ndarray, base: np.ndarray | None = None, without_shared: np.ndarray | None = None,
+                        *, chance: float = 0.0, floor: float = 0.0, min_share: float = 0.5,
+                        min_enrichment: float = 1.5, min_examples: int = 5, seed: int = 0) -> Verdict:
     """All-shared neurons carry most of the contribution to the correct output, far beyond their share of the
     neurons (§1: German XNLI, "less than 30% of the neurons, but they contribute 91.6%").
 
@@ -155,13 +183,21 @@ def correct_output_rule(rows: np.ndarray, *, min_share: float = 0.5, min_enrichm
     share over the share of all neurons, is recorded: non-activated neurons push little whatever they are, so a
     type that is most of the active neurons passes it. Supported when both bootstrap intervals (over examples) lie
     above their limits, refuted when either lies below.
+
+    With ``base`` and ``without_shared`` (examples,) bool, correctness at baseline and with every all-shared neuron
+    set to its mean (``chance``, ``floor`` as in harness.papers.sharing_matters.accuracy_rules), the credit must
+    also matter (``mean_ablation_check``): supported needs the check supported too, and a refuted check refutes.
     """
     params = {"min_share": min_share, "min_enrichment": min_enrichment, "min_examples": min_examples, "seed": seed,
               "contribution to the correct output": "positive effective scores toward the gold reference token",
               "control": "push per active all-shared neuron over push per other active neuron (Mantel-Haenszel rate "
-                         "ratio over row-layers)"}
+                         "ratio over row-layers)",
+              "credit check": "none" if base is None else "accuracy with every all-shared neuron at its mean"}
     effect_name = "push per active all-shared neuron over per other active neuron"
     n_examples = len(rows)
+    if base is not None and without_shared is not None and not len(base) == len(without_shared) == n_examples:
+        raise ValueError(f"the mean-ablation check needs one outcome per example: {n_examples} examples, "
+                         f"{len(base)} baseline and {len(without_shared)} mean-ablated outcomes")
     shared, total, numerator, denominator = _push_statistics(rows)
     neuron_share = ratio(rows[:, ALL, :, NEURONS].sum(), rows[..., NEURONS].sum(), math.nan)
     push_share = ratio(shared.sum(), total.sum(), math.nan)
@@ -197,6 +233,11 @@ def correct_output_rule(rows: np.ndarray, *, min_share: float = 0.5, min_enrichm
     verdict = decide(push_share > min_share and enrichment > min_enrichment,
                      share_ci[0] > min_share and ci[0] > min_enrichment,
                      share_ci[1] < min_share or ci[1] < min_enrichment)
+    if base is not None and without_shared is not None:
+        check, why, numbers = mean_ablation_check(base, without_shared, chance=chance, floor=floor, seed=seed)
+        measured |= numbers
+        reason += f"; {why}"
+        verdict = "refuted" if "refuted" in (verdict, check) else verdict if verdict == check else "inconclusive"
     return Verdict(verdict, reason, effect_name, enrichment, ci, measured, params)
 
 

@@ -1,8 +1,10 @@
 """One measurement run of a model on a task: everything the claims need, streamed chunk by chunk.
 
-Per chunk of parallel examples: one pass that scores the baseline and captures A at the last token (plus
-dead-across-tokens), the four types per example (also over random subsets of the languages, at a grid of
-thresholds, and over non-parallel tuples of the chunk's examples), attribution reduced on the device, then one
+First, where a claim asks for them, one pass over every prompt takes each neuron's mean A over the task's inputs
+(the mean-ablation conditions set neurons to it; the centred contributions subtract it). Then per chunk of parallel
+examples: one pass that scores the baseline and captures A at the last token (plus dead-across-tokens), the four
+types per example (also over random subsets of the languages, at a grid of thresholds, and over non-parallel tuples
+of the chunk's examples), attribution reduced on the device, then one
 batched run per intervention condition, each row carrying its own mask (see
 harness.papers.sharing_matters.conditions); at ``positions="last"`` these runs start from the capture pass's keys
 and values of every prompt token but the last, which no edit changes (harness.core.prefixes). Memory stays
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from harness.core.capture import Recorder
+from harness.core.capture import Recorder, mean_activations
 from harness.core.content_position import content_offsets
 from harness.core.models import LoadedModel
 from harness.core.prefixes import Prefixes, supported
@@ -39,13 +41,14 @@ from harness.core.scoring import (
 from harness.papers.sharing_matters.conditions import (
     CONVERSIONS,
     FAMILIES,
+    MEAN_ABLATIONS,
     SEEDED,
     RowState,
     condition_mask,
     family_of,
+    reach,
     seeded_name,
 )
-from harness.papers.sharing_matters.conditions import shortfall as control_shortfall
 from harness.papers.sharing_matters.neurons import (
     TypeStatistics,
     check_threshold,
@@ -54,10 +57,11 @@ from harness.papers.sharing_matters.neurons import (
     regrouped_codes,
     type_codes,
 )
-from harness.papers.sharing_matters.reducers import Reducers
+from harness.papers.sharing_matters.reducers import READING_FIELDS, Reducers
 from harness.tasks import ParallelExample, TaskSpec, data_fingerprint
 
-CONDITIONS = FAMILIES  # what a claim may ask for; seeded families run once per seed
+CENTRED = "centred"  # not an intervention: the attribution summaries of A centred on each neuron's mean too
+CONDITIONS = (*FAMILIES, CENTRED)  # what a claim may ask for; seeded families run once per seed
 SCORINGS = ("generate", "choice")
 
 
@@ -138,7 +142,9 @@ class Measurement(Provenance):
     correct: dict[str, torch.Tensor]  # condition ("all_shared", "random/3", ...) -> (examples, langs) bool
     chance: torch.Tensor  # (langs,) accuracy of the best constant answer (verbalizers); 0 for open answers
     edits: dict[str, torch.Tensor]  # condition -> (examples, langs) neurons it edits per row, over all layers
-    shortfall: dict[str, torch.Tensor]  # seeded control -> (examples, langs) how far it fell short of its target
+    reach: dict[str, torch.Tensor]  # seeded control -> (examples, langs, 2) what it reached and its target
+    # (conditions.reach)
+    means: torch.Tensor  # (layers, d_ff) each neuron's mean A over the task's inputs (empty: not taken)
     example_shares: torch.Tensor  # (examples, T, layers) share of each type per example
     language_counts: list[int]  # k of count_shares
     language_subsets: list[list[list[str]]]  # per count, the subsets of languages the types were averaged over
@@ -161,6 +167,9 @@ class Measurement(Provenance):
     type_rows: torch.Tensor  # (examples, langs, T, layers, 6)
     layer_effective_max: torch.Tensor  # (langs, T, layers) largest effective score per type and layer (Fig. 10)
     layer_sample_max: torch.Tensor  # (examples, langs, layers) expected max of span_sample all-shared (NaN: too few)
+    # the same six attribution summaries (reducers.READING_FIELDS) of A centred on each neuron's mean (``means``):
+    # ours, beside the paper's reading of A as it is above (empty without value vectors or condition ``centred``)
+    centred: dict[str, torch.Tensor]
     # the template control, from the same pass: the same summaries at the last token of the translated content
     # (harness.core.content_position) instead of the prompt's last token
     content_shares: torch.Tensor  # (examples, T, layers) as example_shares
@@ -191,6 +200,16 @@ class Measurement(Provenance):
     def seeds(self, family: str) -> list[str]:
         """The conditions of a family that were run: itself, or one per seed."""
         return sorted(c for c in self.correct if family_of(c) == family)
+
+    def reached_share(self, family: str, language: str | None = None) -> float:
+        """How much of its target a drawn control reached, pooled over its seeds and rows (one language's, or
+        all): neurons for the controls drawn by count, summed |A| ||v|| for ``matched``; 1 where it aimed at
+        nothing."""
+        reached = torch.stack([self.reach[c] for c in self.seeds(family)])  # (seeds, examples, langs, 2)
+        if language is not None:
+            reached = reached[:, :, self.languages.index(language)]
+        total = reached.flatten(0, -2).sum(dim=0)  # (2,)
+        return float(total[0] / total[1]) if total[1] > 0 else 1.0
 
     def outcome(self, condition: str) -> torch.Tensor:
         """(examples, langs) correctness; for a seeded family the share of its seeds that were correct."""
@@ -338,23 +357,26 @@ class _ChunkRows:
 
 
 def _condition_outcome(lm: LoadedModel, spec: TaskSpec, config: MeasureConfig, choice_ids: list[int] | None,
-                       condition: str, state: RowState, chunk: _ChunkRows, outcomes: _Outcomes,
-                       seeded: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+                       condition: str, state: RowState, chunk: _ChunkRows, outcomes: _Outcomes, seeded: bool,
+                       means: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """One condition over a chunk, scoring only the rows whose edit no earlier condition of the chunk already made:
-    correctness (rows,), neurons edited per row (rows,) on the host, and for a ``seeded`` control how far it fell
-    short of its target (rows,) on the host. Its mask (rows, layers, d_ff) is freed on return."""
+    correctness (rows,), neurons edited per row (rows,) on the host, and for a ``seeded`` control what it reached
+    of its target (rows, 2) on the host. Its mask (rows, layers, d_ff) is freed on return. ``means`` (layers,
+    d_ff): what a mean-ablation sets its neurons to."""
     family, _, seed = condition.partition("/")
     mask = condition_mask(condition, state, _row_generators(config, family, int(seed or 0), chunk.rows, lm.device))
-    kind = "convert_masks" if family in CONVERSIONS else "deactivate_masks"
+    kind = "convert_masks" if family in CONVERSIONS else "fix_masks" if family in MEAN_ABLATIONS else \
+        "deactivate_masks"
     signature = outcomes.signature(mask)
     ok, known = outcomes.reuse(kind, signature)
     todo = (~known).nonzero().flatten().tolist()
     if todo:
+        values = {"fix_values": means} if kind == "fix_masks" else {}
         ok[todo] = _correct(lm, spec, [chunk.texts[i] for i in todo], [chunk.golds[i] for i in todo], config,
                             choice_ids, prefixes=None if chunk.kept is None else chunk.kept.view(todo),
-                            **{kind: mask[todo]})
+                            **{kind: mask[todo]}, **values)
     outcomes.add(kind, signature, ok)
-    return ok, mask.sum(dim=(-2, -1)).cpu(), control_shortfall(condition, mask, state).cpu() if seeded else None
+    return ok, mask.sum(dim=(-2, -1)).cpu(), reach(condition, mask, state).cpu() if seeded else None
 
 
 def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec,
@@ -364,25 +386,34 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
 
     ``conditions`` (default: all) narrows the intervention passes; the baseline is always scored. With
     ``prefix_reuse`` (and ``positions="last"``) the intervention passes start from the capture pass's keys and
-    values of every prompt token but the last (harness.core.prefixes), which they do not edit.
+    values of every prompt token but the last (harness.core.prefixes), which they do not edit. Each neuron's mean A
+    over every prompt (at the positions the conditions edit) is taken first, by a pass of its own, where the
+    centred attribution (condition ``centred``, at a site with value vectors) or a mean-ablation needs it.
     """
     languages = check_request(spec, examples, conditions, CONDITIONS)
     n_langs = len(languages)
     choice_ids = verbalizer_tokens(lm, spec.choices)[0] if spec.scoring == "verbalizer" else None
     stats = TypeStatistics(config.threshold)
-    reducers = Reducers(lm, n_langs, config.top_share, config.span_sample)
     runs = expand_conditions(conditions, config.control_seeds)
+    timings = {"means": 0.0, "capture": 0.0, "conditions": 0.0}
+    means = None
+    centred = CENTRED in conditions and lm.site.name == "down_proj_input"
+    if centred or any(family_of(c) in MEAN_ABLATIONS for c in runs):
+        tic = time.perf_counter()
+        means = mean_activations(lm, [ex.prompts[lang] for ex in examples for lang in languages],
+                                 positions=config.positions, batch_size=config.batch_size)  # (layers, d_ff)
+        timings["means"] = time.perf_counter() - tic
+    reducers = Reducers(lm, n_langs, config.top_share, config.span_sample, means if centred else None)
     if reducers.norms is None:
         runs = [c for c in runs if family_of(c) != "matched"]  # |A| ||v|| needs value vectors
     correct: dict[str, list[torch.Tensor]] = {c: [] for c in ["baseline", *runs]}
     edits: dict[str, list[torch.Tensor]] = {c: [] for c in runs}
-    short: dict[str, list[torch.Tensor]] = {c: [] for c in runs if family_of(c) in SEEDED}
+    reached: dict[str, list[torch.Tensor]] = {c: [] for c in runs if family_of(c) in SEEDED}
     counts, subsets, thresholds = config.counts_for(n_langs), config.language_subsets(n_langs), config.thresholds()
     example_shares, count_shares, threshold_shares, density, activated = [], [], [], [], []
     tuple_sources, nonparallel_shares = [], []
     content: dict[str, list[torch.Tensor]] = {"shares": [], "activated": [], "count_shares": [],
                                               "threshold_shares": [], "density": [], "nonparallel_shares": []}
-    timings = {"capture": 0.0, "conditions": 0.0}
     hash_weights = _Outcomes.hash_weights(lm.n_layers, lm.d_ff, lm.device)
     reuse_prefixes = prefix_reuse and supported(lm, config.positions)
     for chunk in tqdm(config.chunks(len(examples), n_langs), desc=f"{lm.name} {spec.name}", disable=not progress,
@@ -430,36 +461,34 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         outcomes = _Outcomes(hash_weights, correct["baseline"][-1].flatten())
         for condition in runs:
             # (a fresh _ChunkRows per call: nothing outlives the chunk's kept prefixes into the next chunk)
-            ok, edited, shortfall = _condition_outcome(lm, spec, config, choice_ids, condition, state,
-                                                       _ChunkRows(texts, golds, rows, kept), outcomes,
-                                                       condition in short)
+            ok, edited, reached_rows = _condition_outcome(lm, spec, config, choice_ids, condition, state,
+                                                          _ChunkRows(texts, golds, rows, kept), outcomes,
+                                                          condition in reached, means)
             correct[condition].append(ok.reshape(len(part), n_langs))
             edits[condition].append(edited.reshape(len(part), n_langs))
-            if shortfall is not None:
-                short[condition].append(shortfall.reshape(len(part), n_langs))
+            if reached_rows is not None:
+                reached[condition].append(reached_rows.reshape(len(part), n_langs, 2))
         timings["conditions"] += time.perf_counter() - tic
 
     n = len(examples)
     empty = torch.zeros(0)
+    readings = reducers.summaries()
+    paper = readings["paper"]
     return Measurement(
         model=lm.provenance(), task=spec.name, languages=languages, example_ids=[ex.id for ex in examples],
         config=asdict(config), data_hash=data_fingerprint(examples), scoring=_scoring_record(lm, spec, config),
         correct={c: torch.cat(v) for c, v in correct.items()}, chance=_chance(examples, spec, languages),
-        edits={c: torch.cat(v) for c, v in edits.items()}, shortfall={c: torch.cat(v) for c, v in short.items()},
+        edits={c: torch.cat(v) for c, v in edits.items()}, reach={c: torch.cat(v) for c, v in reached.items()},
+        means=empty if means is None else means.cpu(),
         example_shares=torch.cat(example_shares), language_counts=counts,
         language_subsets=[[[languages[i] for i in s] for s in drawn] for drawn in subsets],
         count_shares=torch.cat(count_shares), thresholds=thresholds, threshold_shares=torch.cat(threshold_shares),
         threshold_density=torch.cat(density), example_activated=torch.cat(activated),
         active_rates=stats.active_rates().float().cpu(), overlap=stats.overlap().cpu(),
         dead_across_tokens=(reducers.dead / (n * n_langs)).cpu(), attribution=reducers.attribution,
-        top_contribution=(reducers.top / (n * n_langs)).cpu(),
-        contribution_sum=(reducers.contribution / (n * n_langs)).cpu(),
-        base_rate=torch.cat(reducers.base_rate) if reducers.base_rate else empty,
+        **{name: paper.get(name, empty) for name in READING_FIELDS}, centred=readings.get("centred", {}),
         effective=reducers.effective().cpu(),
         effective_spans=torch.cat(reducers.spans) if reducers.spans else empty,
-        type_rows=torch.cat(reducers.type_rows) if reducers.type_rows else empty,
-        layer_effective_max=reducers.layer_effective_max().cpu() if reducers.attribution else empty,
-        layer_sample_max=torch.cat(reducers.layer_sample_max) if reducers.layer_sample_max else empty,
         content_shares=torch.cat(content["shares"]), content_activated=torch.cat(content["activated"]),
         content_threshold_shares=torch.cat(content["threshold_shares"]),
         content_threshold_density=torch.cat(content["density"]),
@@ -468,4 +497,4 @@ def measure(lm: LoadedModel, examples: Sequence[ParallelExample], spec: TaskSpec
         content_nonparallel_shares=torch.cat(content["nonparallel_shares"]), timings=timings)
 
 
-__all__ = ["CONDITIONS", "MeasureConfig", "Measurement", "expand_conditions", "measure"]
+__all__ = ["CENTRED", "CONDITIONS", "MeasureConfig", "Measurement", "expand_conditions", "measure"]

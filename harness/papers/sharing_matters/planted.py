@@ -39,6 +39,9 @@ writes the fallback (EOS: no answer) that wins when no carrier fires:
   small weight: 3 or 5 all-shared (``spread_shared``, example by example), 3 partial-shared, 3 specific (see
   ``_spread_carriers``); an answer needs 7 of them, so the damage of a deactivation follows the number of active
   neurons it removes, not their type;
+- ``carrier="redundant"``: every row has two carriers that each write its answer alone: a specific one (per answer
+  and language) and a partial-shared one (per answer and group of 3 languages), so deactivating either type alone
+  loses no answer;
 - ``gaps``: that many examples' carriers stay off in two languages (so they are partial-shared, those
   prompts fall back to no answer, and converting the carrier to active at epsilon restores them when
   ``alpha * epsilon`` beats the fallback);
@@ -47,6 +50,16 @@ writes the fallback (EOS: no answer) that wins when no carrier fires:
 - ``weak_carrier``: a second, all-shared carrier per example writing its gold weakly (below the fallback), and
   ``suppressors``: every other last-layer neuron's value vector also writes against the fallback, so that raising
   almost any inactive neuron to epsilon lets the weak gold through.
+Three more plantings embody what real models do to readings of single neurons (issue 27):
+- ``active_spread``: forced-active neurons whose pre-activation follows the input (they stay active), so that their
+  contribution is seen by a reading centred on each neuron's mean as well;
+- ``cancelling``: pairs of always-on neurons that write the same large vector toward every answer with opposite
+  signs, so their outputs cancel and the model computes what it did without them;
+- ``offset``: one always-on neuron whose large output the down projection's bias cancels, so zeroing it (not
+  setting it to its mean) breaks every answer;
+and ``ballast``: last-layer neurons keyed to one language's prompts each (specific in every example) write along a
+direction no output reads, so that other active neurons hold as much contribution |A| ||v|| as the carriers (a
+contribution-matched control can be drawn).
 The builder checks its own construction: every prompt's baseline answer (generated, and by forced choice where
 one is planted) must be the planted one, and every keyed neuron must fire exactly on its prompts.
 
@@ -94,7 +107,9 @@ DEMO_GAIN = 1000.0  # the demonstration channel's weight: its signal outweighs t
 SPREAD_WINDOW = 3  # carrier="spread": partial-shared and specific carriers active per row
 SPREAD_NEED = 7  # carrier="spread": active carriers an answer needs
 SPREAD_BAND = 0.1  # spread and weak carriers fire in [ON_MARGIN, ON_MARGIN + band] on their prompts
+BALLAST_PER_LANGUAGE = 3  # ballast neurons keyed to each language's prompts
 FAMILY_ACTIVATIONS = {"bloom": lambda mlp: mlp.gelu_impl, "llama": lambda mlp: mlp.act_fn}
+CONSTANT = torch.full((HIDDEN,), HIDDEN ** -0.5)  # the unit direction LayerNorm removes
 
 
 @dataclass(frozen=True)
@@ -113,7 +128,8 @@ class PlantSpec:
     key_offset: float = 0.0  # added to input-dependent neurons' bias: > 0 keeps them active at some token
     language_blind: bool = False  # input-dependent keys orthogonal to the languages' mean inputs
     shift_to: float | None = None  # instead of key_offset: shift so that A at pre-activation 0 becomes this
-    active_value: float = 0.0  # norm of forced-active neurons' value vectors (0: they write nothing)
+    active_value: float = 0.0  # norm of forced-active neurons' value vectors, along the constant direction, which
+    # LayerNorm removes (0: they write nothing)
     free_value: float = 0.0  # scale of input-dependent neurons' value vectors before the last layer
     crowded: float = 0.0  # > 0: forced-active A drawn from the free neurons' active A times this; equal value norms
     skew: tuple[str, int, float] | None = None  # (language, layer, share): that share of the layer's neurons fires
@@ -150,6 +166,12 @@ class PlantSpec:
     # neurons shifted up alike (as ``shift_to`` does in every layer), so it is denser and no neuron's preference changes
     aligned: float = 0.0  # share of each layer's neurons keyed to one example in every language (module doc)
     input_shift: float = 0.0  # norm of one direction added to the layers' FFN inputs (0: none; see _shift_inputs)
+    active_spread: float = 0.0  # forced-active pre-activations spread over the prompts by this (see _spread_active)
+    ballast: float = 0.0  # norm of the last layer's ballast neurons' writes, which no output reads (_plant_ballast)
+    carrier_band: float | None = None  # carriers fire within [ON_MARGIN, ON_MARGIN + band] on their prompts (None:
+    # anywhere above ON_MARGIN; "spread" carriers and weak ones have SPREAD_BAND)
+    cancelling: tuple[tuple[int, ...], int, float] | None = None  # (layers, pairs, weight): _plant_cancelling
+    offset: tuple[int, float] | None = None  # (layer, weight): _plant_offset
 
     @property
     def keyed_share(self) -> float:
@@ -175,23 +197,31 @@ FLAT = (0.10,) * len(PEAK)  # with 20% keyed and 70% dead: no input-dependent ne
 EARLY_SHALLOW = tuple(float(s) for s in at_depths(np.array(EARLY), relative_depths(6)))  # EARLY over 6 layers
 FALLING = (0.30, 0.27, 0.24, 0.21, 0.18, 0.15, 0.12, 0.09, 0.06, 0.03)  # all-shared highest in the first layer
 ALIGNED = 0.25  # of each layer's neurons: with 24 examples 1 point of a layer's neurons per example, on average
+LOWER_PEAK = tuple(0.8 * s for s in PEAK)  # PEAK at 80% (34% of layer 3): a random control as large as the
+# all-shared set fits among a row's other active neurons in every layer
+FLAT40 = (0.4,) * (len(PEAK) - 1) + (0.0,)  # every layer but the last 40% all-shared: the one-type controls' pools
+UNIFORM = (0.15,) * 9 + (0.04,)  # forced-active share; the last layer leaves room for a carrier per prompt
 
 PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
-    PlantSpec("planted-shared", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10; a "
+    PlantSpec("planted-shared", "answers carried by all-shared neurons (alpha 50: at its mean over the prompts a "
+              "carrier writes under the fallback); all-shared share peaks at layer 3 of 10 (34%); 3 last-layer "
+              "neurons per language fire on its prompts and write ballast (norm 40) that no output reads: as much "
+              "|A| ||v|| as the carriers (which fire within 0.1 of the on margin) among other active neurons; a "
               "quarter of each layer's neurons are aligned: each fires on one example's prompts in every language "
               "(at the last token and at the last content token; an example's in one layer), so translations share "
-              "more neurons than unrelated prompts", PEAK, dead_share=0.03, aligned=ALIGNED),
+              "more neurons than unrelated prompts", LOWER_PEAK, dead_share=0.03, alpha=50.0, ballast=40.0,
+              carrier_band=SPREAD_BAND, aligned=ALIGNED),
     PlantSpec("planted-specific", "answers carried by language-specific neurons; all-shared share rises to the "
               "last layer", RISING, dead_share=0.03, carrier="specific"),
-    PlantSpec("planted-shared-gated", "planted-shared in a gated (Llama) MLP", PEAK, dead_share=0.03,
-              family="llama"),
+    PlantSpec("planted-shared-gated", "planted-shared in a gated (Llama) MLP", LOWER_PEAK, dead_share=0.03,
+              family="llama", alpha=50.0, ballast=40.0, carrier_band=SPREAD_BAND),
     PlantSpec("planted-specific-gated", "planted-specific in a gated (Llama) MLP", RISING, dead_share=0.03,
               carrier="specific", family="llama"),
     PlantSpec("planted-shared-base", "planted-shared with half the forced all-shared neurons and no aligned ones "
-              "(its 'base model')", tuple(s / 2 for s in PEAK), dead_share=0.03),
+              "(its 'base model')", tuple(s / 2 for s in LOWER_PEAK), dead_share=0.03),
     PlantSpec("planted-denser", "planted-shared with every input-dependent neuron's pre-activation shifted up "
               "(A at 0 becomes 0.2): denser at any fixed threshold, the same sharing at matched density",
-              PEAK, dead_share=0.03, shift_to=0.2, aligned=ALIGNED),
+              LOWER_PEAK, dead_share=0.03, shift_to=0.2, aligned=ALIGNED),
     PlantSpec("planted-spread", "every answer needs 7 of its row's active carriers, each writing the same: 3 "
               "partial-shared, 3 specific and 3 or 5 all-shared (every other example); deactivating the all-shared "
               "ones, the largest type, costs what deactivating as many other active neurons costs, more than the "
@@ -211,8 +241,10 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "orthogonal to the languages' mean inputs), but layer 5 is silent except 2 of its 256 neurons, which "
               "fire on the Chinese prompts: a large relative spread in a near-empty layer, a tiny absolute one",
               PEAK, dead_share=0.03, skew=("zh", 5, 0.008), quiet_layer=5, language_blind=True, content_keyed=True),
-    PlantSpec("planted-contributing", "as planted-shared, with forced-active (all-shared) value vectors of norm 1: "
-              "all-shared neurons are the top contributors in every layer", PEAK, dead_share=0.03, active_value=1.0),
+    PlantSpec("planted-contributing", "as planted-shared, with forced-active (all-shared) value vectors of norm 1 "
+              "(along the constant direction) and their pre-activations spread over the prompts (0.5): all-shared "
+              "neurons are the top contributors in every layer, of A as it is and of its deviation from its mean",
+              PEAK, dead_share=0.03, active_value=1.0, active_spread=0.5),
     PlantSpec("planted-contributing-free", "as planted-shared, but only input-dependent neurons write (value vectors "
               "at 0.05 x init scale): top contributors are mostly partial-shared", PEAK, dead_share=0.03,
               free_value=0.05),
@@ -225,16 +257,19 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "fallback 50): converting the partial-shared neurons alone restores the first 8 examples' prompts, the "
               "specific ones alone the next 8's. The last layer holds the carriers, forced-active and dead neurons "
               "only: a random non-activated neuron raised there is mostly a dead one, sometimes another example's "
-              "carrier (a random answer)", PEAK, gaps=8, specific_gaps=8, bare_last_layer=True),
+              "carrier (a random answer); 35% of the other layers' neurons are dead, so that a random control has as "
+              "many non-activated neurons to raise as conversion raises", PEAK, dead_share=0.35, gaps=8,
+              specific_gaps=8, bare_last_layer=True),
     PlantSpec("planted-gaps-weak", "as planted-gaps but alpha * epsilon = 1 < fallback 50: converting changes "
-              "no answer", PEAK, gaps=8, specific_gaps=8, alpha=1e3, bare_last_layer=True),
+              "no answer", PEAK, dead_share=0.35, gaps=8, specific_gaps=8, alpha=1e3, bare_last_layer=True),
     PlantSpec("planted-perturbed", "as planted-gaps (4 examples' carriers partial-shared, 6 specific, 14 all-shared), "
               "but a weak all-shared carrier writes each gold below the fallback and every other last-layer neuron "
               "writes against the fallback: raising any inactive neuron to epsilon restores the answers, as "
               "converting does; deactivating the gapped carriers (partial-shared or specific) loses their prompts, "
-              "while as many other active neurons are the weak carrier, whose loss changes no answer",
-              PEAK[:-1] + (0.0,), gaps=4, specific_gaps=6, alpha=1e4, bare_last_layer=True, weak_carrier=10.0,
-              suppressors=3e4),
+              "while as many other active neurons are the weak carrier, whose loss changes no answer; 40% of every "
+              "other layer all-shared (writing nothing), so that as many active neurons of the other types as a "
+              "type has can be drawn in every layer", FLAT40, gaps=4, specific_gaps=6, alpha=1e4,
+              bare_last_layer=True, weak_carrier=10.0, suppressors=3e4),
     PlantSpec("planted-varied", "every neuron is keyed to one example (firing in a random subset of its languages) "
               "at the last token, and fires at no last content token: no neuron keeps its type across examples, and "
               "the neurons are non-activated at the content end too; no answers", NONE, carrier="none",
@@ -269,8 +304,10 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               constant_values=(1.0,) * len(ENDS), head_constant=1.0),
     PlantSpec("planted-edges", "only forced-active (all-shared) neurons and dead ones; the all-shared share peaks at "
               "layer 3 of 10 (15% to 42%), and their value norms (constant direction) are 3x as large in the first "
-              "and the top three layers, so their effective scores are largest there; no answers", MIDDLE_PEAK,
-              carrier="none", rest_dead=True, constant_values=EDGE_VALUES, head_constant=1.0),
+              "and the top three layers, so their effective scores are largest there, of A as it is and (their "
+              "pre-activations spread over the prompts, 0.5) of its deviation from its mean; no answers",
+              MIDDLE_PEAK, carrier="none", rest_dead=True, constant_values=EDGE_VALUES, head_constant=1.0,
+              active_spread=0.5),
     PlantSpec("planted-scale-small", "the smaller model of a pair (6 layers): EARLY's forced-active (all-shared) "
               "share read at its 6 layers' relative depths, 3% of every layer dead; no answers", EARLY_SHALLOW,
               dead_share=0.03, carrier="none"),
@@ -308,7 +345,22 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "one shared direction (norm 8, an input's own norm): input-dependent neurons far along it fire on every "
               "prompt, those far against it on none, so all-shared neurons gain and partial-shared ones lose, at "
               "the last token, at the content end and at matched density, on unrelated prompts as on translations",
-              tuple(s / 2 for s in PEAK), dead_share=0.03, input_shift=8.0),
+              tuple(s / 2 for s in LOWER_PEAK), dead_share=0.03, input_shift=8.0),
+    PlantSpec("planted-offset", "answers carried twice over by neurons that are not all-shared: each prompt's "
+              "specific carrier (per answer and language) and partial-shared carrier (per answer and group of 3 "
+              "languages) each write it alone; one always-on neuron of layer 0 writes -1e3 / A times the fallback "
+              "and the layer's bias writes +1e3 times it back, so zeroing the all-shared neurons gives every prompt "
+              "the same answer while setting them to their means changes nothing; the controls drawn to the "
+              "all-shared set fall short of it", PEAK, dead_share=0.03, carrier="redundant", alpha=50.0,
+              offset=(0, 1e3)),
+    PlantSpec("planted-cancelling", "answers carried by a specific carrier per prompt (alpha 50); in layer 0 and the "
+              "top three layers, 3 pairs of always-on neurons write +-100 times the sum of the answers' directions "
+              "(their outputs cancel: the model computes what it did without them); every other neuron writes "
+              "along the constant direction with norms from one distribution, which the head's answer rows read "
+              "(head_constant) and the final LayerNorm removes, the other forced-active ones with pre-activations "
+              "spread over the prompts (0.5)", UNIFORM, dead_share=0.03, carrier="specific", alpha=50.0,
+              constant_values=(1.0,) * len(UNIFORM), head_constant=1.0, active_spread=0.5,
+              cancelling=((0, 7, 8, 9), 3, 100.0)),
 )}
 
 
@@ -431,7 +483,6 @@ def _start(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[ParallelExam
 def _plant_roles(b: Build) -> None:
     """Forced-active and forced-dead neurons; keyed and free neurons write nothing (yet)."""
     spec = b.spec
-    generator = torch.Generator().manual_seed(spec.seed + 1)
     for ffn in b.ffns[:-1]:
         ffn.down.weight.mul_(spec.free_value)  # 0 by default: input-dependent neurons leave the residual alone
     b.ffns[-1].down.weight.mul_(0.1)
@@ -441,10 +492,8 @@ def _plant_roles(b: Build) -> None:
             ffn.set_neurons(role[name], 0.0, bias)
             ffn.down.weight[:, role[name]] = 0.0
         ffn.down.weight[:, torch.cat([role["keyed"], role["aligned"]])] = 0.0
-        if spec.active_value:  # constant for every input, and off the answer directions
-            values = torch.randn(HIDDEN, len(role["active"]), generator=generator)
-            values[:2 * len(b.directions)] = 0.0
-            ffn.down.weight[:, role["active"]] = spec.active_value * values / values.norm(dim=0).clamp_min(1e-6)
+        if spec.active_value:  # LayerNorm removes it: no later input changes, even where A follows the input
+            ffn.down.weight[:, role["active"]] = spec.active_value * CONSTANT[:, None]
 
 
 def _blind(key: torch.Tensor, xs: Sequence[torch.Tensor], language: np.ndarray) -> torch.Tensor:
@@ -459,8 +508,8 @@ def _blind(key: torch.Tensor, xs: Sequence[torch.Tensor], language: np.ndarray) 
 
 
 def _center_free(b: Build) -> list[torch.Tensor]:
-    """Free neurons' keys scaled up (and made language-blind if asked) and centred on the layer's mean input;
-    returns each layer's FFN inputs."""
+    """Free neurons' keys scaled up (and made language-blind if asked) and centred on the layer's mean input, and
+    forced-active ones spread (``_spread_active``); returns each layer's FFN inputs."""
     spec = b.spec
     activation = FAMILY_ACTIVATIONS[spec.family](b.lm.site.layers[0].mlp)
     offsets = [spec.key_offset if spec.shift_to is None else _inverse_activation(activation, spec.shift_to)
@@ -470,7 +519,10 @@ def _center_free(b: Build) -> list[torch.Tensor]:
         offsets[layer] = _inverse_activation(activation, value)
     ffn_inputs = _ffn_inputs(b)  # forced neurons are constant; free ones write nothing yet
     content_inputs = _ffn_inputs(b, at_content=True) if spec.language_blind and spec.content_keyed else None
+    generator = torch.Generator().manual_seed(spec.seed + 4)
     for layer, (ffn, role, x) in enumerate(zip(b.ffns, b.roles, ffn_inputs, strict=True)):
+        if spec.active_spread:
+            _spread_active(b, ffn, role["active"], x, generator)
         free = role["free"]
         ffn.key.weight[free] *= 10.0
         if spec.language_blind:
@@ -482,6 +534,63 @@ def _center_free(b: Build) -> list[torch.Tensor]:
     if spec.free_value:
         ffn_inputs = _ffn_inputs(b)  # the centred free neurons now move later layers' input
     return ffn_inputs
+
+
+def _spread_active(b: Build, ffn: PlantedFfn, active: torch.Tensor, x: torch.Tensor,
+                   generator: torch.Generator) -> None:
+    """Forced-active neurons read a random key, scaled so that their pre-activation spreads over the build's
+    prompts (x: the layer's input, (prompts, HIDDEN)) with standard deviation ``active_spread`` around
+    ``forced_on``: they stay active (pre-activation >= 1 on every prompt, checked) while their A follows the input.
+    What they write must leave every later input alone (``active_value`` and ``constant_values`` write along the
+    constant direction, which LayerNorm removes), so the inputs the other neurons are fitted on stay as they are."""
+    if not len(active):
+        return
+    key = torch.randn(len(active), HIDDEN, generator=generator)
+    key *= b.spec.active_spread / ((x - x.mean(dim=0)) @ key.T).std(dim=0).clamp_min(1e-6)[:, None]
+    bias = b.spec.forced_on - key @ x.mean(dim=0)
+    if (x @ key.T + bias).min() < 1.0:
+        raise ValueError(f"{b.spec.name}: active_spread {b.spec.active_spread} takes forced-active neurons below "
+                         "pre-activation 1 on some prompt")
+    ffn.set_neurons(active, key, bias)
+
+
+def _plant_cancelling(b: Build) -> None:
+    """Pairs of always-on neurons in each of ``cancelling``'s layers (forced-active ones at a constant
+    pre-activation, ``forced_on``, whatever ``active_spread`` gives the others) write +weight and -weight times the
+    sum of the answers' directions. Each of them pushes toward (or away from) every answer by weight x A, as the
+    effective score E_r . (A v) reads it, and their outputs cancel: the model computes what it did without them."""
+    layers, pairs, weight = b.spec.cancelling
+    toward = b.directions[:-1].sum(dim=0)  # E_r . toward = 1 for every answer r (orthonormal directions)
+    for layer in layers:
+        ffn, active = b.ffns[layer], b.roles[layer]["active"]
+        if len(active) < 2 * pairs:
+            raise ValueError(f"{b.spec.name}: layer {layer} has {len(active)} forced-active neurons for {pairs} "
+                             "cancelling pairs")
+        first, second = active[:pairs], active[pairs:2 * pairs]
+        ffn.set_neurons(active[:2 * pairs], 0.0, b.spec.forced_on)
+        ffn.down.weight[:, first] = weight * toward[:, None]
+        ffn.down.weight[:, second] = -weight * toward[:, None]
+
+
+def _plant_offset(b: Build) -> None:
+    """One forced-active neuron of ``offset``'s layer writes -weight / A times the fallback's direction and the
+    layer's down-projection bias adds weight times it: their sum is 0 (up to rounding, which the fits see), so the
+    model computes what it did. Zeroing the neuron leaves weight x fallback in the residual stream, which swamps
+    every later layer's input: every prompt gets the same answer. Setting it to its mean (its A on every prompt)
+    changes nothing."""
+    layer, weight = b.spec.offset
+    ffn = b.ffns[layer]
+    neuron = b.roles[layer]["active"][:1]
+    activation = FAMILY_ACTIVATIONS[b.spec.family](b.lm.site.layers[layer].mlp)
+    a = float(activation(torch.tensor(b.spec.forced_on)))  # its A, as the model computes it
+    ffn.down.weight[:, neuron] = -(weight / a) * b.fallback[:, None]
+    ffn.down.bias += weight * b.fallback
+
+
+def _ballast_direction(b: Build) -> torch.Tensor:
+    """A zero-mean unit direction beside the answers' and the fallback's, (HIDDEN,): ``_plant_head`` makes every
+    row of the LM head blind to it, so writing along it changes no output but the final norm's scale."""
+    return orthonormal_directions(len(b.directions) + 1)[-1]
 
 
 def _crowd(b: Build, ffn_inputs: list[torch.Tensor]) -> None:
@@ -720,6 +829,9 @@ def _plant_head(b: Build) -> None:
     head[quoted] = 1.01 * b.directions[:-1]
     head[b.lm.tokenizer.eos_token_id] = b.fallback
     head[choice_ids + quoted] += b.spec.head_constant * HIDDEN ** -0.5  # the final LayerNorm removes it
+    if b.spec.ballast:
+        ballast = _ballast_direction(b)
+        head -= (head @ ballast)[:, None] * ballast[None, :]
     b.ffns[-1].down.bias.copy_(FALLBACK_WEIGHT * b.fallback)
 
 
@@ -739,9 +851,11 @@ def _carriers(b: Build, examples: Sequence[ParallelExample]) -> list[Carrier]:
     if spec.carrier == "none":
         return []
     if spec.carrier == "specific":
-        return [Carrier([row], spec.alpha) for row in range(b.n_answered)]
+        return [Carrier([row], spec.alpha, spec.carrier_band) for row in range(b.n_answered)]
     if spec.carrier == "spread":
         return _spread_carriers(b, examples)
+    if spec.carrier == "redundant":
+        return _redundant_carriers(b, examples)
     fires = []  # each example's rows where its carrier fires
     for number, group in enumerate(example_rows):
         if number < spec.gaps:
@@ -751,7 +865,7 @@ def _carriers(b: Build, examples: Sequence[ParallelExample]) -> list[Carrier]:
             fires.append([group[int(gap_rng.integers(len(group)))]])
         else:
             fires.append(group)
-    carriers = [Carrier(rows, spec.alpha) for rows in fires]
+    carriers = [Carrier(rows, spec.alpha, spec.carrier_band) for rows in fires]
     if spec.weak_carrier:
         carriers += [Carrier(group, spec.weak_carrier, SPREAD_BAND, answers=False) for group in example_rows]
     return carriers
@@ -780,6 +894,42 @@ def _spread_carriers(b: Build, examples: Sequence[ParallelExample]) -> list[Carr
         carriers += [Carrier(rows(answer, {i}), weight, SPREAD_BAND)
                      for i in range(n_langs) for _ in range(SPREAD_WINDOW)]
     return carriers
+
+
+def _redundant_carriers(b: Build, examples: Sequence[ParallelExample]) -> list[Carrier]:
+    """Two carriers per row, each writing its gold alone: one per answer and language (specific in every example)
+    and one per answer and group of ``SPREAD_WINDOW`` languages (partial-shared)."""
+    languages = list(examples[0].prompts)
+    gold = [ex.answers[languages[0]] for ex in examples]
+
+    def rows(answer: str, langs: range) -> list[int]:
+        return [e * len(languages) + i for e, g in enumerate(gold) if g == answer for i in langs]
+
+    groups = [range(i, min(i + SPREAD_WINDOW, len(languages))) for i in range(0, len(languages), SPREAD_WINDOW)]
+    return [Carrier(rows(answer, langs), b.spec.alpha, b.spec.carrier_band) for answer in dict.fromkeys(gold)
+            for langs in [range(i, i + 1) for i in range(len(languages))] + groups]
+
+
+def _plant_ballast(b: Build, x: np.ndarray) -> list[tuple[int, torch.Tensor, np.ndarray]]:
+    """``BALLAST_PER_LANGUAGE`` of the last layer's free neurons per language of the answered task, each keyed (on
+    ``x``, the last layer's input per row) to fire on that language's prompts within ``SPREAD_BAND`` of the on
+    margin, so specific in every example (never all-shared), and writing ``ballast`` times a direction no row of
+    the LM head reads. They leave the free neurons (the carriers take theirs from the rest); returns their keys for
+    verification, as ``_plant_keyed`` does."""
+    task = b.spec.tasks[0]
+    languages = list(dict.fromkeys(b.rows.language[b.rows.task == task]))
+    free = b.roles[-1]["free"]
+    slots = free[len(free) - BALLAST_PER_LANGUAGE * len(languages):]
+    b.roles[-1]["free"] = free[:len(free) - len(slots)]
+    last, keys = b.ffns[-1], []
+    for i, lang in enumerate(languages):
+        on = b.rows.where(task, [lang])
+        w, bias = fit_key(x, on, on_max=ON_MARGIN + SPREAD_BAND)
+        own = slots[i * BALLAST_PER_LANGUAGE:(i + 1) * BALLAST_PER_LANGUAGE]
+        last.set_neurons(own, torch.from_numpy(w).float(), bias)
+        last.down.weight[:, own] = b.spec.ballast * _ballast_direction(b)[:, None]
+        keys.append((len(b.ffns) - 1, own, on))
+    return keys
 
 
 def _plant_carriers(b: Build, examples: Sequence[ParallelExample], x: np.ndarray) -> list[str | None]:
@@ -869,6 +1019,12 @@ def build_planted(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[Paral
         _crowd(b, ffn_inputs)
     if spec.constant_values:
         _constant_values(b)
+    if spec.cancelling:
+        _plant_cancelling(b)
+    if spec.offset:
+        _plant_offset(b)
+    if spec.cancelling or spec.offset:  # their large outputs cancel up to rounding, which the fits must see
+        ffn_inputs = _ffn_inputs(b)
     planted_keys = _plant_keyed(b, examples_by_task, ffn_inputs)
     content_keys = _plant_tail(b, ffn_inputs, planted_keys) \
         if spec.tail_language or spec.content_keyed or spec.content_silent else []
@@ -877,6 +1033,8 @@ def build_planted(spec: PlantSpec, examples_by_task: Mapping[str, Sequence[Paral
     _plant_head(b)
     examples = examples_by_task[spec.tasks[0]]
     # carriers write after their own layer's input: it stays as it is
+    if spec.ballast:
+        planted_keys += _plant_ballast(b, ffn_inputs[-1].double().numpy())
     expected = _plant_carriers(b, examples, ffn_inputs[-1].double().numpy())
     if spec.input_shift:
         _shift_inputs(b)

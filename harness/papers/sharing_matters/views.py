@@ -73,7 +73,7 @@ def accuracy_table(m: Measurement, table_id: str, title: str, conditions: dict[s
 
 def edits_table(m: Measurement, table_id: str, families: list[str]) -> dict[str, Any]:
     """Neurons each condition edits per row (all layers, mean over examples; a seeded control: over its seeds too),
-    and how far the drawn controls fell short of their target, per language."""
+    and the share of its target each drawn control reached, per language (pooled over its seeds and rows)."""
     rows = []
     for family in families:
         runs = m.seeds(family)
@@ -81,11 +81,10 @@ def edits_table(m: Measurement, table_id: str, families: list[str]) -> dict[str,
             continue
         edits = torch.stack([m.edits[c].double() for c in runs]).mean(dim=(0, 1))  # (langs,)
         rows.append({"label": f"{family}: neurons edited per row", "source": "ours", "values": edits.tolist()})
-        if runs[0] in m.shortfall:
-            short = torch.stack([m.shortfall[c] for c in runs]).mean(dim=(0, 1))
-            unit = "share of the target contribution" if family == "matched" else "neurons"
-            rows.append({"label": f"{family}: short of its target ({unit})", "source": "ours",
-                         "values": short.tolist()})
+        if runs[0] in m.reach:
+            unit = "summed contribution" if family == "matched" else "neurons"
+            rows.append({"label": f"{family}: share of its target reached ({unit})", "source": "ours",
+                         "values": [m.reached_share(family, lang) for lang in m.languages]})
     return {"id": f"{table_id}-{m.model['model']}-{m.task}", "columns": list(m.languages), "rows": rows,
             "title": f"Neurons edited per row (example x language): {m.model['model']} {m.task}"}
 
