@@ -184,7 +184,7 @@ def test_each_gain_is_compared_with_the_minimum_at_equality(control: str) -> Non
         return judge(hits(100, 40), controls[MATCHED], np.zeros(100, dtype=bool), other=controls[OTHER],
                      min_gain=min_gain).verdict
 
-    assert verdict(gain) == "supported" and verdict(np.nextafter(gain, 1)) == "inconclusive"
+    assert verdict(gain) == "supported" and verdict(np.nextafter(gain, np.inf)) == "inconclusive"
 
 
 @pytest.mark.parametrize("control", [MATCHED, OTHER])
@@ -198,7 +198,7 @@ def test_significance_is_strictly_under_alpha(control: str) -> None:
     alpha = {"alpha": p}
     assert judge(hits(40, 10), weaker if control == MATCHED else nothing, nothing,
                  other=weaker if control == OTHER else nothing, **alpha).verdict == "inconclusive"
-    alpha = {"alpha": np.nextafter(p, 1)}
+    alpha = {"alpha": np.nextafter(p, np.inf)}
     assert judge(hits(40, 10), weaker if control == MATCHED else nothing, nothing,
                  other=weaker if control == OTHER else nothing, **alpha).verdict == "supported"
 
@@ -216,7 +216,7 @@ def test_refuted_only_when_an_interval_is_under_the_minimum(control: str) -> Non
 
     high = judge(tampered, weak[MATCHED], np.zeros(100, dtype=bool), other=weak[OTHER]).measured[
         f"gain over {control}: high %"] / 100
-    assert verdict(high) == "inconclusive" and verdict(np.nextafter(high, 1)) == "refuted"
+    assert verdict(high) == "inconclusive" and verdict(np.nextafter(high, np.inf)) == "refuted"
 
 
 def test_significance_is_holm_adjusted_across_the_languages_per_control() -> None:

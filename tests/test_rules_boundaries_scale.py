@@ -1,0 +1,105 @@
+"""Every comparison of the scale rules (App. A.3.5, harness.papers.sharing_matters.scale_rules) at its exact
+boundary: identical examples make every bootstrap interval the statistic itself, and dyadic shares make the
+statistic exact, so a limit set to it (or one float either side) tells a strict comparison from an inclusive one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.papers.sharing_matters.neurons import ALL, NON
+from harness.papers.sharing_matters.scale_rules import relative_depths, scale_pattern_rule, upper_sparser_rule
+
+
+def _curves(all_shared: list[float], n: int = 5) -> np.ndarray:
+    """(examples, types, layers): every example the same, all-shared as given, non-activated the rest."""
+    shares = np.zeros((n, 4, len(all_shared)))
+    shares[:, ALL] = all_shared
+    shares[:, NON] = 1 - shares[:, ALL]
+    return shares
+
+
+# --- the pattern: the largest centred difference against the tolerance ------------------------------------------------
+
+LARGER, SMALLER = _curves([0.5, 0.25, 0.25, 0.5]), _curves([0.25] * 4)  # centred difference +-0.125 at every layer
+
+
+def test_the_pattern_difference_is_exact_and_its_interval_collapses() -> None:
+    verdict = scale_pattern_rule(LARGER, SMALLER)
+    assert verdict.effect == 0.125 and verdict.ci == (0.125, 0.125)
+    assert verdict.measured["its relative depth"] == 0.125 and verdict.measured["layers (larger, smaller)"] == "4, 4"
+
+
+def test_the_tolerance_is_strict_on_both_sides() -> None:
+    """Supported needs the difference (and its interval) under the tolerance, refuted its interval above it: at the
+    tolerance itself neither."""
+    assert scale_pattern_rule(LARGER, SMALLER, tolerance=0.125).verdict == "inconclusive"
+    assert scale_pattern_rule(LARGER, SMALLER, tolerance=np.nextafter(0.125, np.inf)).verdict == "supported"
+    assert scale_pattern_rule(LARGER, SMALLER, tolerance=np.nextafter(0.125, -np.inf)).verdict == "refuted"
+
+
+def test_the_pattern_needs_as_many_examples_as_asked_no_fewer() -> None:
+    assert scale_pattern_rule(LARGER, SMALLER, tolerance=0.25, min_examples=5).verdict == "supported"
+    fewer = scale_pattern_rule(LARGER, SMALLER, tolerance=0.25, min_examples=6)
+    assert fewer.verdict == "inconclusive" and fewer.reason.startswith("only 5 examples (< 6); ")
+    assert scale_pattern_rule(LARGER[:0], SMALLER[:0]).reason == "no examples"
+
+
+def test_either_model_may_be_the_deeper_one() -> None:
+    """Both are read at the shallower model's depths whichever comes first: swapping them flips the sign of the
+    difference, not its size."""
+    deep = _curves(list(0.25 + 0.25 * relative_depths(10)))  # a line over depth: read exactly between its ends
+    shallow = _curves([0.25, 0.5, 0.25, 0.5, 0.25, 0.5])
+    difference = 0.25 * relative_depths(6) - np.array([0.0, 0.25] * 3)  # all-shared; non-activated the opposite
+    forward, backward = scale_pattern_rule(deep, shallow), scale_pattern_rule(shallow, deep)
+    assert forward.effect == pytest.approx(np.abs(difference - difference.mean()).max())
+    assert backward.effect == pytest.approx(forward.effect)
+    assert forward.measured["its relative depth"] == backward.measured["its relative depth"]
+    assert forward.measured["layers (larger, smaller)"] == "10, 6"
+
+
+@pytest.mark.parametrize("smaller", [_curves([0.25] * 4, n=6), _curves([0.25] * 4)[:, :3]])
+def test_other_examples_or_types_are_one_clear_error(smaller: np.ndarray) -> None:
+    with pytest.raises(ValueError, match=r"the two sizes must be measured on the same examples and types"):
+        scale_pattern_rule(LARGER, smaller)
+
+
+# --- the upper layers: the larger model's non-activated share there minus the smaller's -------------------------------
+
+def _dead(per_layer: list[float], n: int = 5) -> np.ndarray:
+    """(examples, layers) non-activated shares, every example the same."""
+    return np.tile(per_layer, (n, 1))
+
+
+def test_a_layer_exactly_at_the_upper_bound_is_an_upper_layer() -> None:
+    """Four layers sit at 0.125, 0.375, 0.625 and 0.875 of the depth: from 0.625 on, layers 2 and 3."""
+    verdict = upper_sparser_rule(_dead([0.0, 0.0, 0.25, 0.5]), _dead([0.0] * 4), upper_from=0.625)
+    assert verdict.effect == 0.375 and verdict.ci == (0.375, 0.375)
+    assert verdict.measured["upper layers (larger, smaller)"] == "2, 2"
+
+
+def test_the_minimum_difference_is_strict_on_both_sides() -> None:
+    larger, smaller = _dead([0.0, 0.0, 0.25, 0.5]), _dead([0.0] * 4)
+    assert upper_sparser_rule(larger, smaller, upper_from=0.625, min_difference=0.375).verdict == "inconclusive"
+    assert upper_sparser_rule(larger, smaller, upper_from=0.625,
+                              min_difference=np.nextafter(0.375, -np.inf)).verdict == "supported"
+    assert upper_sparser_rule(larger, smaller, upper_from=0.625,
+                              min_difference=np.nextafter(0.375, np.inf)).verdict == "refuted"
+
+
+def test_the_upper_share_needs_as_many_examples_as_asked_no_fewer() -> None:
+    larger, smaller = _dead([0.0, 0.0, 0.5, 0.5]), _dead([0.0] * 4)
+    assert upper_sparser_rule(larger, smaller, min_examples=5).verdict == "supported"
+    fewer = upper_sparser_rule(larger, smaller, min_examples=6)
+    assert fewer.verdict == "inconclusive" and fewer.reason.startswith("only 5 examples (< 6); ")
+    assert upper_sparser_rule(larger[:0], smaller[:0]).reason == "no examples"
+
+
+@pytest.mark.parametrize("deep_first", [True, False])
+def test_either_model_without_an_upper_layer_is_one_clear_error(deep_first: bool) -> None:
+    """From 0.8 of the depth a 4-layer model has its last layer (0.875), a 2-layer model none (0.25, 0.75)."""
+    four, two = _dead([0.0] * 4), _dead([0.0] * 2)
+    with pytest.raises(ValueError, match=r"upper_from=0.8 leaves no upper layer in a model of 2 layers"):
+        upper_sparser_rule(*((four, two) if deep_first else (two, four)), upper_from=0.8)
+    with pytest.raises(ValueError, match=r"the two sizes must be measured on the same examples: 5 vs 6"):
+        upper_sparser_rule(four, _dead([0.0] * 4, n=6))
