@@ -206,6 +206,27 @@ def test_the_ends_ratio_limit_is_strict_for_the_papers_maxima() -> None:
     assert effective_layers_rule(*_maxima(half, ENDS), min_ratio=np.nextafter(2.0, np.inf)).verdict == "refuted"
 
 
+def test_the_interval_ends_are_strict_when_the_examples_differ() -> None:
+    """Noisy sampled maxima (the paper's far above): a limit at either end of the control's interval is decided by
+    that end alone; a paper's ratio exactly at the limit is not over it, so no reason about counts is given."""
+    layer_max, sampled = _maxima(ENDS, [2.0] + [1.0] * 6 + [2.0] * 3, examples=12)
+    sampled = sampled * np.random.default_rng(5).uniform(0.8, 1.2, sampled.shape)
+    verdict = effective_layers_rule(layer_max, sampled)
+    low, high = verdict.ci
+    assert low < verdict.effect < high
+    assert effective_layers_rule(layer_max, sampled, min_ratio=low).verdict == "inconclusive"
+    assert effective_layers_rule(layer_max, sampled, min_ratio=np.nextafter(low, -np.inf)).verdict == "supported"
+    assert effective_layers_rule(layer_max, sampled, min_ratio=high).verdict == "inconclusive"
+    assert effective_layers_rule(layer_max, sampled, min_ratio=np.nextafter(high, np.inf)).verdict == "refuted"
+    at_paper = effective_layers_rule(*_maxima([2.0] + [1.0] * 6 + [2.0] * 3, [1.0] * 10), min_ratio=2.0)
+    assert at_paper.verdict == "refuted" and not at_paper.reason.endswith("not larger scores")
+
+
+def test_a_middle_under_one_divides_the_ends() -> None:
+    verdict = effective_layers_rule(*_maxima([1.0] + [0.5] * 6 + [1.0] * 3, [1.0] + [0.25] * 6 + [0.5] * 3))
+    assert verdict.measured["ends over middle (paper's maxima)"] == 2.0 and verdict.effect == 2.0
+
+
 def test_the_weaker_end_decides_the_ratio() -> None:
     uneven = [8.0] + [1.0] * 6 + [2.0] * 3  # first 8x, top 2x
     verdict = effective_layers_rule(*_maxima(uneven, uneven))
@@ -217,6 +238,9 @@ def test_the_maxima_rule_needs_examples_a_middle_and_positive_maxima_there() -> 
     assert effective_layers_rule(*_maxima(ENDS, ENDS, examples=5)).verdict == "supported"
     fewer = effective_layers_rule(*_maxima(ENDS, ENDS, examples=4))
     assert fewer.verdict == "inconclusive" and fewer.reason == "only 4 examples (< 5)"
+    assert fewer.effect_name == "ends over middle layers, sampled all-shared maxima"
+    assert fewer.measured == {"layers": 10, "first band": 1, "upper band": 3, "examples": 4}
+    assert fewer.params["min_examples"] == 5 and fewer.params["min_ratio"] == 1.25
     two = effective_layers_rule(*_maxima([4.0, 4.0], [4.0, 4.0]))
     assert two.reason == "2 layers leave none between the first and the upper band"
     assert two.measured == {"layers": 2, "first band": 1, "upper band": 1, "examples": 6}

@@ -42,7 +42,10 @@ def test_the_pattern_needs_as_many_examples_as_asked_no_fewer() -> None:
     assert scale_pattern_rule(LARGER, SMALLER, tolerance=0.25, min_examples=5).verdict == "supported"
     fewer = scale_pattern_rule(LARGER, SMALLER, tolerance=0.25, min_examples=6)
     assert fewer.verdict == "inconclusive" and fewer.reason.startswith("only 5 examples (< 6); ")
-    assert scale_pattern_rule(LARGER[:0], SMALLER[:0]).reason == "no examples"
+    none = scale_pattern_rule(LARGER[:0], SMALLER[:0], tolerance=0.9)
+    assert (none.reason, none.effect_name, none.params["tolerance"]) == ("no examples", "largest pattern difference",
+                                                                         0.9)
+    assert scale_pattern_rule(LARGER, SMALLER, tolerance=0.9).reason.endswith("must stay within 90 points")
 
 
 def test_either_model_may_be_the_deeper_one() -> None:
@@ -58,9 +61,11 @@ def test_either_model_may_be_the_deeper_one() -> None:
     assert forward.measured["layers (larger, smaller)"] == "10, 6"
 
 
-@pytest.mark.parametrize("smaller", [_curves([0.25] * 4, n=6), _curves([0.25] * 4)[:, :3]])
-def test_other_examples_or_types_are_one_clear_error(smaller: np.ndarray) -> None:
-    with pytest.raises(ValueError, match=r"the two sizes must be measured on the same examples and types"):
+@pytest.mark.parametrize(("smaller", "shapes"), [(_curves([0.25] * 4, n=6), r"\(5, 4\) vs \(6, 4\)"),
+                                                 (_curves([0.25] * 4)[:, :3], r"\(5, 4\) vs \(5, 3\)")])
+def test_other_examples_or_types_are_one_clear_error(smaller: np.ndarray, shapes: str) -> None:
+    with pytest.raises(ValueError, match=rf"the two sizes must be measured on the same examples and types: {shapes} "
+                                         rf"\(examples, types\)"):
         scale_pattern_rule(LARGER, smaller)
 
 
@@ -103,3 +108,47 @@ def test_either_model_without_an_upper_layer_is_one_clear_error(deep_first: bool
         upper_sparser_rule(*((four, two) if deep_first else (two, four)), upper_from=0.8)
     with pytest.raises(ValueError, match=r"the two sizes must be measured on the same examples: 5 vs 6"):
         upper_sparser_rule(four, _dead([0.0] * 4, n=6))
+
+
+def test_the_upper_share_interval_is_over_paired_examples_and_follows_the_seed() -> None:
+    """Models that vary together from example to example differ by a constant: the interval is that constant. Noisy
+    differences give intervals that depend on the bootstrap's seed."""
+    smaller = np.linspace(0.0, 0.5, 5)[:, None] + np.zeros((5, 4))  # every example its own level
+    verdict = upper_sparser_rule(smaller + 0.25, smaller)
+    assert verdict.effect == verdict.ci[0] == verdict.ci[1] == 0.25
+    noisy = np.random.default_rng(0).normal(0.0, 0.05, (12, 4))
+    seeds = [upper_sparser_rule(noisy + 0.1, np.zeros((12, 4)), seed=seed).ci for seed in (0, 7)]
+    assert seeds[0] != seeds[1]
+
+
+def test_the_upper_share_reason_and_what_no_examples_keeps() -> None:
+    verdict = upper_sparser_rule(_dead([0.0, 0.0, 0.25, 0.5]), _dead([0.0] * 4), upper_from=0.625, min_difference=0.9)
+    assert verdict.reason == ("non-activated share of the upper layers (from 0.62 of the depth): larger minus smaller "
+                              "+37.50 points [+37.50, +37.50]; must exceed 90 point(s)")
+    none = upper_sparser_rule(_dead([0.0] * 4)[:0], _dead([0.0] * 4)[:0], min_examples=3)
+    assert (none.effect_name, none.params) == ("upper-layer non-activated difference", {
+        "upper_from": 2 / 3, "min_difference": 0.01, "min_examples": 3, "seed": 0,
+        "share of": "a layer's neurons, mean over the upper layers and examples"})
+
+
+def test_the_interval_ends_are_strict_when_the_examples_differ() -> None:
+    """Noisy examples: the statistic lies inside its interval, so a limit at either end of the interval is decided
+    by that end alone (supported needs the far end past the limit, refuted the near end)."""
+    rng = np.random.default_rng(3)
+    larger, smaller = _curves([0.5, 0.25, 0.25, 0.5], n=12), _curves([0.25] * 4, n=12)
+    larger[:, ALL] += rng.normal(0.0, 0.02, (12, 4))
+    ci = scale_pattern_rule(larger, smaller).ci
+    assert scale_pattern_rule(larger, smaller, tolerance=ci[1]).verdict == "inconclusive"
+    assert scale_pattern_rule(larger, smaller, tolerance=np.nextafter(ci[1], np.inf)).verdict == "supported"
+    assert scale_pattern_rule(larger, smaller, tolerance=ci[0]).verdict == "inconclusive"
+    assert scale_pattern_rule(larger, smaller, tolerance=np.nextafter(ci[0], -np.inf)).verdict == "refuted"
+    dead = 0.2 + rng.normal(0.0, 0.05, (12, 4))
+    upper = upper_sparser_rule(dead, np.zeros((12, 4)))
+    low, high = upper.ci
+    assert low < upper.effect < high
+    assert upper_sparser_rule(dead, np.zeros((12, 4)), min_difference=low).verdict == "inconclusive"
+    assert upper_sparser_rule(dead, np.zeros((12, 4)), min_difference=np.nextafter(low, -np.inf)).verdict == (
+        "supported")
+    assert upper_sparser_rule(dead, np.zeros((12, 4)), min_difference=high).verdict == "inconclusive"
+    assert upper_sparser_rule(dead, np.zeros((12, 4)), min_difference=np.nextafter(high, np.inf)).verdict == (
+        "refuted")

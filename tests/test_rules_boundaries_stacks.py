@@ -40,3 +40,16 @@ def test_the_difference_and_its_interval_are_exact_at_the_limit() -> None:
     assert verdict.verdict == "inconclusive" and verdict.effect == 0.25 and verdict.ci == (0.25, 0.25)
     assert verdict.measured == {"all-shared % (encoder)": 37.5, "all-shared % (decoder)": 12.5,
                                 "difference (points)": 25.0}
+
+
+def test_the_interval_ends_are_strict_when_the_examples_differ() -> None:
+    rng = np.random.default_rng(4)
+    encoder, decoder = 0.3 + rng.normal(0.0, 0.05, 12), np.full(12, 0.1)
+    verdict = encoder_more_shared_rule(encoder, decoder)
+    low, high = verdict.ci
+    assert low < verdict.effect < high
+    assert encoder_more_shared_rule(encoder, decoder, min_difference=low).verdict == "inconclusive"
+    assert encoder_more_shared_rule(encoder, decoder, min_difference=np.nextafter(low, -np.inf)).verdict == (
+        "supported")
+    assert encoder_more_shared_rule(encoder, decoder, min_difference=high).verdict == "inconclusive"
+    assert encoder_more_shared_rule(encoder, decoder, min_difference=np.nextafter(high, np.inf)).verdict == "refuted"

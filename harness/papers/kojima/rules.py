@@ -249,11 +249,11 @@ def tampering_rule(identified: np.ndarray, matched: np.ndarray, baseline: np.nda
     """Fixing under 1% of the neurons (a language's own) makes that language occur far more often in generated text
     than fixing a comparable set (Kojima et al. §5; the controls are ours).
 
-    identified (L sets, L languages, samples) bool: generation s identified as language l with language set's
-    neurons fixed at their medians on its texts (the diagonal: each language's own set); matched, baseline (L,
-    samples) bool: identified as l with l's random same-size set moved as far as l's set moves its neurons (in each
-    neuron's spread), and with no fix. Paired: the same sampling noise in every condition. ``target`` names this
-    instance's language among ``languages``.
+    identified (L sets, L languages, samples) bool: identified[s, l] marks the generations identified as language
+    l with language s's set fixed at its medians on s's texts (the diagonal: each language's own set); matched,
+    baseline (L, samples) bool: identified as l with l's random same-size set moved as far as l's set moves its
+    neurons (in each neuron's spread), and with no fix. Paired: the same sampling noise in every condition.
+    ``target`` names this instance's language among ``languages``.
 
     Two controls, each compared with the language's own set by the gain t - c as a share of the headroom 1 - c it
     leaves (t, c: the target language's share with its set and with the control): the random set moved as far (the
