@@ -51,7 +51,8 @@ def test_neurons_that_should_be_dead_but_respond_are_caught(examples: dict[str, 
 def test_writers_that_do_not_steer_are_caught(examples: dict[str, list], monkeypatch: pytest.MonkeyPatch, model: str,
                                               written: str) -> None:
     monkeypatch.setattr(planted_languages, "STEER", 0.0)
-    with pytest.raises(RuntimeError, match=f"fixing en's writers does not favour {written}'s bytes"):
+    with pytest.raises(RuntimeError, match=f"fixing en's writers does not move the next-token distribution to "
+                                           f"favour {written}'s bytes"):
         build_planted(PLANTED[model], examples)
 
 

@@ -419,9 +419,9 @@ def _verify(lm: LoadedModel, spec: LanguagePlantSpec, texts: list[str], labels: 
 def _verify_writers(lm: LoadedModel, spec: LanguagePlantSpec, texts: list[str], labels: torch.Tensor,
                     responses: torch.Tensor, writers: list[_Neurons]) -> None:
     """Fixing language l's writers at their median on l's texts: the next-token distribution after the start
-    token favours l's bytes (or ``writes``'s) over every other language's (steer: expected log-likelihood ratio > 0
-    against each), or the logits do not move at all (mute). Without a fix, a prior language's bytes are favoured
-    likewise."""
+    token moves and favours l's bytes (or ``writes``'s) over every other language's (steer: expected log-likelihood
+    ratio > 0 against each), or the logits do not move at all (mute). Without a fix, a prior language's bytes are
+    favoured likewise."""
     start = torch.tensor([start_tokens(lm)])
     log_probs = _byte_log_probs(lm, texts, labels, len(writers)).clamp_min(-1e4)
     before = lm.model(input_ids=start).logits[0, -1]
@@ -444,8 +444,8 @@ def _verify_writers(lm: LoadedModel, spec: LanguagePlantSpec, texts: list[str], 
         if spec.writers == "mute":
             if not torch.equal(after, before):
                 raise RuntimeError(f"{spec.name}: fixing the mute writers of {neurons.who} changes the logits")
-        else:
+        else:  # moved, so that a model already favouring the written language without a fix does not pass
             written = [w.who for w in writers].index(spec.writes) if spec.writes else lang
-            if not favoured(after, written):
-                raise RuntimeError(f"{spec.name}: fixing {neurons.who}'s writers does not favour "
-                                   f"{writers[written].who}'s bytes")
+            if torch.equal(after, before) or not favoured(after, written):
+                raise RuntimeError(f"{spec.name}: fixing {neurons.who}'s writers does not move the next-token "
+                                   f"distribution to favour {writers[written].who}'s bytes")
