@@ -6,6 +6,7 @@ an inclusive one, for the point, for the interval's lower end and for its upper 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -27,6 +28,7 @@ from harness.papers.sharing_matters.reducers import (
     PUSH,
     TYPE_ROW_FIELDS,
 )
+from tests.strategies import type_rows
 
 # --- average contribution per neuron (Fig. 9): the lead ratio per layer, the share of layers led ----------------------
 
@@ -260,3 +262,90 @@ def test_the_maxima_rule_needs_examples_a_middle_and_positive_maxima_there() -> 
 def test_layer_bands_round_each_share_to_whole_layers(n_layers: int, first_share: float, upper_share: float,
                                                       bands: tuple[list[int], ...]) -> None:
     assert [band.tolist() for band in layer_bands(n_layers, first_share, upper_share)] == list(bands)
+
+
+# --- what the rules do with missing types, silent layers, small numbers, warnings and their seed ----------------------
+
+
+def test_a_type_without_neurons_is_left_out_of_the_comparison() -> None:
+    """Layer 0 has no specific neurons (no average): the lead is over the types that have some, and partial-shared
+    still rank second there; layer 1 has no neurons but all-shared ones: no ratio, neither led nor not led."""
+    rows = _averages([2.0] * 4)
+    rows[:, :, PARTIAL, :, CONTRIBUTION] = 12.0  # partial-shared 1.5 per neuron: second everywhere
+    rows[:, :, SPECIFIC, 0, [NEURONS, ACTIVE, CONTRIBUTION, ACTIVE_CONTRIBUTION]] = 0.0
+    rows[:, :, [NON, SPECIFIC, PARTIAL], 1] = 0.0
+    verdict = average_contribution_rule(rows, min_ratio=1.25)
+    assert verdict.measured["layers compared"] == 4
+    assert verdict.measured["layers led (paper's average)"] == 0.75
+    assert verdict.measured["layers not led (paper's average)"] == 0.0
+    assert verdict.measured["layers where partial-shared are second (paper's average)"] == 0.75
+
+
+def test_a_silent_layer_is_not_counted_among_the_compared() -> None:
+    rows = _averages([2.0] * 4)
+    rows[:, :, :, 3, CONTRIBUTION] = rows[:, :, :, 3, ACTIVE_CONTRIBUTION] = 0.0  # layer 3 writes nothing
+    verdict = average_contribution_rule(rows)
+    assert verdict.measured["layers compared"] == 3
+    assert verdict.measured["layers led (paper's average)"] == verdict.measured["layers led (activity-matched)"] == 1.0
+
+
+def test_all_shared_neurons_only_in_silent_layers_leave_nothing_to_compare() -> None:
+    rows = _averages([2.0] * 4)
+    rows[:, :, :, 1:, [CONTRIBUTION, ACTIVE_CONTRIBUTION]] = 0.0  # only layer 0 writes
+    rows[:, :, ALL, 0, [NEURONS, ACTIVE]] = 0.0  # and has no all-shared neuron
+    verdict = average_contribution_rule(rows, min_layer_share=0.5)
+    assert verdict.reason == "no layer has both contributing neurons and all-shared ones"
+    assert verdict.effect_name == "share of layers led by all-shared (both readings)"
+    assert verdict.params["min_layer_share"] == 0.5 and verdict.measured == {"layers compared": 1, "examples": 6}
+    one = _averages([2.0] * 4)
+    one[1:, :, ALL, :, NEURONS] = 0.0  # a single all-shared neuron per layer, in one example: enough
+    one[0, :, ALL, :, NEURONS] = 1.0
+    assert average_contribution_rule(one).verdict != "inconclusive"
+
+
+def test_small_pushes_are_compared_and_an_unbounded_enrichment_needs_only_some_push() -> None:
+    """Pushes summing to under 1 are pushes: nothing is declined for being small."""
+    small = correct_output_rule(_pushes(0.0625, 0.03125))
+    assert small.verdict == "supported" and small.effect == 2.0
+    tiny = correct_output_rule(_pushes(0.0625, 0.0))
+    assert tiny.effect == math.inf and tiny.verdict == "supported"
+
+
+def test_the_declined_push_verdicts_keep_their_name_and_parameters() -> None:
+    fewer = correct_output_rule(_pushes(3.0, 1.0, examples=4), min_share=0.6)
+    assert fewer.effect_name == "push per active all-shared neuron over per other active neuron"
+    assert fewer.params["min_share"] == 0.6 and fewer.params["min_examples"] == 5
+
+
+def test_rules_on_empty_types_and_zero_pushes_raise_no_warnings() -> None:
+    """Divisions by empty types and zero pushes are guarded: a run's output stays free of numpy warnings."""
+    rows = _averages([2.0] * 4)
+    rows[:, :, [NON, SPECIFIC, PARTIAL], 1] = 0.0
+    for field in (CONTRIBUTION, ACTIVE_CONTRIBUTION):  # in layer 2 the others contribute nothing
+        rows[:, :, [NON, SPECIFIC, PARTIAL], 2, field] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        average_contribution_rule(rows)
+        correct_output_rule(_pushes(3.0, 0.0))
+        correct_output_rule(_pushes(0.0, 0.0))
+
+
+def test_the_bootstrap_is_seeded() -> None:
+    """30 layers whose intervals sit around the limit: the share of layers led depends on the draws, so one seed
+    gives one verdict and another seed another."""
+    rows = type_rows(8, shared_scale=1.5, layers=30, examples=8)
+    first, again = average_contribution_rule(rows), average_contribution_rule(rows)
+    assert first.measured == again.measured
+    assert average_contribution_rule(rows, seed=1).measured != first.measured
+    pushes = type_rows(9, shared_scale=1.5, examples=8)[:, 0]
+    assert correct_output_rule(pushes).ci == correct_output_rule(pushes).ci != correct_output_rule(pushes, seed=1).ci
+
+
+def test_support_needs_the_lower_end_of_the_push_share_interval_above_the_limit() -> None:
+    rows = type_rows(10, shared_scale=4.0)[:, 0]
+    verdict = correct_output_rule(rows)
+    low, high = (verdict.measured[f"push share CI {end} %"] / 100 for end in ("low", "high"))
+    share = verdict.measured["all-shared share of the push toward the gold token %"] / 100
+    assert low < share < high and verdict.verdict == "supported"
+    assert correct_output_rule(rows, min_share=(low + share) / 2).verdict == "inconclusive"
+    assert correct_output_rule(rows, min_share=(share + high) / 2).verdict == "inconclusive"
