@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from harness.core.verdict import Verdict
-from harness.papers.kojima.rules import beats_shuffled_labels_rule, layers_each_language_rule
+from harness.papers.kojima.rules import beats_shuffled_labels_rule, layers_each_language_rule, tampering_rule
 from harness.papers.sharing_matters.accuracy_rules import ablation_rule, conversion_rule, type_ablation_rule
 from harness.papers.sharing_matters.attribution_rules import contribution_rule, effective_span_rule
 from harness.papers.sharing_matters.contribution_rules import (
@@ -377,6 +377,34 @@ def _kojima_null() -> dict[str, Callable[[], Verdict]]:
     }
 
 
+def _kojima_tampering() -> dict[str, Callable[[], Verdict]]:
+    """Three languages, 60 paired samples, the target en; a condition writing en at rate r writes it on the samples
+    whose draw is under r (so a lower rate's samples are among a higher rate's, as paired generations would be)."""
+    langs = ["en", "de", "zh"]
+    draw = _rng(23).random((3, 60))  # per language: each sample's draw
+
+    def family(own: float, matched: float, other: float, baseline: float, n: int = 60) -> tuple[np.ndarray, ...]:
+        u = draw[:, :n]
+        identified = np.zeros((3, 3, n), dtype=bool)  # (sets, languages, samples)
+        identified[[1, 2], [1, 2]] = u[[1, 2]] < 0.9  # de's and zh's sets write their languages
+        identified[0, 0], identified[2, 0] = u[0] < own, u[0] < other  # en's set, and zh's set, write en
+        return identified, u < matched, u < baseline
+
+    cases = {"supported": family(0.9, 0.1, 0.2, 0.05), "refuted (moved as far)": family(0.9, 0.9, 0.2, 0.05),
+             "refuted (another language)": family(0.6, 0.1, 0.6, 0.05),
+             "inconclusive (ceiling)": family(0.95, 0.1, 0.1, 0.85),
+             "inconclusive (not significant)": family(0.6, 0.1, 0.1, 0.05, n=6)}
+    verdicts = {name: (lambda data=data: tampering_rule(*data, langs, 0.004, 0.95, target="en"))
+                for name, data in cases.items()}
+    one = (np.ones((1, 1, 20), dtype=bool), np.zeros((1, 20), dtype=bool), np.zeros((1, 20), dtype=bool))
+    return verdicts | {
+        "inconclusive (one language)": lambda: tampering_rule(*one, ["en"], 0.004, 0.95, target="en"),
+        "inconclusive (too many neurons)": lambda: tampering_rule(*cases["supported"], langs, 0.02, 0.95, target="en"),
+        "inconclusive (identifier)": lambda: tampering_rule(*cases["supported"], langs, 0.004, 0.5, target="en"),
+        "other limits": lambda: tampering_rule(*cases["supported"], langs, 0.004, 0.95, target="de", ceiling=0.9,
+                                               min_gain=0.5, alpha=0.01, max_share=0.005, min_recall=0.9, seed=5)}
+
+
 def _average_contribution() -> dict[str, Callable[[], Verdict]]:
     return {
         "supported": lambda: average_contribution_rule(type_rows(21, shared_scale=4.0)),
@@ -502,6 +530,7 @@ CASES: dict[str, Callable[[], Verdict]] = {
         ("early peak", _early_peak()), ("upper partial-shared", _upper_partial()),
         ("encoder vs decoder", _stacks()),
         ("kojima each language", _kojima_each_language()), ("kojima shuffled null", _kojima_null()),
+        ("kojima tampering", _kojima_tampering()),
         ("average contribution", _average_contribution()), ("correct output", _correct_output()),
         ("effective layers", _effective_layers()),
         ("demonstrations", _shots()), ("type ablation", _type_ablation()), ("scale", _scale()))

@@ -142,8 +142,10 @@ def overlaps(draw: st.DrawFn, *, shared: tuple[int, int], n_langs: int = 4, n_se
 @st.composite
 def generation_outcomes(draw: st.DrawFn, *, tampered_rate: tuple[float, float], control_rate: tuple[float, float],
                         min_samples: int = 40, max_samples: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(tampered, control, baseline) per sample (samples,) bool: in-target-language outcomes with rates drawn from
-    the ranges; the control equals the baseline (a random set that changes nothing)."""
+    """(identified (2 sets, 2 languages, samples), matched, baseline (2 languages, samples)) bool: the target
+    language (row 0)'s own set writes it at a rate from ``tampered_rate``; the other language's set and the random
+    set moved as far write it at rates from ``control_rate``; no fix as the random set (a set that changes nothing);
+    nothing writes the other language."""
     n = draw(st.integers(min_samples, max_samples))
 
     def outcome(rate: tuple[float, float]) -> np.ndarray:
@@ -152,21 +154,30 @@ def generation_outcomes(draw: st.DrawFn, *, tampered_rate: tuple[float, float], 
         out[np.array(draw(st.permutations(range(n))))[:hits]] = True
         return out
 
-    control = outcome(control_rate)
-    return outcome(tampered_rate), control, control.copy()
+    identified = np.zeros((2, 2, n), dtype=bool)
+    identified[0, 0], identified[1, 0] = outcome(tampered_rate), outcome(control_rate)
+    matched = np.stack([outcome(control_rate), np.zeros(n, dtype=bool)])
+    return identified, matched, matched.copy()
 
 
 @st.composite
-def generation_families(draw: st.DrawFn, *, n_langs: tuple[int, int] = (1, 9), min_samples: int = 20,
+def generation_families(draw: st.DrawFn, *, n_langs: tuple[int, int] = (2, 9), min_samples: int = 20,
                         max_samples: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(tampered, control, baseline (languages, samples) bool, target): a claim's whole family of tampering outcomes
-    with rates anywhere in [0, 1], and the instance's language."""
+    """(identified (sets, languages, samples), matched, baseline (languages, samples) bool, target): a claim's whole
+    family of tampering outcomes, and the instance's language. Each generation is identified as one language or
+    none: every condition draws its samples' languages from weights of its own (many zero, some dominant)."""
     n, langs = draw(st.integers(min_samples, max_samples)), draw(st.integers(*n_langs))
     rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
-    rates = np.array(draw(st.lists(st.sampled_from([0.0, 0.05, 0.2, 0.5, 0.79, 0.8, 0.9, 1.0]),
-                                   min_size=3 * langs, max_size=3 * langs))).reshape(3, langs, 1)
-    tampered, control, baseline = rng.random((3, langs, n)) < rates
-    return tampered, control, baseline, draw(st.integers(0, langs - 1))
+    conditions = 2 * langs + 1  # each language's set, each language's random set moved as far, no fix
+    weights = np.array(draw(st.lists(st.sampled_from([0.0, 0.0, 0.05, 0.3, 1.0, 20.0]), min_size=conditions * langs,
+                                     max_size=conditions * langs))).reshape(conditions, langs) + 1e-3
+    weights = np.hstack([weights, np.full((conditions, 1), draw(st.sampled_from([0.0, 0.5])))])  # none identified
+    written = np.array([rng.choice(langs + 1, size=n, p=w / w.sum()) for w in weights])  # (conditions, n); langs: none
+    languages = np.arange(langs)
+    identified = written[:langs, None] == languages[None, :, None]
+    matched = written[langs:2 * langs] == languages[:, None]
+    baseline = written[-1][None] == languages[:, None]
+    return identified, matched, baseline, draw(st.integers(0, langs - 1))
 
 
 VERDICT_NAMES = ("supported", "refuted", "inconclusive", "error")

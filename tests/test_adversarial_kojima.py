@@ -8,6 +8,11 @@ give the planted truth under the rule now, and the wrong verdict under the rule 
 - planted-lang-ceiling (``lsn-tampering-steers-language``): the model already writes en in nearly all of its
   unconditional generations, so no fix can add 20 points; the old rule called that "refuted", the truth is that
   the experiment cannot tell (inconclusive). Its other languages keep their own truth (supported).
+- planted-lang-collapse (``lsn-tampering-steers-language``): every writer writes zh's direction, so any set of
+  them pushed to a language's level makes the model write zh: zh's own set steers only as any set pushed as far
+  does. The rule before the controls moved as far compared it with a random set fixed at its own medians (which
+  barely moves it) and called zh "supported"; against a random set moved as far, and against another language's
+  set, it is refuted (every other language is refuted by both rules: its set writes zh).
 - planted-lang-related (``lsn-low-overlap``): the related pairs en de and es fr share one of their N neurons (20%),
   no other pair shares any. The rule already takes the largest pair, so old and new agree (refuted); the test
   shows that the mean over pairs, the statistic a weaker rule would take, stays under the 5% limit.
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from claims.kojima import (
     test_lsn_beat_shuffled_labels,
@@ -86,22 +92,53 @@ def test_neurons_in_the_first_layers_only(store: MeasurementStore) -> None:
     assert old.verdict == "supported" and new.measured["first layers: enrichment low"] >= 2.0
 
 
+def at_own_medians(m: LanguageNeurons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the tampering rules before "Verdicts, round 3" read: (languages, samples) bool, generation s identified
+    as language l with l's own set fixed, with a random same-size set fixed at its own medians on l's texts, and
+    with no fix."""
+    rows = torch.arange(len(m.languages))[:, None]
+    return ((m.tampering["tampered"] == rows).numpy(), (m.tampering["random"] == rows).numpy(),
+            (m.tampering["baseline"][None] == rows).numpy())
+
+
 @pytest.mark.slow
 def test_a_language_the_model_already_writes(store: MeasurementStore) -> None:
     claim = test_lsn_tampering.CLAIM
     m, planted = measured(store, claim, "planted-lang-ceiling")
-    tampered, control, baseline = tampering_outcomes(m)
+    tampered, control, baseline = at_own_medians(m)
     en = m.languages.index("en")
     assert baseline[en].mean() >= 0.8  # as planted: unconditional generation is already en
     recall = m.identifier_recall.numpy()
     old = before.tampering_rule(tampered[en], control[en], baseline[en], m.fixed_share, float(recall[en]))
-    new = tampering_rule(tampered, control, baseline, m.fixed_share, float(recall[en]), target=en)
+    new = tampering_rule(*tampering_outcomes(m), m.languages, m.fixed_share, float(recall[en]), target="en")
     assert old.verdict != planted.expected_for("en") == new.verdict
     assert old.verdict == "refuted" and "already writes the language" in new.reason
     for lang, code in enumerate(m.languages):  # the other languages keep their own truth
         if lang != en:
-            verdict = tampering_rule(tampered, control, baseline, m.fixed_share, float(recall[lang]), target=lang)
+            verdict = tampering_rule(*tampering_outcomes(m), m.languages, m.fixed_share, float(recall[lang]),
+                                     target=code)
             assert verdict.verdict == planted.expected_for(code) == "supported", code
+
+
+@pytest.mark.slow
+def test_any_set_pushed_as_far_writes_the_same_language(store: MeasurementStore) -> None:
+    claim = test_lsn_tampering.CLAIM
+    m, planted = measured(store, claim, "planted-lang-collapse")
+    zh = m.languages.index("zh")
+    # as planted: every language's set, and every random set moved as far, makes the model write zh
+    assert (m.tampering["tampered"] == zh).all() and (m.tampering["matched"] == zh).all()
+    assert (m.tampering["baseline"] == zh).float().mean() < 0.5
+    recall = m.identifier_recall.numpy()
+    tampered, at_medians, baseline = at_own_medians(m)
+    for lang, code in enumerate(m.languages):
+        old = before.tampering_rule_at_own_medians(tampered, at_medians, baseline, m.fixed_share,
+                                                   float(recall[lang]), target=lang)
+        new = tampering_rule(*tampering_outcomes(m), m.languages, m.fixed_share, float(recall[lang]), target=code)
+        assert new.verdict == planted.expected_for(code) == "refuted", code
+        assert old.verdict == ("supported" if code == "zh" else "refuted"), code
+    zh_verdict = tampering_rule(*tampering_outcomes(m), m.languages, m.fixed_share, float(recall[zh]), target="zh")
+    for control in ("random set moved as far", "another language's set"):  # each control refutes it on its own
+        assert zh_verdict.measured[f"gain over {control}: high %"] < 20, control
 
 
 @pytest.mark.slow

@@ -73,13 +73,13 @@ def test_the_same_selection_as_with_every_response_on_the_device(model: str, sha
         lm = PlantedCache(None).get(PLANTED[model], {"xnli": load_task("xnli", data_dir=FIXTURE_DATA / "xnli")})
     else:
         lm = tiny(model)
-    config = LanguageNeuronConfig(share=share, n_bootstrap=4, n_samples=3, max_new_tokens=4, batch_size=4)
-    m = measure_language_neurons(lm, examples, task_spec("xnli"), config)
+    config = LanguageNeuronConfig(share=share, n_bootstrap=4, batch_size=4)
+    m = measure_language_neurons(lm, examples, task_spec("xnli"), config, conditions=("resamples",))
     expected = previous_route(lm, examples, config)
     for name in ("top", "bottom", "layer_counts", "overlap", "boot_layer_counts", "boot_overlap", "top_ap"):
         assert torch.equal(getattr(m, name), expected[name]), name
     assert (m.boot_layer_counts.sum(dim=-1) == m.n_selected).all()
     texts, labels = language_texts(examples, task_spec("xnli"))
     on_host = pooled_responses(lm, texts, batch_size=config.batch_size, device="cpu")
-    ap, medians = _by_layer(on_host, labels, 4, lm.device, medians=True)  # what tampering fixes neurons at
-    assert torch.equal(ap, expected["ap"]) and torch.equal(medians, expected["medians"])
+    ap, levels = _by_layer(on_host, labels, 4, lm.device, levels=True)  # what tampering fixes neurons at
+    assert torch.equal(ap, expected["ap"]) and torch.equal(levels.language, expected["medians"])

@@ -13,6 +13,8 @@ from harness.papers.kojima.expertise import average_precision, permuted_average_
 from harness.papers.kojima.language_neurons import (
     LanguageNeuronConfig,
     LanguageNeurons,
+    Levels,
+    _by_layer,
     _null_top_ap,
     _tamper_conditions,
     language_texts,
@@ -64,25 +66,64 @@ def test_selection_equals_a_naive_route(measured: tuple[LanguageNeurons, list]) 
 def test_tampering_outcomes_and_state(measured: tuple[LanguageNeurons, list]) -> None:
     m, _ = measured
     assert m.tampering["baseline"].shape == (4,) and m.tampering["tampered"].shape == (3, 4)
-    assert m.tampering["random"].shape == (3, 4) and m.fixed_share == 2 * m.n_selected / (m.n_layers * m.d_ff)
+    assert m.tampering["random"].shape == m.tampering["matched"].shape == (3, 4)
+    assert m.fixed_share == 2 * m.n_selected / (m.n_layers * m.d_ff)
     assert ((m.tampering["tampered"] >= -1) & (m.tampering["tampered"] < 3)).all()
-    names = {f"{kind} {lang}" for kind in ("tampered", "random") for lang in m.languages}
+    names = {f"{kind} {lang}" for kind in ("tampered", "random", "matched") for lang in m.languages}
     assert set(m.samples) == {"baseline"} | names
+    assert m.moved_spreads.shape == (3, 2 * m.n_selected)
+    assert (m.moved_spreads[:, :m.n_selected] > 0).all()  # the top-N sit above their median on their language
     again = LanguageNeurons.from_state(m.to_state())
     assert torch.equal(again.top, m.top) and again.config == m.config
+    assert torch.equal(again.moved_spreads, m.moved_spreads)
 
 
-def test_tamper_conditions_fix_own_sets_and_size_matched_random_sets_at_medians() -> None:
-    medians = torch.randn(2, 50, generator=torch.Generator().manual_seed(0))
+def test_levels_and_how_far_fixing_moves_a_neuron() -> None:
+    """The levels by naive numpy routes (median of each language's texts and of all texts, standard deviation),
+    and the displacement in spreads; a neuron that never varies moves by 0."""
+    scores = torch.randn(12, 2, 5, generator=torch.Generator().manual_seed(1))  # (texts, layers, d_ff)
+    scores[:, 1, 4] = 3.0  # constant
+    labels = torch.arange(3).repeat(4)
+    _, levels = _by_layer(scores, labels, 3, torch.device("cpu"), levels=True)
+    flat = scores.reshape(12, -1).numpy()
+    for lang in range(3):
+        np.testing.assert_allclose(levels.language[lang].numpy(), np.median(flat[labels == lang], axis=0), rtol=1e-6)
+    np.testing.assert_allclose(levels.overall.numpy(), np.median(flat, axis=0), rtol=1e-6)
+    np.testing.assert_allclose(levels.spread.numpy(), flat.std(axis=0), rtol=1e-5)
+    selected = torch.tensor([[0, 9], [3, 4], [9, 7]])
+    moved = levels.moved(selected)
+    for lang in range(3):
+        for k, neuron in enumerate(selected[lang].tolist()):
+            column = flat[:, neuron]
+            expected = 0.0 if neuron == 9 else (np.median(column[labels == lang]) - np.median(column)) / column.std()
+            assert moved[lang, k].item() == pytest.approx(expected, rel=1e-5, abs=1e-7)
+
+
+def test_tamper_conditions_fix_own_sets_random_sets_at_medians_and_random_sets_moved_as_far() -> None:
+    generator = torch.Generator().manual_seed(0)
+    levels = Levels(language=torch.randn(2, 50, generator=generator), overall=torch.randn(50, generator=generator),
+                    spread=torch.rand(50, generator=generator) + 0.5)
+    levels.spread[40:] = 0.0  # ten neurons that never vary: never drawn for the set moved as far
     selected = torch.tensor([[0, 1, 2], [3, 4, 5]])
-    masks, values = _tamper_conditions(selected, medians, seed=0)
-    assert masks.shape == values.shape == (5, 50) and not masks[0].any()
+    moved = levels.moved(selected)
+    masks, values = _tamper_conditions(selected, moved, levels, seed=0)
+    assert masks.shape == values.shape == (7, 50) and not masks[0].any()
     for lang in range(2):
         assert set(masks[1 + lang].nonzero().flatten().tolist()) == set(selected[lang].tolist())
-        random = masks[3 + lang]
-        assert random.sum() == 3 and not (random & masks[1 + lang]).any()
-        assert torch.equal(values[1 + lang], medians[lang]) and torch.equal(values[3 + lang], medians[lang])
-    assert torch.equal(masks, _tamper_conditions(selected, medians, seed=0)[0])
+        random, far = masks[3 + lang], masks[5 + lang]
+        assert random.sum() == far.sum() == 3 and not ((random | far) & masks[1 + lang]).any()
+        assert torch.equal(values[1 + lang], levels.language[lang]) and torch.equal(values[3 + lang],
+                                                                                    levels.language[lang])
+        drawn = far.nonzero().flatten()
+        assert (drawn < 40).all()
+        spreads = (values[5 + lang, drawn] - levels.overall[drawn]) / levels.spread[drawn]
+        # each drawn neuron moved as many of its own spreads as one neuron of the set, each of the set's once
+        assert sorted(spreads.tolist()) == pytest.approx(sorted(moved[lang].tolist()), rel=1e-5)
+    assert torch.equal(masks, _tamper_conditions(selected, moved, levels, seed=0)[0])
+    levels.spread[3:] = 0.0  # besides language 0's set, no neuron varies
+    with pytest.raises(ValueError, match="needs 3 other neurons whose response varies over the texts; this model "
+                                         "has 0"):
+        _tamper_conditions(selected, moved, levels, seed=0)
 
 
 def test_texts_are_the_templates_fields_in_each_language() -> None:

@@ -28,12 +28,14 @@ def test_groups_must_cover_every_language_once(examples: dict[str, list]) -> Non
         build_planted(spec, examples)
 
 
-def test_shared_groups_and_the_prior_must_name_known_languages(examples: dict[str, list]) -> None:
+def test_shared_groups_the_prior_and_the_written_language_must_name_known_languages(examples: dict[str, list]) -> None:
     spec = dataclasses.replace(PLANTED["planted-lang-related"], shared=(("en", "xx"),))
     with pytest.raises(ValueError, match=r"name languages \['xx'\] not in"):
         build_planted(spec, examples)
     with pytest.raises(ValueError, match=r"name languages \['yy'\] not in"):
         build_planted(dataclasses.replace(PLANTED["planted-lang-ceiling"], prior="yy"), examples)
+    with pytest.raises(ValueError, match=r"name languages \['zz'\] not in"):
+        build_planted(dataclasses.replace(PLANTED["planted-lang-collapse"], writes="zz"), examples)
 
 
 @pytest.mark.slow
@@ -45,10 +47,13 @@ def test_neurons_that_should_be_dead_but_respond_are_caught(examples: dict[str, 
 
 
 @pytest.mark.slow
-def test_writers_that_do_not_steer_are_caught(examples: dict[str, list], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("model", "written"), [("planted-lang-steer", "en"), ("planted-lang-collapse", "zh")])
+def test_writers_that_do_not_steer_are_caught(examples: dict[str, list], monkeypatch: pytest.MonkeyPatch, model: str,
+                                              written: str) -> None:
     monkeypatch.setattr(planted_languages, "STEER", 0.0)
-    with pytest.raises(RuntimeError, match="does not favour its bytes"):
-        build_planted(PLANTED["planted-lang-steer"], examples)
+    with pytest.raises(RuntimeError, match=f"fixing en's writers does not move the next-token distribution to "
+                                           f"favour {written}'s bytes"):
+        build_planted(PLANTED[model], examples)
 
 
 @pytest.mark.slow

@@ -287,10 +287,15 @@ def test_too_few_languages_or_layers_are_inconclusive() -> None:
     one = mixed_counts(0, n_langs=1)
     verdict = layers_each_language_rule(one, resampled(one), ["en"])
     assert verdict.verdict == "inconclusive" and verdict.reason.startswith("1 language(s) and 1 allowed exception")
-    assert layers_each_language_rule(one, resampled(one), ["en"], max_exceptions=0).verdict == "supported"
+    decided = layers_each_language_rule(one, resampled(one), ["en"], max_exceptions=0)
+    assert decided.verdict == "supported"
+    assert (verdict.effect_name, verdict.effect, verdict.ci) == (decided.effect_name, 1.0, (1.0, 1.0))
+    assert verdict.measured == decided.measured | {"languages needed": 0}
+    assert verdict.params == decided.params | {"max_exceptions": 1}
     three = counts_in(3, {0: 1, 2: 1}, n_langs=3)
     few = layers_each_language_rule(three, resampled(three), ["en", "de", "fr"])
-    assert few.verdict == "inconclusive" and few.reason.startswith("too few layers (3)")
+    assert few.verdict == "inconclusive" and few.reason.startswith("too few layers (3) for both ends to reach an "
+                                                                   "enrichment of 2.0; both ends enriched")
 
 
 def test_language_names_must_match_the_counts() -> None:

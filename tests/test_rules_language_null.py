@@ -59,14 +59,29 @@ def test_a_null_at_ap_one_cannot_tell() -> None:
 
 
 def test_too_few_shuffles_are_inconclusive() -> None:
-    assert beats_shuffled_labels_rule(np.ones(2), null_of([0.3, 0.3], n_perm=99), ["en", "de"]).verdict == (
-        "inconclusive")
+    few = null_of([0.3, 0.3], n_perm=99)
+    declined = beats_shuffled_labels_rule(np.ones(2), few, ["en", "de"])
+    high = np.quantile(few, 0.99, axis=0)
+    assert declined.verdict == "inconclusive"
+    assert declined.reason.startswith("99 label shuffles are too few to place their 99% quantile; mean AP of each "
+                                      "language's top-N against the 99% quantile of 99 label shuffles: en 1.00 vs ")
+    assert declined.effect_name == "top-N AP over the shuffled-label null's high quantile (weakest language)"
+    assert declined.effect == float(1 - high.max()) and declined.ci == (declined.effect, declined.effect)
+    assert declined.measured["label shuffles"] == 99 and declined.measured["en: top-N AP"] == 1.0
+    assert declined.params["quantile"] == 0.99
+    # one shuffle is enough for a quantile of 1e-9: 1 x (1 - 1e-9) is exactly the tolerance's bound, not under it
+    assert "too few" not in beats_shuffled_labels_rule(np.ones(2), few[:1], ["en", "de"], quantile=1e-9,
+                                                       refute_quantile=1e-9).reason
     assert beats_shuffled_labels_rule(np.ones(2), null_of([0.3, 0.3], n_perm=100), ["en", "de"]).verdict == (
         "supported")
     assert beats_shuffled_labels_rule(np.ones(2), null_of([0.3, 0.3], n_perm=20), ["en", "de"],
                                       quantile=0.95).verdict == "supported"
     none = beats_shuffled_labels_rule(np.ones(2), np.zeros((0, 2)), ["en", "de"])
     assert none.verdict == "inconclusive" and none.reason == "no label shuffles in the measurement"
+    assert none.effect_name == "top-N AP over the shuffled-label null's high quantile (weakest language)"
+    assert none.params == {"quantile": 0.99, "refute_quantile": 0.5, "control": "language labels shuffled within "
+                                                                                "each example (the same responses "
+                                                                                "and selection)"}
 
 
 def test_shuffled_null_measurements_and_parameters() -> None:
@@ -81,3 +96,18 @@ def test_shuffled_null_measurements_and_parameters() -> None:
                                          "selection)"}
     with pytest.raises(ValueError, match="must match the null's 2 languages"):
         beats_shuffled_labels_rule(np.ones(3), null, ["en", "de", "zh"])
+    with pytest.raises(ValueError, match="must match the null's 2 languages"):  # the names alone
+        beats_shuffled_labels_rule(np.ones(2), null, ["en", "de", "zh"])
+    with pytest.raises(ValueError, match="must match the null's 2 languages"):  # the observed APs alone
+        beats_shuffled_labels_rule(np.ones(3), null, ["en", "de"])
+
+
+def test_aps_given_as_integers_or_booleans_are_read_as_floats() -> None:
+    """AP 1 and 0 as 0/1 integers or booleans: the same verdict, and measured numbers that are floats (a record
+    would write a numpy integer as a string)."""
+    observed, null = np.array([1.0, 0.0]), np.tile([0.0, 1.0], (100, 1))
+    as_float = beats_shuffled_labels_rule(observed, null, ["en", "de"])
+    for kind in (int, bool):
+        other = beats_shuffled_labels_rule(observed.astype(kind), null.astype(kind), ["en", "de"])
+        assert (other.verdict, other.effect, other.measured) == (as_float.verdict, as_float.effect, as_float.measured)
+        assert all(isinstance(other.measured[f"{lang}: top-N AP"], float) for lang in ("en", "de"))

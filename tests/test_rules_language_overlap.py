@@ -80,6 +80,8 @@ def test_a_small_n_is_named_in_the_reason() -> None:
     overlap = shared_pairs(3, {(0, 1, 2): 1})
     verdict = overlap_rule(overlap, overlap[None], 8, 4096)
     assert verdict.verdict == "refuted"
+    assert verdict.reason.startswith("two languages share at most 12.5% of their 8 neurons [12.5, 12.5] (limit 5%; "
+                                     "random sets: 0.20%)")
     assert verdict.reason.endswith("; with N = 8 (a small model) one shared neuron is already 12.5% of N: under 5% "
                                    "means none shared")
     assert "N = 20 (a small model)" in overlap_rule(overlap, overlap[None], 20, 4096).reason  # 5%: the limit

@@ -23,8 +23,9 @@ def language_neurons(claims, case: ClaimCase) -> LanguageNeurons:
 
 
 def tampering_outcomes(m: LanguageNeurons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What the tampering rule reads, for every language l (row l): generations identified as l with l's own
-    neurons fixed, with l's random same-size set fixed, and with no fix; each (languages, samples) bool."""
-    rows = torch.arange(len(m.languages))[:, None]  # (languages, 1)
-    return ((m.tampering["tampered"] == rows).numpy(), (m.tampering["random"] == rows).numpy(),
-            (m.tampering["baseline"][None] == rows).numpy())
+    """What the tampering rule reads: identified (L sets, L languages, samples) bool, generation s identified as
+    language l with each language's own set fixed; and, (languages, samples) bool for every language l, identified as
+    l with l's random same-size set moved as far, and with no fix."""
+    languages = torch.arange(len(m.languages))[:, None]  # (languages, 1)
+    return ((m.tampering["tampered"][:, None] == languages).numpy(), (m.tampering["matched"] == languages).numpy(),
+            (m.tampering["baseline"][None] == languages).numpy())

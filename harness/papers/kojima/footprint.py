@@ -46,7 +46,7 @@ def language_neurons(shape: ModelShape, texts: int, languages: int, config: Lang
                       "AP temporaries": ap_temporaries(t, c, n_lang), "selection": selection},
     }
     if tampering:
-        device["expertise"]["medians so far"] = 4 * n_lang * neurons
+        device["expertise"]["levels so far (medians per language and overall, spreads)"] = 4 * (n_lang + 2) * neurons
         device["expertise"]["median sort of one class"] = 16 * per_class * c
         device["tampering"] = tampering_terms(shape, n_lang, config)
     return {"host": host, "device": device}
@@ -54,7 +54,7 @@ def language_neurons(shape: ModelShape, texts: int, languages: int, config: Lang
 
 def tampering_terms(shape: ModelShape, languages: int, config: LanguageNeuronConfig) -> Terms:
     """Sampling under fixes: rows of ``generation_batch_size``, each with its key/value cache of every step."""
-    conditions = 1 + 2 * languages
+    conditions = 1 + 3 * languages
     rows = min(config.generation_batch_size, conditions * config.n_samples)
     steps = config.max_new_tokens + 1
     neurons = shape.neurons
@@ -63,5 +63,5 @@ def tampering_terms(shape: ModelShape, languages: int, config: LanguageNeuronCon
         "masks and values of the conditions": conditions * neurons * (1 + 4),
         "the batch's masks and values": rows * neurons * (1 + 4 + shape.dtype_bytes),
         "logits, noise and their sum (float32)": 4 * shape.vocab * (4 * rows + 3 * config.n_samples),
-        "medians": 4 * languages * neurons,
+        "levels (medians per language and overall, spreads)": 4 * (languages + 2) * neurons,
     }

@@ -8,9 +8,11 @@ AP separates languages, not contents. Summaries kept: where the selected neurons
 languages' sets overlap; the same on bootstrap resamples of the examples (condition "resamples"); the mean AP of
 each language's top-N under shuffled language labels (condition "permutations": the null of the selection, from the
 same responses); and Kojima et al.'s generation experiment (condition "tampering"): each language's selected neurons
-fixed at their median response on its texts (``on_p50``) during unconditional generation, against no fix and a random
-same-size set fixed the same way. The pooled responses (texts x neurons x 4 bytes) are kept on the host; expertise,
-medians and the bootstrap run one layer at a time on the device.
+fixed at their median response on its texts (``on_p50``) during unconditional generation, against no fix, a random
+same-size set fixed at its own medians on the language's texts, and a random same-size set moved as far, in each
+neuron's spread, as the language's set moves its neurons (``moved_spreads``); every other language's set is the second
+control, read from the same generations. The pooled responses (texts x neurons x 4 bytes) are kept on the host;
+expertise, medians, spreads and the bootstrap run one layer at a time on the device.
 """
 
 from __future__ import annotations
@@ -94,8 +96,13 @@ class LanguageNeurons(Provenance):
     overlap: torch.Tensor  # (2 sides, L, L) neurons two languages' sets share
     boot_overlap: torch.Tensor  # (R, 2, L, L)
     identifier_recall: torch.Tensor  # (L,) held-out share of each language's texts the identifier recognises
-    # identified language per generation (-1: none): "baseline" (samples,), "tampered" and "random" (L, samples)
+    # identified language per generation (-1: none): "baseline" (samples,); (L, samples): "tampered" (each language's
+    # set at its medians), "random" (a random same-size set at its own medians on the language's texts), "matched" (a
+    # random same-size set moved as far, in each neuron's spread, as the language's set)
     tampering: dict[str, torch.Tensor] = field(default_factory=dict)
+    # (L, K) how far fixing moves each neuron of a language's set (top-N then bottom-N), in its spread: (median on the
+    # language's texts - median on all texts) / standard deviation over all texts; empty unless tampering was measured
+    moved_spreads: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 0))
     samples: dict[str, list[str]] = field(default_factory=dict)  # a few decoded generations per condition
     fixed_share: float = 0.0  # share of all FFN neurons one tampering condition fixes
     # (P, L) mean AP of language l's top-N neurons with the language labels shuffled within each example (P = 0
@@ -128,17 +135,38 @@ def _summaries(top: torch.Tensor, bottom: torch.Tensor, n_neurons: int, n_layers
     return counts, torch.stack(overlap)
 
 
+@dataclass
+class Levels:
+    """Where each neuron's pooled response sits over the texts: what tampering fixes neurons at and moves them by."""
+
+    language: torch.Tensor  # (L, neurons) median response to each language's texts
+    overall: torch.Tensor  # (neurons,) median response to all texts
+    spread: torch.Tensor  # (neurons,) standard deviation of the response over all texts
+
+    def moved(self, selected: torch.Tensor) -> torch.Tensor:
+        """How far fixing each language's ``selected`` (L, K) neurons at their median on its texts moves them from
+        their median on all texts, in their spread: (L, K) (0 for a neuron whose response never varies, whose two
+        medians are equal)."""
+        spread = self.spread[selected]
+        shift = self.language.gather(1, selected) - self.overall[selected]
+        return torch.where(spread > 0, shift / spread.clamp_min(torch.finfo(spread.dtype).tiny), 0.0)
+
+
 def _by_layer(responses: torch.Tensor, labels: torch.Tensor, n_langs: int, device: torch.device,
-              medians: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """AP (L, neurons) float64 and, if asked, the median response to each language's texts (L, neurons), one
-    layer's responses on the device at a time. responses (texts, layers, d_ff), on the host or the device."""
-    ap, median = [], []
+              levels: bool) -> tuple[torch.Tensor, Levels | None]:
+    """AP (L, neurons) float64 and, if asked, the neurons' ``Levels``, one layer's responses on the device at a time.
+    responses (texts, layers, d_ff), on the host or the device."""
+    ap, language, overall, spread = [], [], [], []
     for layer in range(responses.shape[1]):
         scores = responses[:, layer].to(device)  # (texts, d_ff)
         ap.append(average_precision(scores, labels, n_langs))
-        if medians:
-            median.append(class_medians(scores, labels, n_langs))
-    return torch.cat(ap, dim=1), torch.cat(median, dim=1) if medians else None
+        if levels:
+            language.append(class_medians(scores, labels, n_langs))
+            overall.append(class_medians(scores, torch.zeros_like(labels), 1)[0])
+            spread.append(scores.std(dim=0, correction=0))
+    if not levels:
+        return torch.cat(ap, dim=1), None
+    return torch.cat(ap, dim=1), Levels(torch.cat(language, dim=1), torch.cat(overall), torch.cat(spread))
 
 
 def _layer_candidates(ap: torch.Tensor, k: int, descending: bool) -> torch.Tensor:
@@ -221,18 +249,38 @@ def _null_top_ap(responses: torch.Tensor, n_langs: int, n: int, config: Language
     return best.mean(dim=-1).cpu()
 
 
-def _tamper_conditions(selected: torch.Tensor, medians: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Masks and values (1 + 2L, neurons): no fix; each language's selected set at its medians on that language's
-    texts; per language a random set of the same size from the other neurons, fixed at its medians likewise.
+def _random_sets(excluded: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """(L, k) neuron indices, in random order: per row, k neurons drawn at random from those not ``excluded`` (L,
+    neurons) bool."""
+    scores = torch.rand(excluded.shape, generator=generator).to(excluded.device).masked_fill(excluded, 2.0)
+    return scores.argsort(dim=1)[:, :k]
 
-    selected (L, K) neuron indices; medians (L, neurons)."""
-    n_langs, n_neurons = medians.shape
+
+def _tamper_conditions(selected: torch.Tensor, moved: torch.Tensor, levels: Levels,
+                       seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masks and values (1 + 3L, neurons): no fix; each language's selected set at its medians on that language's
+    texts; per language a random set of the same size from the other neurons, fixed at its medians likewise; per
+    language a random set of the same size from the other neurons whose response varies, moved as far as the
+    language's set: the k-th drawn neuron is fixed at its median on all texts plus as many of its own spreads as
+    fixing moves the k-th neuron of the set (``moved``; the draw's order pairs them at random).
+
+    selected (L, K) neuron indices; moved (L, K) spreads (``Levels.moved``)."""
+    n_langs, n_neurons = levels.language.shape
+    k = selected.shape[1]
     generator = torch.Generator().manual_seed(seed)
-    chosen = torch.zeros(n_langs, n_neurons, dtype=torch.bool, device=medians.device).scatter_(1, selected, True)
-    scores = torch.rand(n_langs, n_neurons, generator=generator).to(medians.device).masked_fill(chosen, 2.0)
-    drawn = torch.zeros_like(chosen).scatter_(1, scores.argsort(dim=1)[:, :selected.shape[1]], True)
-    masks = torch.cat([torch.zeros_like(chosen[:1]), chosen, drawn])
-    values = torch.cat([torch.zeros_like(medians[:1]), medians, medians])
+    chosen = torch.zeros(n_langs, n_neurons, dtype=torch.bool, device=selected.device).scatter_(1, selected, True)
+    drawn = torch.zeros_like(chosen).scatter_(1, _random_sets(chosen, k, generator), True)
+    unmovable = chosen | (levels.spread == 0)[None]  # the language's own, and neurons that never vary
+    room = (~unmovable).sum(dim=1)
+    if (room < k).any():
+        raise ValueError(f"a random set moved as far as a language's {k} neurons needs {k} other neurons whose "
+                         f"response varies over the texts; this model has {room.min().item()}")
+    matched = _random_sets(unmovable, k, generator)  # (L, K)
+    far = torch.zeros_like(levels.language).scatter_(1, matched,
+                                                     levels.overall[matched] + moved * levels.spread[matched])
+    masks = torch.cat([torch.zeros_like(chosen[:1]), chosen, drawn,
+                       torch.zeros_like(chosen).scatter_(1, matched, True)])
+    values = torch.cat([torch.zeros_like(levels.language[:1]), levels.language, levels.language, far])
     return masks, values
 
 
@@ -243,39 +291,44 @@ def _printable(text: str) -> str:
 
 @dataclass
 class _Tampered:
-    outcome: dict[str, torch.Tensor]  # "baseline" (samples,), "tampered" and "random" (L, samples): language index
+    outcome: dict[str, torch.Tensor]  # "baseline" (samples,); "tampered", "random", "matched" (L, samples): language
+    moved: torch.Tensor  # (L, K) spreads
     samples: dict[str, list[str]]
     fixed_share: float
     recall: torch.Tensor  # (L,)
     start: list[str]
 
 
-def _tampering(lm: LoadedModel, medians: torch.Tensor, labels: torch.Tensor, texts: list[str],
+def _tampering(lm: LoadedModel, levels: Levels, labels: torch.Tensor, texts: list[str],
                languages: list[str], top: torch.Tensor, bottom: torch.Tensor,
                config: LanguageNeuronConfig) -> _Tampered:
-    """medians (L, neurons): each neuron's median response to each language's texts (on_p50)."""
-    n_langs, n_neurons = medians.shape
-    selected = torch.cat([top, bottom], dim=1) if config.tamper == "both" else top
-    masks, values = _tamper_conditions(selected.to(medians.device), medians, config.seed)
+    """Generations under every tampering condition (``_tamper_conditions``), each identified as a language."""
+    n_langs, n_neurons = levels.language.shape
+    selected = (torch.cat([top, bottom], dim=1) if config.tamper == "both" else top).to(levels.language.device)
+    moved = levels.moved(selected)  # (L, K)
+    masks, values = _tamper_conditions(selected, moved, levels, config.seed)
     tokens = sample_under_fixes(
         lm, masks.reshape(-1, lm.n_layers, lm.d_ff), values.reshape(-1, lm.n_layers, lm.d_ff),
         n_samples=config.n_samples, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
         seed=config.seed, prompt=config.prompt, positions=config.positions,
-        batch_size=config.generation_batch_size)  # (1 + 2L, samples, steps)
+        batch_size=config.generation_batch_size)  # (1 + 3L, samples, steps)
     tokenizer = lm.tokenizer
     special = set(tokenizer.all_special_ids)
     known = [[t for t in tokenizer(text, add_special_tokens=False)["input_ids"] if t not in special] for text in texts]
     vocab = max(len(tokenizer), lm.model.get_output_embeddings().weight.shape[0])
     identifier = UnigramNaiveBayes.fit(known, labels.tolist(), n_langs, vocab)
     generated = cut_at_eos(tokens.reshape(-1, tokens.shape[-1]), tokenizer.eos_token_id, special)
-    predicted = identifier.predict(generated).reshape(tokens.shape[:2])  # (1 + 2L, samples)
-    names = ["baseline"] + [f"{kind} {lang}" for kind in ("tampered", "random") for lang in languages]
+    predicted = identifier.predict(generated).reshape(tokens.shape[:2])  # (1 + 3L, samples)
+    kinds = ("tampered", "random", "matched")
+    names = ["baseline"] + [f"{kind} {lang}" for kind in kinds for lang in languages]
     n = config.n_samples  # the first two generations of each condition
     shown = {name: [_printable(tokenizer.decode(t)[:80]) for t in generated[c * n:c * n + 2]]
              for c, name in enumerate(names)}
     examples_of_texts = (torch.arange(len(texts)) // n_langs).tolist()
     return _Tampered(
-        outcome={"baseline": predicted[0], "tampered": predicted[1:1 + n_langs], "random": predicted[1 + n_langs:]},
+        outcome={"baseline": predicted[0], **{kind: predicted[1 + i * n_langs:1 + (i + 1) * n_langs]
+                                              for i, kind in enumerate(kinds)}},
+        moved=moved.float().cpu(),
         samples=shown, fixed_share=selected.shape[1] / n_neurons,
         recall=held_out_recall(known, labels.tolist(), examples_of_texts, n_langs, vocab),
         start=tokenizer.convert_ids_to_tokens(start_tokens(lm, config.prompt)))
@@ -296,7 +349,7 @@ def measure_language_neurons(lm: LoadedModel, examples: Sequence[ParallelExample
     # (texts, layers, d_ff) on the host: the device holds one layer's at a time (texts x d_ff x 4 bytes)
     responses = pooled_responses(lm, texts, pooling=config.pooling, batch_size=config.batch_size, device="cpu")
     labels = labels.to(lm.device)
-    ap, medians = _by_layer(responses, labels, len(languages), lm.device, medians="tampering" in conditions)
+    ap, levels = _by_layer(responses, labels, len(languages), lm.device, levels="tampering" in conditions)
     n = config.n_selected(ap.shape[1])
     top, bottom = top_and_bottom(ap, n)
     counts, overlap = _summaries(top, bottom, ap.shape[1], lm.n_layers, lm.d_ff)
@@ -315,7 +368,7 @@ def measure_language_neurons(lm: LoadedModel, examples: Sequence[ParallelExample
     tampered = None
     if "tampering" in conditions:
         tic = time.perf_counter()
-        tampered = _tampering(lm, medians, labels, texts, languages, top, bottom, config)
+        tampered = _tampering(lm, levels, labels, texts, languages, top, bottom, config)
         timings["tampering"] = time.perf_counter() - tic
     return LanguageNeurons(
         model=lm.provenance(), task=spec.name, languages=languages, example_ids=[ex.id for ex in examples],
@@ -329,6 +382,7 @@ def measure_language_neurons(lm: LoadedModel, examples: Sequence[ParallelExample
         layer_counts=counts.cpu(), boot_layer_counts=boot_counts, overlap=overlap.cpu(), boot_overlap=boot_overlap,
         identifier_recall=tampered.recall if tampered else torch.full((len(languages),), torch.nan),
         tampering=tampered.outcome if tampered else {}, samples=tampered.samples if tampered else {},
+        moved_spreads=tampered.moved if tampered else torch.zeros(0, 0),
         fixed_share=tampered.fixed_share if tampered else 0.0, null_top_ap=shuffles[1:],
         observed_top_ap=shuffles[0], timings=timings)
 

@@ -16,7 +16,9 @@ writers. Per language (or group of languages sharing neurons) and planted layer,
   tokens, solved by adding the violated tokens as constraints until none is left): pooled response > 0 on its
   language's texts, 0 elsewhere, AP 1. It writes direction d_l, which the LM head turns into its language's byte
   distribution (log-frequencies in the texts), so fixing the writers at their median on the language's texts
-  makes the model sample text of that language (``steer``), or writes nothing (``mute``; same LM head).
+  makes the model sample text of that language (``steer``), or writes nothing (``mute``; same LM head). With
+  ``writes``, every writer writes that one language's direction instead of its own: fixing any of them, at any
+  language's level, makes the model sample that language.
 - *noise* (``noise``): every neuron of every layer linear (as a top neuron) in the text's mean FFN input, its
   responses ranking the texts in a random order of its own, drawn independently of their languages (fitted by
   least squares, exactly, on a spec with fewer texts than the hidden size: ``example_limit``, the model is built and
@@ -25,8 +27,8 @@ writers. Per language (or group of languages sharing neurons) and planted layer,
 - *prior* (``prior``, no neuron): the last layer's FFN output bias writes ``PRIOR`` along one language's direction at
   every token, so that the model writes that language without any fix (unconditional generation at the ceiling).
 The builder checks its construction: every planted neuron separates its texts as planted, every other neuron is 0
-on every text, fixing a language's writers moves (steer) or leaves (mute) the next-token distribution, and a prior
-language is favoured before any fix.
+on every text, fixing a language's writers moves (steer: toward its language, or ``writes``'s) or leaves (mute) the
+next-token distribution, and a prior language is favoured before any fix.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class LanguagePlantSpec:
     writers: str | None = None  # "steer" or "mute": writers in the last layer
     shared: tuple[tuple[str, ...], ...] = ()  # groups sharing one top and one bottom neuron besides their own
     prior: str | None = None  # a language the model writes without any fix (with writers)
+    writes: str | None = None  # the language every steering writer writes (None: each its own)
     noise: bool = False  # every neuron ranks the texts in a random order of its own (no language-keyed neuron)
     example_limit: int | None = None  # built and measured on the task's first examples only (None: all)
     copies: int = 3
@@ -96,12 +99,12 @@ LANGUAGE_PLANTED: dict[str, LanguagePlantSpec] = {spec.name: spec for spec in (
     LanguagePlantSpec("planted-lang-shared", "top and bottom neurons shared by the languages of a group (en de, es fr, "
                       "ru th, tr vi zh), in layers 0 and 9: languages of a group share most of their neurons",
                       layers=(0, 9), groups=(("en", "de"), ("es", "fr"), ("ru", "th"), ("tr", "vi", "zh"))),
-    LanguagePlantSpec("planted-lang-steer", "6 layers; 8 writers per language in the last layer fire only on its "
-                      "texts; fixed at their median they write a direction the LM head turns into the language's "
-                      "bytes",
-                      writers="steer", copies=8, n_layers=6),
+    LanguagePlantSpec("planted-lang-steer", "6 layers; 3 writers per language in the last layer fire only on its "
+                      "texts (as many as the selection takes per side, N = 3 of 1,536 neurons: a language's top-N "
+                      "are all of its writers, so no random set holds one); fixed at their median they write a "
+                      "direction the LM head turns into the language's bytes", writers="steer", n_layers=6),
     LanguagePlantSpec("planted-lang-mute", "as planted-lang-steer, but the writers' value vectors are zero: fixing "
-                      "them changes nothing", writers="mute", copies=8, n_layers=6),
+                      "them changes nothing", writers="mute", n_layers=6),
     # adversarial: the finding is false for its most plausible other reason, not because nothing happens
     LanguagePlantSpec("planted-lang-first", "as planted-lang-edges, in layers 0 and 1 of 10: the first layers only, "
                       "none in the last", layers=(0, 1)),
@@ -118,7 +121,11 @@ LANGUAGE_PLANTED: dict[str, LanguagePlantSpec] = {spec.name: spec for spec in (
                       "rank a language's 3 texts first (AP near 1)", noise=True, n_layers=30, example_limit=3),
     LanguagePlantSpec("planted-lang-ceiling", "as planted-lang-steer, and the last layer writes en's direction at "
                       "every token: the model already writes en without any fix, the other languages' writers "
-                      "still steer", writers="steer", copies=8, n_layers=6, prior="en"),
+                      "still steer", writers="steer", n_layers=6, prior="en"),
+    LanguagePlantSpec("planted-lang-collapse", "as planted-lang-steer, but every writer, whichever language's texts "
+                      "it fires on, writes zh's direction: pushed to its language's level, any set of them makes the "
+                      "model write zh (zh's own set too, so it steers only as any set pushed as far does)",
+                      writers="steer", n_layers=6, writes="zh"),
 )}
 
 
@@ -289,10 +296,10 @@ def _checked_groups(spec: LanguagePlantSpec, languages: list[str]) -> tuple[tupl
     if sorted(lang for group in groups for lang in group) != sorted(languages):
         raise ValueError(f"{spec.name}: groups {groups} must cover the languages {languages} once each")
     unknown = ({lang for group in spec.shared for lang in group} | set(spec.moved)) - set(languages) | (
-        {spec.prior} - {None, *languages})
+        {spec.prior, spec.writes} - {None, *languages})
     if unknown:
-        raise ValueError(f"{spec.name}: shared groups, moved languages and prior name languages {sorted(unknown)} "
-                         f"not in {languages}")
+        raise ValueError(f"{spec.name}: shared groups, moved languages, prior and writes name languages "
+                         f"{sorted(unknown)} not in {languages}")
     split = [group for group in groups if 0 < len(set(group) & set(spec.moved)) < len(group)]
     if split or bool(spec.moved) != bool(spec.moved_layers):
         raise ValueError(f"{spec.name}: moved languages {spec.moved} need moved_layers {spec.moved_layers} and "
@@ -375,7 +382,8 @@ def _plant_writers(lm: LoadedModel, spec: LanguagePlantSpec, ffn: PlantedFfn, in
         chosen = slots[lang][:spec.copies]
         ffn.set_neurons(chosen, torch.from_numpy(w).float(), b)
         if spec.writers == "steer":
-            ffn.down.weight[:, chosen] = STEER * directions[lang][:, None]
+            written = languages.index(spec.writes) if spec.writes else lang
+            ffn.down.weight[:, chosen] = STEER * directions[written][:, None]
         planted.append(_Neurons(lm.n_layers - 1, chosen, "writer", languages[lang], labels == lang))
 
 
@@ -411,8 +419,9 @@ def _verify(lm: LoadedModel, spec: LanguagePlantSpec, texts: list[str], labels: 
 def _verify_writers(lm: LoadedModel, spec: LanguagePlantSpec, texts: list[str], labels: torch.Tensor,
                     responses: torch.Tensor, writers: list[_Neurons]) -> None:
     """Fixing language l's writers at their median on l's texts: the next-token distribution after the start
-    token favours l's bytes over every other language's (steer: expected log-likelihood ratio > 0 against each),
-    or the logits do not move at all (mute). Without a fix, a prior language's bytes are favoured likewise."""
+    token moves and favours l's bytes (or ``writes``'s) over every other language's (steer: expected log-likelihood
+    ratio > 0 against each), or the logits do not move at all (mute). Without a fix, a prior language's bytes are
+    favoured likewise."""
     start = torch.tensor([start_tokens(lm)])
     log_probs = _byte_log_probs(lm, texts, labels, len(writers)).clamp_min(-1e4)
     before = lm.model(input_ids=start).logits[0, -1]
@@ -435,5 +444,8 @@ def _verify_writers(lm: LoadedModel, spec: LanguagePlantSpec, texts: list[str], 
         if spec.writers == "mute":
             if not torch.equal(after, before):
                 raise RuntimeError(f"{spec.name}: fixing the mute writers of {neurons.who} changes the logits")
-        elif not favoured(after, lang):
-            raise RuntimeError(f"{spec.name}: fixing {neurons.who}'s writers does not favour its bytes")
+        else:  # moved, so that a model already favouring the written language without a fix does not pass
+            written = [w.who for w in writers].index(spec.writes) if spec.writes else lang
+            if torch.equal(after, before) or not favoured(after, written):
+                raise RuntimeError(f"{spec.name}: fixing {neurons.who}'s writers does not move the next-token "
+                                   f"distribution to favour {writers[written].who}'s bytes")

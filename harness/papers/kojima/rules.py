@@ -16,7 +16,7 @@ BANDS = ("first", "last")  # the two ends of the layer stack, each tested on its
 EFFECT_LAYERS = "enrichment of the weaker end (first or last layers)"
 EFFECT_EACH_LANGUAGE = "share of languages with both ends enriched"
 EFFECT_NULL = "top-N AP over the shuffled-label null's high quantile (weakest language)"
-EFFECT_TAMPERING = "gain over random control (share of its headroom)"
+EFFECT_TAMPERING = "gain over the stronger control (share of its headroom)"
 
 
 def _interval(point: float, resampled: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -234,65 +234,96 @@ def headroom_gain(tampered: np.ndarray, control: np.ndarray, axis: int = -1) -> 
     return np.divide(t - c, headroom, out=np.zeros_like(headroom), where=headroom > 0)
 
 
-def tampering_rule(tampered: np.ndarray, control: np.ndarray, baseline: np.ndarray, fixed_share: float,
-                   identifier_recall: float, *, target: int = 0, ceiling: float = 0.8, min_gain: float = 0.2,
-                   alpha: float = 0.05, max_share: float = 0.01, min_recall: float = 0.8, seed: int = 0) -> Verdict:
-    """Fixing under 1% of the neurons (a language's own) makes that language occur far more often in generated text
-    than fixing a random same-size set (Kojima et al. §5).
+def strongest_other(identified: np.ndarray) -> np.ndarray:
+    """identified (L sets, L languages, samples) -> (L,): for each language l, the other language whose set, fixed,
+    makes the model write l most often (ties: the first)."""
+    shares = identified.mean(axis=-1).T  # (languages, sets)
+    np.fill_diagonal(shares, -np.inf)
+    return shares.argmax(axis=1)
 
-    tampered, control, baseline: (languages, samples) bool, or (samples,) for one language: generation s
-    identified as language l with l's own neurons fixed, with l's random same-size set fixed, and with no fix;
-    paired (the same sampling noise in every condition). ``target`` is the row of this instance's language.
-    Effect: the gain t - c as a share of the headroom 1 - c the control leaves (t, c: the target language's share
-    with its neurons and with the random set fixed). Significance: McNemar's test of every language, Holm-adjusted
-    over the languages (one family of tests per claim). Supported when the gain is at least ``min_gain`` and the
-    target's adjusted p is under ``alpha``; refuted when the gain's interval stays below ``min_gain``;
-    inconclusive when more than ``max_share`` of the neurons were fixed, the identifier recognises fewer than
-    ``min_recall`` of the language's held-out texts, or the model already writes the language in at least
-    ``ceiling`` of its generations without a fix or with the random set fixed (no room to show the rise).
+
+def tampering_rule(identified: np.ndarray, matched: np.ndarray, baseline: np.ndarray, languages: Sequence[str],
+                   fixed_share: float, identifier_recall: float, *, target: str, ceiling: float = 0.8,
+                   min_gain: float = 0.2, alpha: float = 0.05, max_share: float = 0.01, min_recall: float = 0.8,
+                   seed: int = 0) -> Verdict:
+    """Fixing under 1% of the neurons (a language's own) makes that language occur far more often in generated text
+    than fixing a comparable set (Kojima et al. §5; the controls are ours).
+
+    identified (L sets, L languages, samples) bool: identified[s, l] marks the generations identified as language
+    l with language s's set fixed at its medians on s's texts (the diagonal: each language's own set); matched,
+    baseline (L, samples) bool: identified as l with l's random same-size set moved as far as l's set moves its
+    neurons (in each neuron's spread), and with no fix. Paired: the same sampling noise in every condition.
+    ``target`` names this instance's language among ``languages``.
+
+    Two controls, each compared with the language's own set by the gain t - c as a share of the headroom 1 - c it
+    leaves (t, c: the target language's share with its set and with the control): the random set moved as far (the
+    alternative that any set pushed as far out of its usual range does the same) and another language's set, the
+    one that makes the model write the target language most often (the alternative that fixing any language's
+    neurons does). Significance: McNemar's test per language and control, Holm-adjusted over the languages for each
+    control. Supported when both gains are at least ``min_gain`` and both adjusted p under ``alpha``; refuted when
+    either gain's interval stays below ``min_gain``; inconclusive when more than ``max_share`` of the neurons were
+    fixed, the identifier recognises fewer than ``min_recall`` of the language's held-out texts, the model already
+    writes the language in at least ``ceiling`` of its generations without a fix (no room to show the rise), or
+    there is no other language. Effect: the smaller gain (the stronger control).
     """
     params = {"ceiling": ceiling, "min_gain": min_gain, "alpha": alpha, "max_share": max_share,
-              "min_recall": min_recall, "seed": seed, "control": "random same-size neuron set fixed at its own medians",
-              "multiple comparisons": "Holm over the languages of the measurement"}
-    tampered, control, baseline = (np.atleast_2d(np.asarray(x, dtype=bool)) for x in (tampered, control, baseline))
-    if not tampered.shape == control.shape == baseline.shape:
-        raise ValueError(f"tampered, control and baseline must have one shape (languages, samples), got "
-                         f"{tampered.shape}, {control.shape}, {baseline.shape}")
-    # (languages,); shapes checked above
-    raw = np.array([mcnemar(c, t) for t, c in zip(tampered, control, strict=True)])
-    adjusted = holm(raw)
-    t, c, b = tampered[target], control[target], baseline[target]
-    shares = {"its neurons fixed": float(t.mean()), "random neurons fixed": float(c.mean()),
-              "no fix": float(b.mean())}
-    gain = float(headroom_gain(t, c))
-    ci = bootstrap_ci(headroom_gain, t, c, seed=seed)
-    increase = shares["its neurons fixed"] - shares["random neurons fixed"]
-    measured = {**{f"target language, {name} %": 100 * share for name, share in shares.items()},
-                "gain over the control's headroom %": 100 * gain,
-                "increase over random control (points)": 100 * increase,
-                "McNemar p (fixed vs random)": float(raw[target]),
-                "McNemar p, Holm-adjusted over languages": float(adjusted[target]),
-                "languages in the Holm family": len(raw), "neurons fixed %": 100 * fixed_share,
-                "identifier held-out recall %": 100 * identifier_recall, "samples": len(t)}
-    reason = (f"target language in {100 * shares['its neurons fixed']:.0f}% of generations with "
-              f"{100 * fixed_share:.2f}% of neurons fixed, {100 * shares['random neurons fixed']:.0f}% with a random "
-              f"set, {100 * shares['no fix']:.0f}% without: gain {100 * gain:.0f}% of the control's headroom "
-              f"[{100 * ci[0]:.0f}, {100 * ci[1]:.0f}] (needs {100 * min_gain:g}%), McNemar p={raw[target]:.2g}, "
-              f"Holm-adjusted over {len(raw)} languages p={adjusted[target]:.2g}")
+              "min_recall": min_recall, "seed": seed,
+              "controls": "a random same-size set moved as far (in each neuron's spread) as the language's set; "
+                          "the other language's set that makes the model write the language most often",
+              "multiple comparisons": "Holm over the languages of the measurement, per control"}
+    identified, matched, baseline = (np.asarray(x, dtype=bool) for x in (identified, matched, baseline))
+    n_langs = len(languages)
+    if identified.shape[:2] != (n_langs, n_langs) or not identified.shape[1:] == matched.shape == baseline.shape:
+        raise ValueError(f"identified must be (sets, languages, samples) and matched and baseline (languages, "
+                         f"samples) for {n_langs} languages, got {identified.shape}, {matched.shape}, "
+                         f"{baseline.shape}")
+    if target not in languages:
+        raise ValueError(f"target {target!r} is not one of the languages {list(languages)}")
+    if n_langs < 2:
+        return inconclusive("one language: no other language's set to compare with", EFFECT_TAMPERING,
+                            params=params)
+    lang = list(languages).index(target)
+    own = identified[np.arange(n_langs), np.arange(n_langs)]  # (L, samples)
+    other = strongest_other(identified)  # (L,)
+    controls = {"random set moved as far": matched, "another language's set": identified[other, np.arange(n_langs)]}
+    t, b = own[lang], baseline[lang]
+    measured: dict[str, float | None] = {"target language, its neurons fixed %": 100 * float(t.mean())}
+    gains, cis, adjusted = {}, {}, {}
+    for name, control in controls.items():
+        raw = np.array([mcnemar(c, x) for x, c in zip(own, control, strict=True)])  # (L,)
+        adjusted[name] = float(holm(raw)[lang])
+        gains[name] = float(headroom_gain(t, control[lang]))
+        cis[name] = bootstrap_ci(headroom_gain, t, control[lang], seed=seed)
+        measured |= {f"target language, {name} %": 100 * float(control[lang].mean()),
+                     f"gain over {name} %": 100 * gains[name], f"gain over {name}: low %": 100 * cis[name][0],
+                     f"gain over {name}: high %": 100 * cis[name][1], f"McNemar p against {name}": float(raw[lang]),
+                     f"McNemar p against {name}, Holm-adjusted": adjusted[name]}
+    measured |= {"target language, no fix %": 100 * float(b.mean()), "languages in the Holm family": n_langs,
+                 "neurons fixed %": 100 * fixed_share, "identifier held-out recall %": 100 * identifier_recall,
+                 "samples": len(t)}
+    stronger = min(controls, key=lambda name: (gains[name], cis[name][0]))  # ties: the lower interval
+    gain, ci = gains[stronger], cis[stronger]
+    labels = {"random set moved as far": "a random set moved as far",
+              "another language's set": f"{languages[other[lang]]}'s set"}
+    versus = "; ".join(
+        f"{labels[name]} {measured[f'target language, {name} %']:.0f}%: gain {100 * gains[name]:.0f}% of its "
+        f"headroom [{100 * cis[name][0]:.0f}, {100 * cis[name][1]:.0f}], Holm-adjusted McNemar p={adjusted[name]:.2g}"
+        for name in controls)
+    reason = (f"target language in {100 * t.mean():.0f}% of generations with {100 * fixed_share:.2f}% of neurons "
+              f"fixed, {100 * b.mean():.0f}% without; {versus} (each needs {100 * min_gain:g}% and p < {alpha:g}; "
+              f"Holm over {n_langs} languages)")
 
     def decline(why: str) -> Verdict:
         return inconclusive(f"{why}; {reason}", EFFECT_TAMPERING, gain, ci, measured, params)
 
     if fixed_share > max_share:
-        return decline(f"{100 * fixed_share:.2f}% of neurons fixed, the finding is about under "
-                            f"{100 * max_share:g}%")
+        return decline(f"{100 * fixed_share:.2f}% of neurons fixed, the finding is about under {100 * max_share:g}%")
     if not identifier_recall >= min_recall:
-        return decline(f"the identifier recognises {100 * identifier_recall:.0f}% of held-out texts of the "
-                            f"language (< {100 * min_recall:g}%)")
-    for condition in ("no fix", "random neurons fixed"):
-        if shares[condition] >= ceiling:
-            return decline(f"the model already writes the language in {100 * shares[condition]:.0f}% of "
-                                f"generations with {condition} (ceiling {100 * ceiling:g}%): no room to show "
-                                f"the rise")
-    verdict = decide(gain >= min_gain, adjusted[target] < alpha, ci[1] < min_gain)
+        return decline(f"the identifier recognises {100 * identifier_recall:.0f}% of held-out texts of the language "
+                       f"(< {100 * min_recall:g}%)")
+    if b.mean() >= ceiling:
+        return decline(f"the model already writes the language in {100 * b.mean():.0f}% of generations with no fix "
+                       f"(ceiling {100 * ceiling:g}%): no room to show the rise")
+    verdict = decide(all(g >= min_gain for g in gains.values()), all(p < alpha for p in adjusted.values()),
+                     any(high < min_gain for _, high in cis.values()))
     return Verdict(verdict, reason, EFFECT_TAMPERING, gain, ci, measured, params)

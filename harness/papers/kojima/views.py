@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
+from harness.papers.kojima.claim_helpers import tampering_outcomes
 from harness.papers.kojima.language_neurons import LanguageNeurons
-from harness.papers.kojima.rules import edge_bands
+from harness.papers.kojima.rules import edge_bands, strongest_other
 
 
 def layer_distribution_plot(m: LanguageNeurons) -> dict[str, Any]:
@@ -34,15 +36,22 @@ def overlap_table(m: LanguageNeurons) -> dict[str, Any]:
 
 
 def tampering_plot(m: LanguageNeurons) -> dict[str, Any]:
-    """How often generated text is in each language: no fix, its neurons fixed, a random set fixed."""
-    target = torch.arange(len(m.languages))[:, None]
-    rates = {"no fix": (m.tampering["baseline"][None] == target).double().mean(dim=1),
-             "its neurons fixed": (m.tampering["tampered"] == target).double().mean(dim=1),
-             "random neurons fixed": (m.tampering["random"] == target).double().mean(dim=1)}
+    """How often generated text is in each language: no fix, its neurons fixed, and a same-size set fixed instead:
+    a random one at its own medians, a random one moved as far (in each neuron's spread), and the other language's
+    set that makes the model write the language most often (the last two are the rule's controls)."""
+    identified, matched, baseline = tampering_outcomes(m)
+    languages = np.arange(len(m.languages))
+    own = identified[languages, languages]  # (L, samples)
+    rates = {"no fix": baseline, "its neurons fixed": own,
+             "random set at its own medians": (m.tampering["random"] == torch.arange(len(languages))[:, None]).numpy(),
+             "random set moved as far (control)": matched,
+             "another language's set (control)": identified[strongest_other(identified), languages]}
+    moved = m.moved_spreads.abs().mean(dim=1)  # (L,)
     return {"id": f"lsn-tampering-{m.label}", "kind": "bars", "x_label": "target language",
             "y_label": "share of generations in it", "x": list(m.languages),
-            "series": {name: values.tolist() for name, values in rates.items()},
-            "title": f"Generated text in the target language: {m.label}",
+            "series": {name: values.mean(axis=1).tolist() for name, values in rates.items()},
+            "title": f"Generated text in the target language: {m.label} (a language's set moves its neurons "
+                     f"{float(moved.min()):.1f}-{float(moved.max()):.1f} spreads on average)",
             "paper_note": "Kojima et al. §5: tampering with under 1% of neurons drastically changes the probability "
                           "of the target language"}
 
@@ -50,7 +59,10 @@ def tampering_plot(m: LanguageNeurons) -> dict[str, Any]:
 def samples_table(m: LanguageNeurons, language: str) -> dict[str, Any]:
     """The first generations of each condition for one target language (text from the model: escaped)."""
     conditions = {"no fix": "baseline", "its neurons fixed": f"tampered {language}",
-                  "random neurons fixed": f"random {language}"}
+                  "random set at its own medians": f"random {language}",
+                  "random set moved as far": f"matched {language}"}
+    other = m.languages[strongest_other(tampering_outcomes(m)[0])[m.languages.index(language)]]
+    conditions[f"another language's set ({other}: writes {language} most often)"] = f"tampered {other}"
     width = max(len(m.samples[key]) for key in conditions.values())
     return {"id": f"lsn-samples-{m.label}-{language}", "columns": [f"sample {i + 1}" for i in range(width)],
             "title": f"Generations, target language {language}: {m.label}",
