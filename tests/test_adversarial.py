@@ -121,7 +121,7 @@ def test_a_generic_perturbation_that_helps_as_much_fools_the_old_conversion_rule
 
 
 def test_a_denser_model_with_the_same_sharing_fools_the_old_ift_rule() -> None:
-    denser, base = _measured("planted-denser"), _measured("planted-shared")
+    denser, base = _measured("planted-denser"), _measured("planted-aligned")
     shared = [m.example_shares[:, ALL].mean(dim=-1).numpy() for m in (denser, base)]
     assert rules_before.share_increase_rule(*shared).verdict == "supported"
     assert float(denser.activated.mean()) > float(base.activated.mean())  # only denser

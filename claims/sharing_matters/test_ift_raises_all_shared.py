@@ -24,10 +24,10 @@ CLAIM = Claim(
     paper_text="XNLI: about 30% all-shared in BLOOMZ vs about 20% in BLOOM; IFT enhances the percentage of "
                "all-shared neurons and reduces the number of partial-shared neurons",
     tasks=("xnli",), per_language=False, needs_base=True,
-    planted=(Planted("planted-shared", "supported", base_model="planted-shared-base",
+    planted=(Planted("planted-aligned", "supported", base_model="planted-shared-base",
                      controls=((CONTENT_END, "supported"),)),
-             Planted("planted-shared-base", "refuted", base_model="planted-shared"),
-             Planted("planted-denser", "refuted", base_model="planted-shared"),
+             Planted("planted-shared-base", "refuted", base_model="planted-aligned"),
+             Planted("planted-denser", "refuted", base_model="planted-aligned"),
              Planted("planted-tail", "refuted", base_model="planted-shared-base",
                      controls=((CONTENT_END, "refuted"),)),
              Planted("planted-shifted", "refuted", base_model="planted-shared-base",

@@ -206,22 +206,24 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
     PlantSpec("planted-shared", "answers carried by all-shared neurons (alpha 50: at its mean over the prompts a "
               "carrier writes under the fallback); all-shared share peaks at layer 3 of 10 (34%); 3 last-layer "
               "neurons per language fire on its prompts and write ballast (norm 40) that no output reads: as much "
-              "|A| ||v|| as the carriers (which fire within 0.1 of the on margin) among other active neurons; a "
+              "|A| ||v|| as the carriers (which fire within 0.1 of the on margin) among other active neurons",
+              LOWER_PEAK, dead_share=0.03, alpha=50.0, ballast=40.0, carrier_band=SPREAD_BAND),
+    PlantSpec("planted-aligned", "answers carried by all-shared neurons; all-shared share peaks at layer 3 of 10; a "
               "quarter of each layer's neurons are aligned: each fires on one example's prompts in every language "
               "(at the last token and at the last content token; an example's in one layer), so translations share "
-              "more neurons than unrelated prompts", LOWER_PEAK, dead_share=0.03, alpha=50.0, ballast=40.0,
-              carrier_band=SPREAD_BAND, aligned=ALIGNED),
+              "more neurons than unrelated prompts (the instruction-tuned model of planted-shared-base)", PEAK,
+              dead_share=0.03, aligned=ALIGNED),
     PlantSpec("planted-specific", "answers carried by language-specific neurons; all-shared share rises to the "
               "last layer", RISING, dead_share=0.03, carrier="specific"),
     PlantSpec("planted-shared-gated", "planted-shared in a gated (Llama) MLP", LOWER_PEAK, dead_share=0.03,
               family="llama", alpha=50.0, ballast=40.0, carrier_band=SPREAD_BAND),
     PlantSpec("planted-specific-gated", "planted-specific in a gated (Llama) MLP", RISING, dead_share=0.03,
               carrier="specific", family="llama"),
-    PlantSpec("planted-shared-base", "planted-shared with half the forced all-shared neurons and no aligned ones "
-              "(its 'base model')", tuple(s / 2 for s in LOWER_PEAK), dead_share=0.03),
-    PlantSpec("planted-denser", "planted-shared with every input-dependent neuron's pre-activation shifted up "
+    PlantSpec("planted-shared-base", "planted-aligned with half the forced all-shared neurons and no aligned ones "
+              "(its 'base model')", tuple(s / 2 for s in PEAK), dead_share=0.03),
+    PlantSpec("planted-denser", "planted-aligned with every input-dependent neuron's pre-activation shifted up "
               "(A at 0 becomes 0.2): denser at any fixed threshold, the same sharing at matched density",
-              LOWER_PEAK, dead_share=0.03, shift_to=0.2, aligned=ALIGNED),
+              PEAK, dead_share=0.03, shift_to=0.2, aligned=ALIGNED),
     PlantSpec("planted-spread", "every answer needs 7 of its row's active carriers, each writing the same: 3 "
               "partial-shared, 3 specific and 3 or 5 all-shared (every other example); deactivating the all-shared "
               "ones, the largest type, costs what deactivating as many other active neurons costs, more than the "
@@ -345,7 +347,7 @@ PLANTED: dict[str, PlantSpec] = {spec.name: spec for spec in (
               "one shared direction (norm 8, an input's own norm): input-dependent neurons far along it fire on every "
               "prompt, those far against it on none, so all-shared neurons gain and partial-shared ones lose, at "
               "the last token, at the content end and at matched density, on unrelated prompts as on translations",
-              tuple(s / 2 for s in LOWER_PEAK), dead_share=0.03, input_shift=8.0),
+              tuple(s / 2 for s in PEAK), dead_share=0.03, input_shift=8.0),
     PlantSpec("planted-offset", "answers carried twice over by neurons that are not all-shared: each prompt's "
               "specific carrier (per answer and language) and partial-shared carrier (per answer and group of 3 "
               "languages) each write it alone; one always-on neuron of layer 0 writes -1e3 / A times the fallback "
