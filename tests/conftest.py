@@ -65,3 +65,16 @@ def weight_fixed(lm: LoadedModel, mask: torch.Tensor, values: torch.Tensor) -> L
                 down.bias = torch.nn.Parameter(torch.zeros_like(shift))
             down.bias += shift
     return out
+
+
+@functools.cache
+def loud(name: str, gain: float = 30.0) -> LoadedModel:
+    """A copy of a tiny model whose value vectors are scaled up, so that the FFN neurons dominate the output."""
+    lm = tiny(name)
+    out = copy.copy(lm)
+    out.model = copy.deepcopy(lm.model)
+    out.site = neuron_site(out.model, lm.site.name)
+    with torch.no_grad():
+        for down in out.site.down_projs:
+            down.weight.mul_(gain)
+    return out

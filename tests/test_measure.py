@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import torch
 
 from harness.core.capture import last_token_activations
@@ -15,12 +13,11 @@ from harness.core.scoring import (
     verbalizer_budget,
     verbalizer_tokens,
 )
-from harness.core.sites import neuron_site
 from harness.papers.sharing_matters.conditions import MEAN_ABLATIONS, RowState, condition_mask, reach
 from harness.papers.sharing_matters.measurement import MeasureConfig, _row_generators, measure
 from harness.papers.sharing_matters.neurons import example_type_shares, type_codes
 from harness.tasks import FIXTURE_DATA, ParallelExample, load_task, task_spec
-from tests.conftest import tiny, weight_fixed
+from tests.conftest import loud, tiny, weight_fixed
 
 
 def _answers(lm, texts: list[str], spec, scoring: str) -> list[str | None]:
@@ -93,23 +90,11 @@ def _every_token_mean(lm, texts: list[str]) -> torch.Tensor:
     return (sums / tokens).float()
 
 
-def _louder(lm, scale: float):
-    """A copy whose FFNs write ``scale`` times as much, so that editing their neurons moves a tiny random model's
-    answers."""
-    out = copy.copy(lm)
-    out.model = copy.deepcopy(lm.model)
-    out.site = neuron_site(out.model, lm.site.name)
-    with torch.no_grad():
-        for down in out.site.down_projs:
-            down.weight.mul_(scale)
-    return out
-
-
 def test_mean_ablation_equals_the_means_folded_into_the_bias() -> None:
     """Mean-ablation at every position (the means over every token of every prompt) against a model whose masked
     neurons' value vectors are folded into the down projection's bias at their means (weight editing), each row
     alone; and the means against a capture of every token, one unpadded prompt at a time."""
-    lm = _louder(tiny("tiny-llama"), 30.0)
+    lm = loud("tiny-llama")
     spec = task_spec("xnli")
     examples = load_task("xnli", data_dir=FIXTURE_DATA / "xnli", languages=["en", "zh"], limit=4)
     config = MeasureConfig(batch_size=3, positions="all", scoring="choice")

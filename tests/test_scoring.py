@@ -8,8 +8,6 @@ out-of-memory back-off are unit-tested.
 
 from __future__ import annotations
 
-import copy
-import functools
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Self
@@ -34,8 +32,7 @@ from harness.core.scoring import (
     token_f1,
     verbalizer_tokens,
 )
-from harness.core.sites import neuron_site
-from tests.conftest import TEXTS, random_masks, tiny, weight_edited
+from tests.conftest import TEXTS, loud, random_masks, tiny, weight_edited
 from tests.strategies import metric_texts
 
 CHOICES = ("true", "false", "inconclusive")
@@ -55,19 +52,6 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@functools.cache
-def loud(name: str, gain: float = 30.0) -> LoadedModel:
-    """A copy of a tiny model whose value vectors are scaled up, so that the FFN neurons dominate the output."""
-    lm = tiny(name)
-    out = copy.copy(lm)
-    out.model = copy.deepcopy(lm.model)
-    out.site = neuron_site(out.model, lm.site.name)
-    with torch.no_grad():
-        for down in out.site.down_projs:
-            down.weight.mul_(gain)
-    return out
 
 
 @torch.inference_mode()
